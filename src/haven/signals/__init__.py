@@ -1,0 +1,62 @@
+"""haven.signals: what a piece of content looks like as numbers.
+
+The public surface is what ``__all__`` lists; everything in ``_private`` modules
+may change without notice.
+"""
+
+from ._errors import (
+    CorruptImageError,
+    DecompressionBombError,
+    EmptyInputError,
+    FileTooLargeError,
+    HashingError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    InvalidHashError,
+    NotAnImageError,
+    TruncatedImageError,
+    UnreadableFileError,
+    UnsupportedImageError,
+)
+from ._hashers import (
+    DIHEDRAL_ORDER,
+    HASHERS,
+    Hasher,
+    ImageSource,
+    PdqResult,
+    pdq_hash,
+    pdq_hash_dihedral,
+)
+from ._hashes import Md5, PdqHash, Sha256, md5, sha256
+from ._image import DEFAULT_LIMITS, Limits
+from ._pdq import WEAK_QUALITY
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DIHEDRAL_ORDER",
+    "HASHERS",
+    "WEAK_QUALITY",
+    "CorruptImageError",
+    "DecompressionBombError",
+    "EmptyInputError",
+    "FileTooLargeError",
+    "Hasher",
+    "HashingError",
+    "ImageSource",
+    "ImageTooLargeError",
+    "ImageTooSmallError",
+    "InvalidHashError",
+    "Limits",
+    "Md5",
+    "NotAnImageError",
+    "PdqHash",
+    "PdqResult",
+    "Sha256",
+    "TruncatedImageError",
+    "UnreadableFileError",
+    "UnsupportedImageError",
+    "md5",
+    "pdq_hash",
+    "pdq_hash_dihedral",
+    "sha256",
+]
