@@ -18,6 +18,7 @@ from ._errors import (
     UnreadableFileError,
     UnsupportedImageError,
 )
+from ._files import FileError, FileHashes, expand_paths, hash_file, hash_files
 from ._hashers import (
     DIHEDRAL_ORDER,
     HASHERS,
@@ -39,6 +40,8 @@ __all__ = [
     "CorruptImageError",
     "DecompressionBombError",
     "EmptyInputError",
+    "FileError",
+    "FileHashes",
     "FileTooLargeError",
     "Hasher",
     "HashingError",
@@ -55,6 +58,9 @@ __all__ = [
     "TruncatedImageError",
     "UnreadableFileError",
     "UnsupportedImageError",
+    "expand_paths",
+    "hash_file",
+    "hash_files",
     "md5",
     "pdq_hash",
     "pdq_hash_dihedral",

@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from ._hashes import Md5, PdqHash, Sha256
 from ._errors import ImageTooSmallError
+from ._hashes import Md5, PdqHash, Sha256
 from ._image import (
     DEFAULT_LIMITS,
     Limits,

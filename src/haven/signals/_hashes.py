@@ -178,9 +178,8 @@ class _Digest:
         return f"{type(self).__name__}.from_hex({str(self)!r})"
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, _Digest) or type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, _Digest)
         return self._digest == other._digest
 
     def __lt__(self, other: Self) -> bool:

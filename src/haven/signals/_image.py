@@ -92,9 +92,7 @@ def read_file_bytes(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMIT
         with p.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > limits.max_bytes:
-                raise FileTooLargeError(
-                    f"file is {size:,} bytes; the limit is {limits.max_bytes:,} bytes"
-                )
+                raise FileTooLargeError(f"file is {size:,} bytes; the limit is {limits.max_bytes:,} bytes")
             # Read one byte past the limit so a file that grows (or lies about its size) is caught.
             data = fh.read(limits.max_bytes + 1)
     except IsADirectoryError:
@@ -128,7 +126,7 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
     except UnidentifiedImageError:
         raise NotAnImageError("not a picture in a format we can read") from None
     except _DECODE_ERRORS as exc:
-        raise CorruptImageError(f"the picture's header is damaged ({_describe(exc)})") from None
+        raise _decode_error(exc, "the picture's header is damaged") from None
     width, height = im.size
     pixels = width * height
     if pixels > limits.max_pixels:
@@ -141,10 +139,29 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
         )
     if width < MIN_DIMENSION or height < MIN_DIMENSION:
         raise ImageTooSmallError(
-            f"{width} x {height} pixels; a perceptual hash needs at least "
-            f"{MIN_DIMENSION} x {MIN_DIMENSION}"
+            f"{width} x {height} pixels; a perceptual hash needs at least {MIN_DIMENSION} x {MIN_DIMENSION}"
         )
+    if im.format == "PNG":
+        _verify_png(data)
     return im
+
+
+def _verify_png(data: bytes) -> None:
+    # Pillow's PNG decoder does not check chunk checksums, so damaged pixel data would
+    # decode into a garbage picture; verify() does check them.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.open(io.BytesIO(data)).verify()
+    except _DECODE_ERRORS as exc:
+        raise _decode_error(exc, "the picture's data is damaged") from None
+
+
+def _decode_error(exc: BaseException, what: str) -> CorruptImageError:
+    message = str(exc)
+    if isinstance(exc, EOFError) or "truncated" in message.lower() or "broken data stream" in message:
+        return TruncatedImageError("the picture is truncated: the file ends too early")
+    return CorruptImageError(f"{what} ({_describe(exc)})")
 
 
 def exif_orientation(im: Image.Image) -> Orientation:
@@ -168,10 +185,7 @@ def _load(im: Image.Image) -> None:
             warnings.simplefilter("ignore")
             im.load()
     except _DECODE_ERRORS as exc:
-        message = str(exc)
-        if "truncated" in message or isinstance(exc, EOFError) or "broken data stream" in message:
-            raise TruncatedImageError("the picture is truncated: the file ends too early") from None
-        raise CorruptImageError(f"the picture cannot be decoded ({_describe(exc)})") from None
+        raise _decode_error(exc, "the picture cannot be decoded") from None
     except MemoryError:
         raise ImageTooLargeError("not enough memory to decode the picture") from None
 
@@ -196,10 +210,7 @@ def decode_luma(data: bytes, *, reduce: bool = True, limits: Limits = DEFAULT_LI
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = im.draft("L" if im.mode in ("RGB", "L") else im.mode, (width // block, height // block))
-        if result is None:
-            block = 1
-        else:
-            block = round(width / result[1][2])
+        block = 1 if result is None else round(width / result[1][2])
         _load(im)
         plane = plane_from_image(im)
         if block > 1 and plane.shape != (-(-height // block), -(-width // block)):
@@ -285,7 +296,7 @@ def plane_from_array(array: npt.NDArray[np.generic]) -> Float64Array:
     if array.dtype != np.uint8:
         raise UnsupportedImageError(f"pixel arrays must be uint8, not {array.dtype}")
     if array.ndim == 3 and array.shape[2] == 3:
-        plane = luma_from_rgb(array).astype(np.float64)
+        plane = luma_from_rgb(array.view(np.uint8)).astype(np.float64)
     elif array.ndim == 2:
         # 0.299 g + 0.587 g + 0.114 g rounds to g in float32 for every uint8 g, so grey
         # hashes exactly as the reference bindings hash three equal channels.

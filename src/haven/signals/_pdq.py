@@ -211,7 +211,7 @@ def bits_of(coefficients: Float64Array) -> PdqHash:
 
 # Sign patterns for the dihedral transforms, in coefficient space: the DCT basis
 # function of (0-based) frequency index k is odd under reversal when k is even.
-_ODD = (np.arange(16) % 2 == 1)
+_ODD = np.arange(16) % 2 == 1
 _SIGN = np.where(_ODD, 1.0, -1.0)
 _ROW_SIGN = _SIGN[:, None]
 _COL_SIGN = _SIGN[None, :]

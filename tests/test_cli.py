@@ -1,0 +1,94 @@
+"""`haven hash`: JSON Lines out, one object per file, exit status by outcome."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from haven.cli import main
+from haven.signals import pdq_hash
+
+from .signals.photolike import photo_like
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(9)
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    Image.fromarray(photo_like(rng, min_side=200)).save(tmp_path / "one.jpg", quality=90)
+    Image.fromarray(photo_like(rng, min_side=200)).save(tmp_path / "sub" / "two.png")
+    Image.fromarray(photo_like(rng, min_side=200)).save(tmp_path / "sub" / "deeper" / "three.webp")
+    (tmp_path / "sub" / "readme.txt").write_text("not a picture, and not picked up by a folder walk")
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, object]]]:
+    status = main(["hash", *args])
+    out = capsys.readouterr().out
+    return status, [json.loads(line) for line in out.splitlines()]
+
+
+def test_it_hashes_files_and_folders_recursively(pictures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, records = run(capsys, str(pictures))
+    assert status == 0
+    assert [Path(str(r["path"])).name for r in records] == ["one.jpg", "two.png", "three.webp"]
+    for record in records:
+        assert set(record) == {"path", "pdq", "quality", "md5", "sha256"}
+        assert record["pdq"] == str(pdq_hash(Path(str(record["path"]))).hash)
+        assert len(str(record["md5"])) == 32
+        assert len(str(record["sha256"])) == 64
+
+
+def test_dihedral_adds_eight_hashes(pictures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, records = run(capsys, "--dihedral", str(pictures / "one.jpg"))
+    assert status == 0
+    (record,) = records
+    variants = record["pdq_dihedral"]
+    assert isinstance(variants, list)
+    assert len(variants) == 8
+    assert variants[0] == record["pdq"]
+
+
+def test_a_failed_file_is_reported_and_sets_exit_status_one(
+    pictures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = pictures / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    status, records = run(capsys, str(pictures / "one.jpg"), str(bad), str(pictures / "nope.png"))
+    assert status == 1
+    assert "pdq" in records[0]
+    assert set(records[1]) == {"path", "error"}
+    assert records[2]["error"] == "no such file"
+
+
+def test_jobs_gives_the_same_output_in_the_same_order(
+    pictures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, serial = run(capsys, str(pictures))
+    _, parallel = run(capsys, "--jobs", "2", str(pictures))
+    assert serial == parallel
+
+
+def test_bad_arguments_exit_with_usage_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["hash", "--jobs", "-3", "x"])
+    assert info.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
+
+
+def test_the_console_script_runs(pictures: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "haven", "hash", str(pictures / "one.jpg")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["quality"] == 100
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
