@@ -92,3 +92,37 @@ def test_the_console_script_runs(pictures: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["quality"] == 100
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(pictures: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "haven", "hash", str(pictures)],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            check=False,
+            timeout=120,
+        )
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal side is closed and drained
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == 3  # the bar never mixes into the JSON Lines
+    assert b"3/3" in drawn
