@@ -62,7 +62,7 @@ def _dct_matrix() -> Float64Array:
 _DCT: Final = _dct_matrix()
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8)
 def _axis_operator(n: int) -> Float64Array:
     """The 64 x n matrix: two box-filter passes along one axis, then the 64 samples.
 
@@ -92,22 +92,31 @@ def _axis_operator(n: int) -> Float64Array:
 
 @dataclass(frozen=True)
 class _Band:
-    """A 64 x n operator whose rows are non-zero on one contiguous run each."""
+    """A 64 x n operator kept as its rows' non-zero runs: row r is ``weights[r]`` at ``starts[r]``.
 
-    dense: Float64Array
+    Only about 2n of the 64n entries are non-zero, so the cache holds many sizes cheaply.
+    """
+
+    n: int
     starts: tuple[int, ...]
-    stops: tuple[int, ...]
+    weights: tuple[Float64Array, ...]
 
-    def apply_rows(self, plane: Float32Array | Float64Array) -> Float64Array:
-        """``self.dense @ plane`` touching only the non-zero runs."""
+    def apply_rows(self, plane: Float64Array) -> Float64Array:
+        """``op @ plane``: 64 x cols."""
         out = np.empty((_OUT, plane.shape[1]), dtype=np.float64)
-        dense = self.dense
-        for r, (a, b) in enumerate(zip(self.starts, self.stops, strict=True)):
-            np.dot(dense[r, a:b], plane[a:b], out=out[r])
+        for r, (a, w) in enumerate(zip(self.starts, self.weights, strict=True)):
+            np.dot(w, plane[a : a + len(w)], out=out[r])
         return out
 
+    def apply_cols(self, t: Float64Array) -> Float64Array:
+        """``t @ op.T``: rows x 64."""
+        out = np.empty((_OUT, t.shape[0]), dtype=np.float64)
+        for r, (a, w) in enumerate(zip(self.starts, self.weights, strict=True)):
+            np.dot(t[:, a : a + len(w)], w, out=out[r])
+        return out.T
 
-@lru_cache(maxsize=256)
+
+@lru_cache(maxsize=512)
 def _band(n_full: int, block: int, reverse: bool) -> _Band:
     """The operator for an axis of ``n_full`` pixels stored reduced by ``block``.
 
@@ -120,12 +129,16 @@ def _band(n_full: int, block: int, reverse: bool) -> _Band:
         op = op[:, ::-1]
     if block > 1:
         op = np.add.reduceat(op, np.arange(0, n_full, block), axis=1)
-    nz = op != 0.0
-    starts = tuple(int(np.argmax(row)) for row in nz)
-    stops = tuple(int(len(row) - np.argmax(row[::-1])) for row in nz)
-    dense = np.ascontiguousarray(op)
-    dense.setflags(write=False)
-    return _Band(dense, starts, stops)
+    starts = []
+    weights = []
+    for row in op:
+        nonzero = np.flatnonzero(row)
+        a, b = int(nonzero[0]), int(nonzero[-1]) + 1
+        run = np.ascontiguousarray(row[a:b])
+        run.setflags(write=False)
+        starts.append(a)
+        weights.append(run)
+    return _Band(op.shape[1], tuple(starts), tuple(weights))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +170,7 @@ UPRIGHT: Final = EXIF_ORIENTATIONS[1]
 
 
 def downsample_64(
-    plane: Float32Array | Float64Array,
+    plane: Float64Array,
     full_size: tuple[int, int],
     block: int = 1,
     orientation: Orientation = UPRIGHT,
@@ -173,11 +186,11 @@ def downsample_64(
         row_op = _band(cols_full, block, orientation.flip_rows)
         col_op = _band(rows_full, block, orientation.flip_cols)
         t = col_op.apply_rows(plane)  # 64 (upright cols) x stored cols
-        return (t @ row_op.dense.T).T
+        return row_op.apply_cols(t).T
     row_op = _band(rows_full, block, orientation.flip_rows)
     col_op = _band(cols_full, block, orientation.flip_cols)
     t = row_op.apply_rows(plane)  # 64 x stored cols
-    return t @ col_op.dense.T
+    return col_op.apply_cols(t)
 
 
 def quality_of(samples: Float64Array) -> int:
