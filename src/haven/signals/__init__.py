@@ -29,6 +29,7 @@ from ._hashers import (
 )
 from ._hashes import Md5, PdqHash, Sha256, md5, sha256
 from ._image import DEFAULT_LIMITS, Limits
+from ._index import DigestIndex, DuplicateIdError, HammingIndex, IndexFileError, Match
 from ._pdq import WEAK_QUALITY
 
 __all__ = [
@@ -38,15 +39,20 @@ __all__ = [
     "WEAK_QUALITY",
     "CorruptImageError",
     "DecompressionBombError",
+    "DigestIndex",
+    "DuplicateIdError",
     "EmptyInputError",
     "FileTooLargeError",
+    "HammingIndex",
     "Hasher",
     "HashingError",
     "ImageSource",
     "ImageTooLargeError",
     "ImageTooSmallError",
+    "IndexFileError",
     "InvalidHashError",
     "Limits",
+    "Match",
     "Md5",
     "NotAnImageError",
     "PdqHash",
