@@ -84,7 +84,8 @@ _SIBLING: Final = np.arange(_CHUNKS) ^ 1
 _CHUNK_BASE: Final = np.arange(_CHUNKS, dtype=np.int64) * (_BUCKETS + 1)
 _MAX_SEGMENT: Final = 2**31 - 1  # row numbers must leave at least one filter bit in 32
 
-_QUERY_BATCH: Final = 64  # queries searched together; bounds the temporary arrays
+_QUERY_BATCH: Final = 64
+_DELTA_FRACTION: Final = 32  # queries searched together; bounds the temporary arrays
 
 _FORMAT: Final = "haven-index"
 _FORMAT_VERSION: Final = 1
@@ -203,7 +204,6 @@ class _Segment:
         "filter_bits",
         "ids",
         "n",
-        "offsets",
         "row_bits",
         "tables",
         "words",
@@ -220,13 +220,26 @@ class _Segment:
         self.words = words
         self.ids = ids
         self.n = int(ids.shape[0])
-        self.offsets = offsets
         self.tables = tables
         self.row_bits, self.filter_bits = _layout(self.n)
         # Offsets into the flattened (16 * n) tables, so one gather serves all chunks.
-        self._offs_flat = (offsets + (np.arange(_CHUNKS, dtype=np.int64) * self.n)[:, None]).reshape(-1)
+        self._offs_flat = (offsets + self._chunk_starts()).reshape(-1)
         # row -> version of the write that removed it (mutated only by the writer).
         self.dead: dict[int, int] = dead if dead is not None else {}
+
+    def _chunk_starts(self) -> npt.NDArray[np.int64]:
+        return (np.arange(_CHUNKS, dtype=np.int64) * self.n)[:, None]
+
+    @property
+    def offsets(self) -> npt.NDArray[np.int64]:
+        """Per chunk, where each bucket starts in that chunk's table (65,537 each)."""
+        return self._offs_flat.reshape(_CHUNKS, _BUCKETS + 1) - self._chunk_starts()
+
+    @property
+    def nbytes(self) -> int:
+        return (
+            self.words.nbytes + self.ids.nbytes + self.tables.nbytes + self._offs_flat.nbytes if self.n else 0
+        )
 
     @classmethod
     def build(cls, words: Words, ids: Ids) -> _Segment:
@@ -314,8 +327,14 @@ _EMPTY_SEGMENT_WORDS: Final = np.empty((0, 4), dtype=np.uint64)
 _EMPTY_SEGMENT_IDS: Final = np.empty(0, dtype=np.int64)
 
 
+_EMPTY: list[_Segment] = []
+
+
 def _empty_segment() -> _Segment:
-    return _Segment.build(_EMPTY_SEGMENT_WORDS, _EMPTY_SEGMENT_IDS)
+    # Shared: an empty segment has no rows, so nothing is ever written to it.
+    if not _EMPTY:
+        _EMPTY.append(_Segment.build(_EMPTY_SEGMENT_WORDS, _EMPTY_SEGMENT_IDS))
+    return _EMPTY[0]
 
 
 class _Buffer:
@@ -394,17 +413,21 @@ class HammingIndex:
     :class:`IndexFileError`).
     """
 
-    BUFFER_SIZE: Final = 4096
-    """Additions scanned directly before they are folded into the delta segment."""
+    def __init__(self, *, buffer_size: int = 4096, delta_min: int = 1 << 16) -> None:
+        """An empty index.
 
-    DELTA_MIN: Final = 1 << 16
-    DELTA_FRACTION: Final = 32
-    """The delta is merged into main once it holds more than
-    ``max(DELTA_MIN, len(main) // DELTA_FRACTION)`` entries."""
-
-    def __init__(self) -> None:
+        The keywords tune the update path and never change results: up to
+        ``buffer_size`` recent additions are scanned directly before they are
+        folded into the delta segment, and the delta is merged into main once it
+        holds more than ``max(delta_min, len(main) // 32)`` entries.
+        """
+        for name, value in (("buffer_size", buffer_size), ("delta_min", delta_min)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self._buffer_size = buffer_size
+        self._delta_min = delta_min
         self._lock = threading.Lock()
-        self._state = _State(_empty_segment(), _empty_segment(), _Buffer(self.BUFFER_SIZE), 0, 0, 0)
+        self._state = _State(_empty_segment(), _empty_segment(), _Buffer(self._buffer_size), 0, 0, 0)
 
     # -- reading --------------------------------------------------------------
 
@@ -418,6 +441,12 @@ class HammingIndex:
 
     def __repr__(self) -> str:
         return f"<HammingIndex of {len(self)} hashes>"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the index holds (hashes, ids, tables), mapped or not."""
+        s = self._state
+        return s.main.nbytes + s.delta.nbytes + s.buffer.words.nbytes + s.buffer.ids.nbytes
 
     def query(self, h: PdqHash | PdqResult, radius: int = 31, *, dihedral: bool = False) -> list[Match]:
         """Every stored entry within ``radius`` bits of ``h``, by distance then id.
@@ -471,7 +500,7 @@ class HammingIndex:
             s = self._state
             if self._locate(s, i) is not None:
                 raise DuplicateIdError(f"id {i} is already in the index")
-            if s.buffer_len == self.BUFFER_SIZE:
+            if s.buffer_len == self._buffer_size:
                 s = self._fold(s, words[None, :], np.array([i], dtype=np.int64))
             else:
                 buf = s.buffer
@@ -505,7 +534,7 @@ class HammingIndex:
                 raise DuplicateIdError(
                     f"{present.size} of the ids are already in the index, e.g. {int(present[0])}"
                 )
-            room = self.BUFFER_SIZE - s.buffer_len
+            room = self._buffer_size - s.buffer_len
             if id_arr.size <= room:
                 buf = s.buffer
                 end = s.buffer_len + id_arr.size
@@ -682,20 +711,20 @@ class HammingIndex:
         )
         new_ids = np.concatenate([s.delta.ids.take(d_rows), s.buffer.ids[: s.buffer_len].take(buf_live), ids])
         version = s.version + 1
-        if into_main or new_ids.size > max(self.DELTA_MIN, s.main.n // self.DELTA_FRACTION):
+        if into_main or new_ids.size > max(self._delta_min, s.main.n // _DELTA_FRACTION):
             main_rows = s.main.alive_rows(s.version)
             main = _Segment.build(
                 np.concatenate([s.main.words.take(main_rows, axis=0), new_words]),
                 np.concatenate([s.main.ids.take(main_rows), new_ids]),
             )
-            return _State(main, _empty_segment(), _Buffer(self.BUFFER_SIZE), 0, main.n, version)
+            return _State(main, _empty_segment(), _Buffer(self._buffer_size), 0, main.n, version)
         delta = _Segment.build(new_words, new_ids)
         count = s.main.n - len(s.main.dead) + delta.n
-        return _State(s.main, delta, _Buffer(self.BUFFER_SIZE), 0, count, version)
+        return _State(s.main, delta, _Buffer(self._buffer_size), 0, count, version)
 
     def _after_removal(self, s: _State) -> _State:
         # Dead rows cost a dict entry each until their segment is rebuilt.
-        if len(s.main.dead) > max(self.DELTA_MIN, s.main.n // 8):
+        if len(s.main.dead) > max(self._delta_min, s.main.n // 8):
             return self._fold(s, _EMPTY_SEGMENT_WORDS, _EMPTY_SEGMENT_IDS, into_main=True)
         return s
 
