@@ -30,6 +30,7 @@ from ._hashers import (
 )
 from ._hashes import Md5, PdqHash, Sha256, md5, sha256
 from ._image import DEFAULT_LIMITS, Limits
+from ._index import DigestIndex, DuplicateIdError, HammingIndex, IndexFileError, Match
 from ._pdq import WEAK_QUALITY
 
 __all__ = [
@@ -39,17 +40,22 @@ __all__ = [
     "WEAK_QUALITY",
     "CorruptImageError",
     "DecompressionBombError",
+    "DigestIndex",
+    "DuplicateIdError",
     "EmptyInputError",
     "FileError",
     "FileHashes",
     "FileTooLargeError",
+    "HammingIndex",
     "Hasher",
     "HashingError",
     "ImageSource",
     "ImageTooLargeError",
     "ImageTooSmallError",
+    "IndexFileError",
     "InvalidHashError",
     "Limits",
+    "Match",
     "Md5",
     "NotAnImageError",
     "PdqHash",
