@@ -1,0 +1,64 @@
+"""The audit trail: an append-only, hash-chained log of every change and every sensitive read."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EventType(models.TextChoices):
+    ORGANISATION_CREATED = "organisation.created", _("Organisation created")
+    USER_CREATED = "user.created", _("User created")
+    USER_LOGGED_IN = "user.logged_in", _("Logged in")
+    TWO_FACTOR_ENROLLED = "user.two_factor_enrolled", _("Two-factor device enrolled")
+    TOKEN_CREATED = "token.created", _("API token created")
+    TOKEN_REVOKED = "token.revoked", _("API token revoked")
+    CASE_CREATED = "case.created", _("Case created")
+    CASE_UPDATED = "case.updated", _("Case updated")
+    CASE_STATUS_CHANGED = "case.status_changed", _("Case status changed")
+    CONTACT_VIEWED = "case.contact_viewed", _("Contact details viewed")
+    CONSENT_GRANTED = "consent.granted", _("Consent granted")
+    CONSENT_WITHDRAWN = "consent.withdrawn", _("Consent withdrawn")
+    CONTENT_ADDED = "content.added", _("Content hashes added")
+    CONTENT_REMOVED = "content.removed", _("Content hashes removed")
+    LOOKUP = "content.lookup", _("Hash lookup")
+
+
+class AuditEvent(models.Model):
+    """One audited action.  ``digest`` chains it to the event before it.
+
+    ``summary`` never holds sensitive content (no contact details, no notes, no hashes
+    of a survivor's pictures): just what happened to which object.
+    """
+
+    sequence = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    actor_label = models.CharField(max_length=150)
+    event_type = models.CharField(max_length=64, choices=EventType.choices)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    summary = models.JSONField(default=dict)
+    previous_digest = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [models.Index(fields=["organisation", "sequence"])]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.event_type} {self.object_type}:{self.object_id}"
+
+
+class ChainHead(models.Model):
+    """A single row locked while an event is appended, so the chain never forks."""
+
+    sequence = models.BigIntegerField(default=0)
+    digest = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"head #{self.sequence}"

@@ -1,0 +1,310 @@
+"""Every write to cases, consent and content: atomic, permission-checked, audited."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from haven.signals import InvalidHashError, Md5, PdqHash, Sha256
+from haven.web.accounts.roles import Perm
+from haven.web.audit.chain import append
+from haven.web.audit.models import EventType
+from haven.web.core import crypto
+from haven.web.core.access import require, same_organisation
+from haven.web.core.errors import ActionError
+
+from .classification import MAPPING, Relationship, TfgbvType
+from .models import (
+    CASE_NUMBER_ALPHABET,
+    TRANSITIONS,
+    Case,
+    CaseStatus,
+    ConsentMethod,
+    ConsentRecord,
+    ConsentScope,
+    ContentItem,
+    IndexChange,
+)
+
+consent_withdrawn = Signal()
+"""Sent inside the withdrawing transaction with ``case`` and ``scope``: other apps drop what the
+consent covered (the matching index, partner sharing) before the transaction commits."""
+
+_CONTACT = "cases.Case.contact"
+_NOTES = "cases.Case.notes"
+
+
+def new_case_number() -> str:
+    body = "".join(secrets.choice(CASE_NUMBER_ALPHABET) for _ in range(8))
+    return f"HV-{body[:4]}-{body[4:]}"
+
+
+def _classify(case: Case) -> None:
+    if case.tfgbv_type and case.tfgbv_type not in TfgbvType.values:
+        raise ActionError(_("Unknown type of abuse."))
+    if case.relationship and case.relationship not in Relationship.values:
+        raise ActionError(_("Unknown relationship."))
+    gbvims, dsa = MAPPING.get(case.tfgbv_type, ("", ""))
+    case.gbvims_type = gbvims
+    case.dsa_category = dsa
+
+
+_EDITABLE = ("tfgbv_type", "relationship", "platforms", "minor_when_made", "follow_up_on", "assignee")
+
+
+def create_case(*, actor: Any, contact: str = "", notes: str = "", **fields: Any) -> Case:
+    require(actor, Perm.CREATE_CASE)
+    unknown = set(fields) - set(_EDITABLE)
+    if unknown:
+        raise ActionError(_("Unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    assignee = fields.get("assignee")
+    if assignee is not None and assignee.organisation_id != actor.organisation_id:
+        raise ActionError(_("Cases can only be assigned to colleagues in your organisation."))
+    with transaction.atomic():
+        case = Case(organisation_id=actor.organisation_id, created_by=actor, **fields)
+        if case.assignee is None:
+            case.assignee = actor
+        _classify(case)
+        _set_secrets(case, contact, notes)
+        for _attempt in range(5):
+            case.number = new_case_number()
+            try:
+                with transaction.atomic():
+                    case.save()
+                break
+            except IntegrityError:
+                continue
+        else:  # pragma: no cover - 31^8 numbers
+            raise ActionError(_("Could not allocate a case number; try again."))
+        append(
+            actor=actor,
+            event_type=EventType.CASE_CREATED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={
+                "number": case.number,
+                "tfgbv_type": case.tfgbv_type,
+                "child_protection": case.child_protection,
+            },
+        )
+    return case
+
+
+def _set_secrets(case: Case, contact: str | None, notes: str | None) -> None:
+    if contact is not None:
+        case.contact_encrypted = crypto.encrypt(contact, _CONTACT) if contact else None
+    if notes is not None:
+        case.notes_encrypted = crypto.encrypt(notes, _NOTES) if notes else None
+
+
+def update_case(
+    *, actor: Any, case: Case, contact: str | None = None, notes: str | None = None, **fields: Any
+) -> Case:
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, case)
+    unknown = set(fields) - set(_EDITABLE)
+    if unknown:
+        raise ActionError(_("Unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    if (contact is not None or notes is not None) and not actor.can(Perm.VIEW_CONTACT):
+        raise ActionError(_("You may not change survivor contact details."))
+    assignee = fields.get("assignee")
+    if assignee is not None and assignee.organisation_id != actor.organisation_id:
+        raise ActionError(_("Cases can only be assigned to colleagues in your organisation."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        changed = sorted(name for name, value in fields.items() if getattr(case, name) != value)
+        for name, value in fields.items():
+            setattr(case, name, value)
+        _classify(case)
+        _set_secrets(case, contact, notes)
+        if contact is not None:
+            changed.append("contact")
+        if notes is not None:
+            changed.append("notes")
+        case.save()
+        append(
+            actor=actor,
+            event_type=EventType.CASE_UPDATED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"fields": changed},
+        )
+    return case
+
+
+def change_status(*, actor: Any, case: Case, status: str) -> Case:
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, case)
+    if status not in CaseStatus.values:
+        raise ActionError(_("Unknown status."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if status not in TRANSITIONS[case.status]:
+            raise ActionError(
+                _("A case cannot go from %(old)s to %(new)s.")
+                % {"old": CaseStatus(case.status).label, "new": CaseStatus(status).label}
+            )
+        old = case.status
+        case.status = status
+        case.save(update_fields=["status", "updated_at"])
+        append(
+            actor=actor,
+            event_type=EventType.CASE_STATUS_CHANGED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"from": old, "to": status},
+        )
+    return case
+
+
+@dataclass(frozen=True)
+class Secrets:
+    contact: str
+    notes: str
+
+
+def reveal_secrets(*, actor: Any, case: Case) -> Secrets:
+    """Decrypt a case's contact details and notes; the reading itself is audited."""
+    require(actor, Perm.VIEW_CONTACT)
+    same_organisation(actor, case)
+    with transaction.atomic():
+        append(actor=actor, event_type=EventType.CONTACT_VIEWED, organisation=case.organisation_id, obj=case)
+    contact = crypto.decrypt(case.contact_encrypted, _CONTACT) if case.contact_encrypted else ""
+    notes = crypto.decrypt(case.notes_encrypted, _NOTES) if case.notes_encrypted else ""
+    return Secrets(contact, notes)
+
+
+def current_consent(case: Case) -> dict[str, bool]:
+    """Scope -> granted, from the latest record of each scope (absent scopes: not granted)."""
+    state = {scope: False for scope in ConsentScope.values}
+    for record in case.consents.order_by("recorded_at", "id"):
+        state[record.scope] = record.granted
+    return state
+
+
+def record_consent(
+    *, actor: Any, case: Case, scope: str, granted: bool, method: str, note: str = ""
+) -> ConsentRecord:
+    """Grant or withdraw one consent scope. Withdrawal takes effect before this returns."""
+    require(actor, Perm.MANAGE_CONSENT)
+    same_organisation(actor, case)
+    if scope not in ConsentScope.values:
+        raise ActionError(_("Unknown consent scope."))
+    if method not in ConsentMethod.values:
+        raise ActionError(_("Unknown way of recording consent."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        record = ConsentRecord.objects.create(
+            case=case,
+            scope=scope,
+            granted=granted,
+            method=method,
+            recorded_by=actor,
+            note=note[:500],
+        )
+        append(
+            actor=actor,
+            event_type=EventType.CONSENT_GRANTED if granted else EventType.CONSENT_WITHDRAWN,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"scope": scope, "method": method},
+        )
+        if scope == ConsentScope.MONITOR:
+            for item in case.content.filter(removed_at__isnull=True):
+                IndexChange.objects.create(
+                    content_item=item, op=IndexChange.Op.ADD if granted else IndexChange.Op.REMOVE
+                )
+        if not granted:
+            consent_withdrawn.send(sender=Case, case=case, scope=scope)
+    return record
+
+
+@dataclass(frozen=True)
+class HashInput:
+    label: str
+    pdq: str = ""
+    quality: int | None = None
+    pdq_dihedral: tuple[str, ...] = ()
+    md5: str = ""
+    sha256: str = ""
+
+
+def _normalise(item: HashInput) -> HashInput:
+    try:
+        pdq = str(PdqHash.from_hex(item.pdq)) if item.pdq else ""
+        dihedral = tuple(str(PdqHash.from_hex(h)) for h in item.pdq_dihedral)
+        md5 = str(Md5.from_hex(item.md5)) if item.md5 else ""
+        sha = str(Sha256.from_hex(item.sha256)) if item.sha256 else ""
+    except InvalidHashError as exc:
+        raise ActionError(str(exc)) from None
+    if not (pdq or md5 or sha):
+        raise ActionError(_("Give at least one hash (PDQ, MD5 or SHA-256)."))
+    if dihedral and (len(dihedral) != 8 or not pdq or dihedral[0] != pdq):
+        raise ActionError(_("Dihedral hashes must be 8, starting with the PDQ hash itself."))
+    if item.quality is not None and not 0 <= item.quality <= 100:
+        raise ActionError(_("Quality must be between 0 and 100."))
+    label = item.label.strip()[:100]
+    if not label:
+        raise ActionError(_("Give the item a label, e.g. “photo 1”."))
+    return HashInput(label, pdq, item.quality, dihedral, md5, sha)
+
+
+def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[ContentItem]:
+    """Add hashed content to a case; all items or none."""
+    require(actor, Perm.MANAGE_CONTENT)
+    same_organisation(actor, case)
+    if not items:
+        raise ActionError(_("Nothing to add."))
+    clean = [_normalise(i) for i in items]
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        monitored = current_consent(case)[ConsentScope.MONITOR]
+        created = []
+        for item in clean:
+            content = ContentItem.objects.create(
+                organisation_id=case.organisation_id,
+                case=case,
+                label=item.label,
+                pdq=item.pdq,
+                quality=item.quality,
+                pdq_dihedral=list(item.pdq_dihedral),
+                md5=item.md5,
+                sha256=item.sha256,
+                added_by=actor,
+            )
+            if monitored:
+                IndexChange.objects.create(content_item=content, op=IndexChange.Op.ADD)
+            created.append(content)
+        append(
+            actor=actor,
+            event_type=EventType.CONTENT_ADDED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"items": [c.pk for c in created]},
+        )
+    return created
+
+
+def remove_content(*, actor: Any, item: ContentItem) -> None:
+    require(actor, Perm.MANAGE_CONTENT)
+    same_organisation(actor, item)
+    with transaction.atomic():
+        item = ContentItem.objects.select_for_update().get(pk=item.pk)
+        if item.removed_at is not None:
+            return
+        item.removed_at = timezone.now()
+        item.save(update_fields=["removed_at"])
+        IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
+        append(
+            actor=actor,
+            event_type=EventType.CONTENT_REMOVED,
+            organisation=item.organisation_id,
+            obj=item.case,
+            summary={"items": [item.pk]},
+        )

@@ -1,0 +1,361 @@
+"""JSON API for cases, consent, content and lookups (mounted at /api/v1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from haven.signals import InvalidHashError, Md5, PdqHash, Sha256
+from haven.web.accounts.models import User
+from haven.web.accounts.roles import Perm
+from haven.web.audit.chain import append
+from haven.web.audit.models import EventType
+from haven.web.core.access import require, same_organisation
+from haven.web.core.errors import ActionError, NotFound
+
+from . import actions
+from .classification import Relationship, TfgbvType
+from .matching import content_index
+from .models import Case, CaseStatus, ConsentMethod, ConsentScope, ContentItem
+
+router = Router(tags=["cases"])
+
+HEX64 = r"^[0-9a-fA-F]{64}$"
+HEX32 = r"^[0-9a-fA-F]{32}$"
+
+
+class CaseOut(Schema):
+    number: str
+    status: CaseStatus
+    assignee: str | None
+    tfgbv_type: str
+    gbvims_type: str
+    dsa_category: str
+    relationship: str
+    platforms: str
+    minor_when_made: bool
+    child_protection: bool
+    follow_up_on: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    consent: dict[str, bool]
+
+    @staticmethod
+    def of(case: Case) -> CaseOut:
+        return CaseOut(
+            number=case.number,
+            status=CaseStatus(case.status),
+            assignee=case.assignee.username if case.assignee else None,
+            tfgbv_type=case.tfgbv_type,
+            gbvims_type=case.gbvims_type,
+            dsa_category=case.dsa_category,
+            relationship=case.relationship,
+            platforms=case.platforms,
+            minor_when_made=case.minor_when_made,
+            child_protection=case.child_protection,
+            follow_up_on=case.follow_up_on,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+            consent=actions.current_consent(case),
+        )
+
+
+class CaseIn(Schema):
+    contact: str = Field("", max_length=2000)
+    notes: str = Field("", max_length=20000)
+    tfgbv_type: TfgbvType | None = None
+    relationship: Relationship | None = None
+    platforms: str = Field("", max_length=500)
+    minor_when_made: bool = False
+    follow_up_on: dt.date | None = None
+    assignee: str | None = Field(None, max_length=150)
+
+
+class CasePatch(Schema):
+    contact: str | None = Field(None, max_length=2000)
+    notes: str | None = Field(None, max_length=20000)
+    tfgbv_type: TfgbvType | None = None
+    relationship: Relationship | None = None
+    platforms: str | None = Field(None, max_length=500)
+    minor_when_made: bool | None = None
+    follow_up_on: dt.date | None = None
+    assignee: str | None = Field(None, max_length=150)
+
+
+class StatusIn(Schema):
+    status: CaseStatus
+
+
+class SecretsOut(Schema):
+    contact: str
+    notes: str
+
+
+class ConsentIn(Schema):
+    scope: ConsentScope
+    granted: bool
+    method: ConsentMethod
+    note: str = Field("", max_length=500)
+
+
+class ConsentRecordOut(Schema):
+    scope: str
+    granted: bool
+    method: str
+    recorded_by: str | None
+    recorded_at: dt.datetime
+    note: str
+
+
+class ContentIn(Schema):
+    label: str = Field(..., min_length=1, max_length=100)
+    pdq: str | None = Field(None, pattern=HEX64)
+    quality: int | None = Field(None, ge=0, le=100)
+    pdq_dihedral: list[str] = Field(default_factory=list, max_length=8)
+    md5: str | None = Field(None, pattern=HEX32)
+    sha256: str | None = Field(None, pattern=HEX64)
+
+
+class ContentOut(Schema):
+    id: int
+    case: str
+    label: str
+    pdq: str
+    quality: int | None
+    md5: str
+    sha256: str
+    created_at: dt.datetime
+
+    @staticmethod
+    def of(item: ContentItem) -> ContentOut:
+        return ContentOut(
+            id=item.pk,
+            case=item.case.number,
+            label=item.label,
+            pdq=item.pdq,
+            quality=item.quality,
+            md5=item.md5,
+            sha256=item.sha256,
+            created_at=item.created_at,
+        )
+
+
+class LookupIn(Schema):
+    pdq: list[str] = Field(default_factory=list, max_length=1000)
+    md5: list[str] = Field(default_factory=list, max_length=1000)
+    sha256: list[str] = Field(default_factory=list, max_length=1000)
+    radius: int = Field(31, ge=0, le=64)
+
+
+class LookupHit(Schema):
+    query_kind: str
+    query_index: int
+    distance: int
+    content: ContentOut
+
+
+class Problem(Schema):
+    detail: str
+
+
+def _user(request: HttpRequest) -> User:
+    user = getattr(request, "auth", None)
+    if not isinstance(user, User):  # the router's auth guarantees it; be explicit anyway
+        raise PermissionDenied
+    return user
+
+
+def _case(user: User, number: str) -> Case:
+    require(user, Perm.VIEW_CASES)
+    case = Case.objects.select_related("assignee").filter(number=number.upper()).first()
+    if case is None:
+        raise NotFound
+    same_organisation(user, case)
+    return case
+
+
+def _colleague(user: User, username: str | None) -> User | None:
+    if username is None:
+        return None
+    colleague = User.objects.filter(username=username, organisation_id=user.organisation_id).first()
+    if colleague is None:
+        raise ActionError(f"no colleague named {username!r} in your organisation")
+    return colleague
+
+
+@router.get("/cases", response=list[CaseOut])
+def list_cases(request: HttpRequest, status: CaseStatus | None = None, limit: int = 100) -> list[CaseOut]:
+    user = _user(request)
+    require(user, Perm.VIEW_CASES)
+    qs = Case.objects.filter(organisation_id=user.organisation_id).select_related("assignee")
+    if status is not None:
+        qs = qs.filter(status=status)
+    return [CaseOut.of(c) for c in qs[: max(1, min(limit, 500))]]
+
+
+@router.post("/cases", response={201: CaseOut, 403: Problem, 422: Problem})
+def create_case(request: HttpRequest, payload: CaseIn) -> tuple[int, CaseOut]:
+    user = _user(request)
+    data = payload.dict()
+    fields: dict[str, Any] = {
+        "tfgbv_type": data["tfgbv_type"] or "",
+        "relationship": data["relationship"] or "",
+        "platforms": data["platforms"],
+        "minor_when_made": data["minor_when_made"],
+        "follow_up_on": data["follow_up_on"],
+    }
+    require(user, Perm.CREATE_CASE)
+    assignee = _colleague(user, data["assignee"])
+    if assignee is not None:
+        fields["assignee"] = assignee
+    case = actions.create_case(actor=user, contact=data["contact"], notes=data["notes"], **fields)
+    return 201, CaseOut.of(case)
+
+
+@router.get("/cases/{number}", response={200: CaseOut, 404: Problem})
+def read_case(request: HttpRequest, number: str) -> CaseOut:
+    return CaseOut.of(_case(_user(request), number))
+
+
+@router.patch("/cases/{number}", response={200: CaseOut, 403: Problem, 404: Problem, 422: Problem})
+def update_case(request: HttpRequest, number: str, payload: CasePatch) -> CaseOut:
+    user = _user(request)
+    case = _case(user, number)
+    data = payload.dict(exclude_unset=True)
+    contact = data.pop("contact", None)
+    notes = data.pop("notes", None)
+    if "assignee" in data:
+        data["assignee"] = _colleague(user, data["assignee"])
+    for key in ("tfgbv_type", "relationship"):
+        if key in data and data[key] is None:
+            data[key] = ""
+    if "platforms" in data and data["platforms"] is None:
+        data["platforms"] = ""
+    if "minor_when_made" in data and data["minor_when_made"] is None:
+        del data["minor_when_made"]
+    case = actions.update_case(actor=user, case=case, contact=contact, notes=notes, **data)
+    return CaseOut.of(case)
+
+
+@router.post("/cases/{number}/status", response={200: CaseOut, 403: Problem, 404: Problem, 422: Problem})
+def change_status(request: HttpRequest, number: str, payload: StatusIn) -> CaseOut:
+    user = _user(request)
+    return CaseOut.of(actions.change_status(actor=user, case=_case(user, number), status=payload.status))
+
+
+@router.get("/cases/{number}/contact", response={200: SecretsOut, 403: Problem, 404: Problem})
+def read_contact(request: HttpRequest, number: str) -> SecretsOut:
+    """Decrypted contact details and notes. Every call is recorded in the audit trail."""
+    user = _user(request)
+    secrets = actions.reveal_secrets(actor=user, case=_case(user, number))
+    return SecretsOut(contact=secrets.contact, notes=secrets.notes)
+
+
+@router.get("/cases/{number}/consent", response={200: list[ConsentRecordOut], 404: Problem})
+def consent_history(request: HttpRequest, number: str) -> list[ConsentRecordOut]:
+    case = _case(_user(request), number)
+    return [
+        ConsentRecordOut(
+            scope=r.scope,
+            granted=r.granted,
+            method=r.method,
+            recorded_by=r.recorded_by.username if r.recorded_by else None,
+            recorded_at=r.recorded_at,
+            note=r.note,
+        )
+        for r in case.consents.select_related("recorded_by")
+    ]
+
+
+@router.post("/cases/{number}/consent", response={201: CaseOut, 403: Problem, 404: Problem, 422: Problem})
+def record_consent(request: HttpRequest, number: str, payload: ConsentIn) -> tuple[int, CaseOut]:
+    """Grant or withdraw one consent scope. Withdrawing monitoring removes the case's hashes from
+    matching before the response is sent."""
+    user = _user(request)
+    case = _case(user, number)
+    actions.record_consent(
+        actor=user,
+        case=case,
+        scope=payload.scope,
+        granted=payload.granted,
+        method=payload.method,
+        note=payload.note,
+    )
+    return 201, CaseOut.of(case)
+
+
+@router.get("/cases/{number}/content", response={200: list[ContentOut], 404: Problem})
+def list_content(request: HttpRequest, number: str) -> list[ContentOut]:
+    case = _case(_user(request), number)
+    return [ContentOut.of(i) for i in case.content.filter(removed_at__isnull=True).select_related("case")]
+
+
+@router.post(
+    "/cases/{number}/content", response={201: list[ContentOut], 403: Problem, 404: Problem, 422: Problem}
+)
+def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> tuple[int, list[ContentOut]]:
+    user = _user(request)
+    case = _case(user, number)
+    if len(payload) > 500:
+        raise ActionError("at most 500 items per request")
+    items = [
+        actions.HashInput(
+            label=p.label,
+            pdq=p.pdq or "",
+            quality=p.quality,
+            pdq_dihedral=tuple(p.pdq_dihedral),
+            md5=p.md5 or "",
+            sha256=p.sha256 or "",
+        )
+        for p in payload
+    ]
+    created = actions.add_content(actor=user, case=case, items=items)
+    return 201, [ContentOut.of(i) for i in created]
+
+
+@router.delete("/content/{item_id}", response={204: None, 403: Problem, 404: Problem})
+def remove_content(request: HttpRequest, item_id: int) -> tuple[int, None]:
+    user = _user(request)
+    require(user, Perm.MANAGE_CONTENT)
+    item = ContentItem.objects.filter(pk=item_id, removed_at__isnull=True).first()
+    if item is None:
+        raise NotFound
+    actions.remove_content(actor=user, item=item)
+    return 204, None
+
+
+@router.post("/lookup", response={200: list[LookupHit], 403: Problem, 422: Problem})
+def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
+    """Hashes in, your organisation's matching content out (cases that consent to monitoring)."""
+    user = _user(request)
+    require(user, Perm.LOOKUP)
+    try:
+        pdq = [PdqHash.from_hex(h) for h in payload.pdq]
+        md5 = [Md5.from_hex(h) for h in payload.md5]
+        sha = [Sha256.from_hex(h) for h in payload.sha256]
+    except InvalidHashError as exc:
+        raise ActionError(str(exc)) from None
+    hits = content_index().lookup(user.organisation_id, pdq=pdq, md5=md5, sha256=sha, radius=payload.radius)
+    items = ContentItem.objects.select_related("case").in_bulk([h.item_id for h in hits])
+    with transaction.atomic():
+        append(
+            actor=user,
+            event_type=EventType.LOOKUP,
+            organisation=user.organisation_id,
+            summary={"queries": len(pdq) + len(md5) + len(sha), "hits": len(hits)},
+        )
+    return [
+        LookupHit(
+            query_kind=h.kind,
+            query_index=h.query,
+            distance=h.distance,
+            content=ContentOut.of(items[h.item_id]),
+        )
+        for h in sorted(hits, key=lambda h: (h.kind, h.query, h.distance, h.item_id))
+        if h.item_id in items
+    ]

@@ -1,0 +1,64 @@
+"""Incident classification: Haven's TFGBV types mapped to GBVIMS and the EU DSA categories.
+
+GBVIMS core incident types: rape, sexual assault, physical assault, forced marriage,
+denial of resources, psychological/emotional abuse.  Technology-facilitated abuse is
+recorded there as psychological/emotional abuse unless a contact offence is involved.
+DSA: the statement-of-reasons category keywords of the EU transparency database.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TfgbvType(models.TextChoices):
+    ILLEGAL_FILMING = "illegal_filming", _("Illegal filming")
+    NON_CONSENSUAL_DISTRIBUTION = "non_consensual_distribution", _("Non-consensual distribution")
+    THREAT_TO_DISTRIBUTE = "threat_to_distribute", _("Threat to distribute")
+    FEAR_OF_DISTRIBUTION = "fear_of_distribution", _("Fear of distribution")
+    SYNTHETIC_IMAGERY = "synthetic_imagery", _("Synthetic / deepfake sexual imagery")
+    SEXTORTION = "sextortion", _("Sextortion (including body-cam phishing)")
+    CYBER_SEXUAL_HARASSMENT = "cyber_sexual_harassment", _("Cyber sexual harassment")
+    CHILD_EXPLOITATION_MATERIAL = "child_exploitation_material", _("Child/teen sexual exploitation material")
+    LEAKED_PERSONAL_INFORMATION = "leaked_personal_information", _("Leaked personal information")
+    CYBERSTALKING = "cyberstalking", _("Cyberstalking")
+    DOXXING = "doxxing", _("Doxxing")
+
+
+class GbvimsType(models.TextChoices):
+    RAPE = "rape", _("Rape")
+    SEXUAL_ASSAULT = "sexual_assault", _("Sexual assault")
+    PHYSICAL_ASSAULT = "physical_assault", _("Physical assault")
+    FORCED_MARRIAGE = "forced_marriage", _("Forced marriage")
+    DENIAL_OF_RESOURCES = "denial_of_resources", _("Denial of resources, opportunities or services")
+    PSYCHOLOGICAL_ABUSE = "psychological_abuse", _("Psychological / emotional abuse")
+
+
+# type -> (GBVIMS core incident type, DSA transparency-database category keyword)
+MAPPING: dict[str, tuple[str, str]] = {
+    TfgbvType.ILLEGAL_FILMING: (GbvimsType.SEXUAL_ASSAULT, "NON_CONSENSUAL_IMAGE_SHARING"),
+    TfgbvType.NON_CONSENSUAL_DISTRIBUTION: (GbvimsType.PSYCHOLOGICAL_ABUSE, "NON_CONSENSUAL_IMAGE_SHARING"),
+    TfgbvType.THREAT_TO_DISTRIBUTE: (GbvimsType.PSYCHOLOGICAL_ABUSE, "NON_CONSENSUAL_IMAGE_SHARING"),
+    TfgbvType.FEAR_OF_DISTRIBUTION: (GbvimsType.PSYCHOLOGICAL_ABUSE, "NON_CONSENSUAL_IMAGE_SHARING"),
+    TfgbvType.SYNTHETIC_IMAGERY: (GbvimsType.PSYCHOLOGICAL_ABUSE, "NON_CONSENSUAL_MATERIAL_DEEPFAKE"),
+    TfgbvType.SEXTORTION: (GbvimsType.PSYCHOLOGICAL_ABUSE, "NON_CONSENSUAL_IMAGE_SHARING"),
+    TfgbvType.CYBER_SEXUAL_HARASSMENT: (GbvimsType.PSYCHOLOGICAL_ABUSE, "CYBER_HARASSMENT"),
+    TfgbvType.CHILD_EXPLOITATION_MATERIAL: (GbvimsType.SEXUAL_ASSAULT, "CHILD_SEXUAL_ABUSE_MATERIAL"),
+    TfgbvType.LEAKED_PERSONAL_INFORMATION: (
+        GbvimsType.PSYCHOLOGICAL_ABUSE,
+        "DATA_PROTECTION_AND_PRIVACY_VIOLATIONS",
+    ),
+    TfgbvType.CYBERSTALKING: (GbvimsType.PSYCHOLOGICAL_ABUSE, "CYBER_STALKING"),
+    TfgbvType.DOXXING: (GbvimsType.PSYCHOLOGICAL_ABUSE, "CYBER_HARASSMENT"),
+}
+
+
+class Relationship(models.TextChoices):
+    CURRENT_PARTNER = "current_partner", _("Current partner")
+    FORMER_PARTNER = "former_partner", _("Former partner")
+    FAMILY = "family", _("Family member")
+    ACQUAINTANCE = "acquaintance", _("Acquaintance, colleague or classmate")
+    ONLINE_CONTACT = "online_contact", _("Met online")
+    STRANGER = "stranger", _("Stranger")
+    UNKNOWN = "unknown", _("Unknown")

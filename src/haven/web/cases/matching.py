@@ -1,0 +1,166 @@
+"""The process's matching index over the content of cases that consent to monitoring.
+
+Each server process keeps one :class:`ContentIndex` in memory.  Every write that can
+change what should match (content added or removed, monitoring consent granted or
+withdrawn) appends :class:`~haven.web.cases.models.IndexChange` rows in the same
+transaction; before a process answers a lookup it replays the rows it has not seen,
+so a withdrawal or a new hash takes effect for the very next lookup in every process.
+
+Replaying is idempotent: for each changed item the desired state (present with its
+hashes, or absent) is recomputed from the database.  Versions can become visible
+out of order when transactions commit out of order, so each replay re-reads a
+trailing window of :data:`LOOKBACK` versions as well.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max
+
+from haven.signals import DigestIndex, HammingIndex, Md5, PdqHash, Sha256
+
+from .models import ConsentRecord, ConsentScope, ContentItem, IndexChange
+
+LOOKBACK = 1000
+
+
+@dataclass(frozen=True)
+class Hit:
+    query: int
+    """Position of the query hash in the request."""
+    item_id: int
+    distance: int
+    kind: str
+    """"pdq", "md5" or "sha256"."""
+
+
+def _monitored_cases(case_ids: Iterable[int]) -> set[int]:
+    latest: dict[int, bool] = {}
+    records = (
+        ConsentRecord.objects.filter(case_id__in=list(case_ids), scope=ConsentScope.MONITOR)
+        .order_by("recorded_at", "id")
+        .values_list("case_id", "granted")
+    )
+    for case_id, granted in records:
+        latest[case_id] = granted
+    return {case_id for case_id, granted in latest.items() if granted}
+
+
+class ContentIndex:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version = -1
+        self._seen: set[int] = set()
+        self._pdq = HammingIndex()
+        self._md5: DigestIndex[Md5] = DigestIndex(Md5)
+        self._sha256: DigestIndex[Sha256] = DigestIndex(Sha256)
+        self._organisation: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._organisation)
+
+    def sync(self) -> None:
+        """Bring the index up to the database's latest committed changes."""
+        with self._lock:
+            if self._version < 0:
+                self._version = IndexChange.objects.aggregate(v=Max("version"))["v"] or 0
+                self._load_all()
+                return
+            floor = max(0, self._version - LOOKBACK)
+            rows = IndexChange.objects.filter(version__gt=floor).values_list("version", "content_item_id")
+            fresh = [(v, item) for v, item in rows if v not in self._seen and v > floor]
+            if not fresh:
+                return
+            self._apply({item for _, item in fresh})
+            self._seen.update(v for v, _ in fresh)
+            self._version = max(self._version, max(v for v, _ in fresh))
+            floor = max(0, self._version - LOOKBACK)
+            self._seen = {v for v in self._seen if v > floor}
+
+    def _load_all(self) -> None:
+        # Changes up to the version read before loading are reflected in the load; later ones
+        # (and ones that commit late inside the window) are replayed by sync().
+        self._seen = set(
+            IndexChange.objects.filter(version__gt=max(0, self._version - LOOKBACK)).values_list(
+                "version", flat=True
+            )
+        )
+        items = ContentItem.objects.filter(removed_at__isnull=True)
+        monitored = _monitored_cases(items.values_list("case_id", flat=True).distinct())
+        for item in items.filter(case_id__in=monitored).iterator():
+            self._put(item)
+
+    def _apply(self, item_ids: set[int]) -> None:
+        if not item_ids:
+            return
+        items = {i.pk: i for i in ContentItem.objects.filter(pk__in=item_ids)}
+        monitored = _monitored_cases({i.case_id for i in items.values()})
+        for item_id in item_ids:
+            self._drop(item_id)
+            item = items.get(item_id)
+            if item is not None and item.removed_at is None and item.case_id in monitored:
+                self._put(item)
+
+    def _put(self, item: ContentItem) -> None:
+        if item.pdq:
+            self._pdq.add(item.pk, PdqHash.from_hex(item.pdq))
+        if item.md5:
+            self._md5.add(item.pk, Md5.from_hex(item.md5))
+        if item.sha256:
+            self._sha256.add(item.pk, Sha256.from_hex(item.sha256))
+        self._organisation[item.pk] = item.organisation_id
+
+    def _drop(self, item_id: int) -> None:
+        if item_id not in self._organisation:
+            return
+        for index in (self._pdq, self._md5, self._sha256):
+            if item_id in index:
+                index.remove(item_id)
+        del self._organisation[item_id]
+
+    def lookup(
+        self,
+        organisation_id: int,
+        *,
+        pdq: list[PdqHash] = (),  # type: ignore[assignment]
+        md5: list[Md5] = (),  # type: ignore[assignment]
+        sha256: list[Sha256] = (),  # type: ignore[assignment]
+        radius: int = 31,
+    ) -> list[Hit]:
+        """Content of ``organisation_id`` matching any of the hashes, best first per query."""
+        self.sync()
+        hits: list[Hit] = []
+        mine = self._organisation
+        for n, h in enumerate(pdq):
+            for m in self._pdq.query(h, radius):
+                if mine.get(m.id) == organisation_id:
+                    hits.append(Hit(n, m.id, m.distance, "pdq"))
+        for kind, index, digests in (("md5", self._md5, md5), ("sha256", self._sha256, sha256)):
+            for n, d in enumerate(digests):
+                for item_id in index.query(d):  # type: ignore[attr-defined]
+                    if mine.get(item_id) == organisation_id:
+                        hits.append(Hit(n, item_id, 0, kind))
+        return hits
+
+
+_INDEX: ContentIndex | None = None
+_INDEX_LOCK = threading.Lock()
+
+
+def content_index() -> ContentIndex:
+    global _INDEX
+    with _INDEX_LOCK:
+        if _INDEX is None:
+            _INDEX = ContentIndex()
+        return _INDEX
+
+
+def reset_content_index(**_: Any) -> None:
+    """Forget the process's index (tests; a database that was rebuilt underneath)."""
+    global _INDEX
+    with _INDEX_LOCK:
+        _INDEX = None

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .classification import GbvimsType, Relationship, TfgbvType
+
+CASE_NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+
+
+class CaseStatus(models.TextChoices):
+    INTAKE = "intake", _("Intake")
+    ACTIVE = "active", _("Active")
+    MONITORING = "monitoring", _("Monitoring")
+    CLOSED = "closed", _("Closed")
+
+
+# status -> the statuses it may move to (reopening a closed case is allowed)
+TRANSITIONS: dict[str, frozenset[str]] = {
+    CaseStatus.INTAKE: frozenset({CaseStatus.ACTIVE, CaseStatus.CLOSED}),
+    CaseStatus.ACTIVE: frozenset({CaseStatus.MONITORING, CaseStatus.CLOSED}),
+    CaseStatus.MONITORING: frozenset({CaseStatus.ACTIVE, CaseStatus.CLOSED}),
+    CaseStatus.CLOSED: frozenset({CaseStatus.ACTIVE}),
+}
+
+
+class Case(models.Model):
+    """A survivor's case, under a pseudonymous number. Personal details are encrypted per field."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="cases")
+    number = models.CharField(_("case number"), max_length=16, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.INTAKE
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+        verbose_name=_("assigned to"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Encrypted with the key ring (core.crypto); never logged, never in audit summaries.
+    contact_encrypted = models.BinaryField(null=True, editable=False)
+    notes_encrypted = models.BinaryField(null=True, editable=False)
+
+    tfgbv_type = models.CharField(_("type of abuse"), max_length=40, choices=TfgbvType.choices, blank=True)
+    gbvims_type = models.CharField(
+        _("GBVIMS incident type"), max_length=32, choices=GbvimsType.choices, blank=True
+    )
+    dsa_category = models.CharField(_("DSA category"), max_length=64, blank=True)
+    relationship = models.CharField(
+        _("relationship to perpetrator"), max_length=32, choices=Relationship.choices, blank=True
+    )
+    platforms = models.CharField(_("platforms involved"), max_length=500, blank=True)
+    minor_when_made = models.BooleanField(
+        _("a minor when the content was made"),
+        default=False,
+        help_text=_("Switches the case to the child-protection path."),
+    )
+    follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organisation", "status"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def child_protection(self) -> bool:
+        return self.minor_when_made or self.tfgbv_type == TfgbvType.CHILD_EXPLOITATION_MATERIAL
+
+
+class ConsentScope(models.TextChoices):
+    MONITOR = "monitor", _("Keep hashes and monitor for re-uploads")
+    TAKEDOWN = "takedown", _("Send takedown notices on the survivor's behalf")
+    SHARE = "share", _("Share hashes with partner platforms")
+    POLICE = "police", _("Refer to police")
+    SERVICES = "services", _("Refer to legal, medical or psychological services")
+    CONTACT = "contact", _("Contact the survivor")
+
+
+class ConsentMethod(models.TextChoices):
+    IN_PERSON = "in_person", _("In person")
+    PHONE = "phone", _("By phone")
+    WRITTEN = "written", _("In writing")
+    ONLINE = "online", _("Online form")
+    PORTAL = "portal", _("Survivor portal")
+
+
+class ConsentRecord(models.Model):
+    """One grant or withdrawal: the current consent for a scope is its latest record."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="consents")
+    scope = models.CharField(max_length=16, choices=ConsentScope.choices)
+    granted = models.BooleanField()
+    method = models.CharField(max_length=16, choices=ConsentMethod.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {'granted' if self.granted else 'withdrawn'}"
+
+
+class ContentItem(models.Model):
+    """A piece of a survivor's content, as hashes only. The picture never reaches the server."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="content")
+    label = models.CharField(_("label"), max_length=100)
+    pdq = models.CharField(max_length=64, blank=True)
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    pdq_dihedral = models.JSONField(default=list, blank=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["organisation", "md5"]),
+            models.Index(fields=["organisation", "sha256"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case.number}: {self.label}"
+
+
+class IndexChange(models.Model):
+    """The change log every server process replays, by version, before it answers a lookup."""
+
+    class Op(models.TextChoices):
+        ADD = "add"
+        REMOVE = "remove"
+
+    version = models.BigAutoField(primary_key=True)
+    content_item = models.ForeignKey(ContentItem, on_delete=models.CASCADE, related_name="+")
+    op = models.CharField(max_length=8, choices=Op.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.op} {self.content_item_id}"

@@ -1,0 +1,53 @@
+"""The JSON API at /api/v1: bearer tokens, the same permissions as the UI, clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer
+
+from haven import __version__
+from haven.web.accounts.tokens import user_for_token
+from haven.web.cases.api import router as cases_router
+from haven.web.core.errors import ActionError, NotFound
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return user_for_token(token)
+
+
+api = NinjaAPI(
+    title="Haven API",
+    version=__version__,
+    description="Cases, consent, content hashes and lookups. Authenticate with `Authorization: Bearer TOKEN` "
+    "(`haven token create USERNAME`).",
+    auth=BearerToken(),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+api.add_router("/", cases_router)
+
+
+@api.exception_handler(ActionError)
+def _action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=422)
+
+
+@api.exception_handler(NotFound)
+def _not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
+    return api.create_response(request, {"detail": "not found"}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc) or "permission denied"}, status=403)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(request, {"detail": "a valid bearer token is required"}, status=401)

@@ -1,0 +1,101 @@
+"""Personas for permission tests: every endpoint is tried by each of them.
+
+* ``counsellor`` — the case's counsellor (owner), organisation A
+* ``colleague``  — another counsellor in organisation A
+* ``officer``    — a deletion officer in organisation A
+* ``analyst``    — an analyst in organisation A
+* ``admin``      — an administrator of organisation A
+* ``outsider``   — a counsellor of organisation B, who must never see A's rows
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from haven.web.accounts.models import Organisation, User
+from haven.web.accounts.roles import Role
+from haven.web.accounts.tokens import create_token
+from haven.web.cases import actions
+from haven.web.cases.matching import reset_content_index
+from haven.web.cases.models import Case
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test fixture
+
+
+@dataclass
+class Persona:
+    user: User
+    token: str
+
+    def api(self) -> Client:
+        return Client(headers={"Authorization": f"Bearer {self.token}"})
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index() -> Iterator[None]:
+    reset_content_index()
+    yield
+    reset_content_index()
+
+
+@pytest.fixture
+def org_a(db: None) -> Organisation:
+    return Organisation.objects.create(name="Centre A", slug="centre-a", country="KR", time_zone="Asia/Seoul")
+
+
+@pytest.fixture
+def org_b(db: None) -> Organisation:
+    return Organisation.objects.create(
+        name="Centre B", slug="centre-b", country="DE", time_zone="Europe/Berlin"
+    )
+
+
+def _persona(username: str, org: Organisation, role: str) -> Persona:
+    user = User.objects.create_user(username=username, password=PASSWORD, organisation=org, role=role)
+    return Persona(user, create_token(actor=user, user=user))
+
+
+@pytest.fixture
+def counsellor(org_a: Organisation) -> Persona:
+    return _persona("counsellor", org_a, Role.COUNSELLOR)
+
+
+@pytest.fixture
+def colleague(org_a: Organisation) -> Persona:
+    return _persona("colleague", org_a, Role.COUNSELLOR)
+
+
+@pytest.fixture
+def officer(org_a: Organisation) -> Persona:
+    return _persona("officer", org_a, Role.DELETION_OFFICER)
+
+
+@pytest.fixture
+def analyst(org_a: Organisation) -> Persona:
+    return _persona("analyst", org_a, Role.ANALYST)
+
+
+@pytest.fixture
+def admin(org_a: Organisation) -> Persona:
+    return _persona("admin", org_a, Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(org_b: Organisation) -> Persona:
+    return _persona("outsider", org_b, Role.COUNSELLOR)
+
+
+@pytest.fixture
+def case(counsellor: Persona) -> Case:
+    return actions.create_case(
+        actor=counsellor.user,
+        contact="010-1234-5678, text only after 6 pm",
+        notes="first contact by phone",
+        tfgbv_type="non_consensual_distribution",
+        relationship="former_partner",
+        platforms="example-forum",
+    )
