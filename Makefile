@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check pytest bench clean
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test check pytest pytest-postgres bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,12 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: the main job on the embedded default (for now: hash the bundled example pictures)
+## run: the web app on the embedded default (SQLite in ./var, demo organisation on first start)
 run: $(STAMP)
-	$(BIN)/haven hash --dihedral examples/
+	$(BIN)/haven serve --demo --host 127.0.0.1 --port 8000
 
-## test: everything CI runs (lint, types, import contracts, the test suite)
-test: check pytest
+## test: everything CI runs (lint, types, import contracts, the suite on SQLite and on PostgreSQL)
+test: check pytest pytest-postgres
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -27,6 +29,17 @@ check: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The web tests again on PostgreSQL when a server is reachable; CI requires it (HAVEN_TEST_REQUIRE_POSTGRES=1).
+pytest-postgres: $(STAMP)
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== web tests on PostgreSQL ($(PG_URL))"; \
+		HAVEN_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest tests/web; \
+	elif [ "$$HAVEN_TEST_REQUIRE_POSTGRES" = "1" ]; then \
+		echo "PostgreSQL at $(PG_URL) is required (HAVEN_TEST_REQUIRE_POSTGRES=1) but not reachable"; exit 1; \
+	else \
+		echo "PostgreSQL suite NOT RUN: no server at $(PG_URL) (set PG_URL to point at one)"; \
+	fi
 
 ## bench: the benchmark scripts (installs the peers they compare against)
 bench: $(STAMP)

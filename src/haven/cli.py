@@ -46,6 +46,105 @@ def _cmd_hash(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Password (again): "):
+            print("haven createuser: the passwords differ", file=sys.stderr)
+            return None
+        return first
+    print("haven createuser: give the password on standard input with --password-stdin", file=sys.stderr)
+    return None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import serve
+
+    return serve(args.host, args.port, args.demo, args.threads)
+
+
+def _cmd_createorg(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import create_organisation
+
+    return create_organisation(args.slug, args.name, args.country, args.time_zone)
+
+
+def _cmd_createuser(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import create_user
+
+    password = _read_password(args)
+    if password is None:
+        return 2
+    return create_user(args.username, args.org, args.role, password)
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import create_token
+
+    return create_token(args.username, args.name)
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import audit_verify
+
+    return audit_verify()
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is between 1 and 65535")
+    return value
+
+
+def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = commands.add_parser("serve", help="migrate the database and serve the web app")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    s.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    s.add_argument(
+        "--demo",
+        action="store_true",
+        help="on an empty database, create a demo organisation with synthetic cases and print a login",
+    )
+    s.set_defaults(handler=_cmd_serve)
+
+    o = commands.add_parser("createorg", help="create an organisation (a support centre)")
+    o.add_argument("slug", help="short name, e.g. seoul-centre")
+    o.add_argument("--name", required=True)
+    o.add_argument("--country", required=True, help="ISO 3166 two-letter code, e.g. KR")
+    o.add_argument("--time-zone", default="UTC", help="e.g. Asia/Seoul")
+    o.set_defaults(handler=_cmd_createorg)
+
+    u = commands.add_parser("createuser", help="create a staff account")
+    u.add_argument("username")
+    u.add_argument("--org", required=True, help="the organisation's short name")
+    u.add_argument(
+        "--role", required=True, choices=["admin", "counsellor", "deletion_officer", "reviewer", "analyst"]
+    )
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.set_defaults(handler=_cmd_createuser)
+
+    t = commands.add_parser("token", help="API tokens")
+    tsub = t.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    tc = tsub.add_parser("create", help="create an API token for a user and print it (shown once)")
+    tc.add_argument("username")
+    tc.add_argument("--name", default="", help="what the token is for")
+    tc.set_defaults(handler=_cmd_token_create)
+
+    a = commands.add_parser("audit", help="the audit trail")
+    asub = a.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    av = asub.add_parser("verify", help="recompute the hash chain and name the first broken link")
+    av.set_defaults(handler=_cmd_audit_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="haven",
@@ -74,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode every pixel instead of the faster reduced decode (slower; for conformance checks)",
     )
     h.set_defaults(handler=_cmd_hash)
+    _add_web_commands(commands)
     return parser
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from haven.signals import InvalidHashError, Md5, PdqHash, Sha256
 from haven.web.accounts.models import User
@@ -165,9 +165,15 @@ class Problem(Schema):
 
 def _user(request: HttpRequest) -> User:
     user = getattr(request, "auth", None)
-    if not isinstance(user, User):  # the router's auth guarantees it; be explicit anyway
+    if not isinstance(user, User) or user.organisation_id is None:
         raise PermissionDenied
     return user
+
+
+def _org(user: User) -> int:
+    if user.organisation_id is None:
+        raise PermissionDenied
+    return user.organisation_id
 
 
 def _case(user: User, number: str) -> Case:
@@ -182,7 +188,7 @@ def _case(user: User, number: str) -> Case:
 def _colleague(user: User, username: str | None) -> User | None:
     if username is None:
         return None
-    colleague = User.objects.filter(username=username, organisation_id=user.organisation_id).first()
+    colleague = User.objects.filter(username=username, organisation_id=_org(user)).first()
     if colleague is None:
         raise ActionError(f"no colleague named {username!r} in your organisation")
     return colleague
@@ -192,14 +198,14 @@ def _colleague(user: User, username: str | None) -> User | None:
 def list_cases(request: HttpRequest, status: CaseStatus | None = None, limit: int = 100) -> list[CaseOut]:
     user = _user(request)
     require(user, Perm.VIEW_CASES)
-    qs = Case.objects.filter(organisation_id=user.organisation_id).select_related("assignee")
+    qs = Case.objects.filter(organisation_id=_org(user)).select_related("assignee")
     if status is not None:
         qs = qs.filter(status=status)
     return [CaseOut.of(c) for c in qs[: max(1, min(limit, 500))]]
 
 
 @router.post("/cases", response={201: CaseOut, 403: Problem, 422: Problem})
-def create_case(request: HttpRequest, payload: CaseIn) -> tuple[int, CaseOut]:
+def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
     user = _user(request)
     data = payload.dict()
     fields: dict[str, Any] = {
@@ -214,7 +220,7 @@ def create_case(request: HttpRequest, payload: CaseIn) -> tuple[int, CaseOut]:
     if assignee is not None:
         fields["assignee"] = assignee
     case = actions.create_case(actor=user, contact=data["contact"], notes=data["notes"], **fields)
-    return 201, CaseOut.of(case)
+    return Status(201, CaseOut.of(case))
 
 
 @router.get("/cases/{number}", response={200: CaseOut, 404: Problem})
@@ -273,7 +279,7 @@ def consent_history(request: HttpRequest, number: str) -> list[ConsentRecordOut]
 
 
 @router.post("/cases/{number}/consent", response={201: CaseOut, 403: Problem, 404: Problem, 422: Problem})
-def record_consent(request: HttpRequest, number: str, payload: ConsentIn) -> tuple[int, CaseOut]:
+def record_consent(request: HttpRequest, number: str, payload: ConsentIn) -> Status[CaseOut]:
     """Grant or withdraw one consent scope. Withdrawing monitoring removes the case's hashes from
     matching before the response is sent."""
     user = _user(request)
@@ -286,7 +292,7 @@ def record_consent(request: HttpRequest, number: str, payload: ConsentIn) -> tup
         method=payload.method,
         note=payload.note,
     )
-    return 201, CaseOut.of(case)
+    return Status(201, CaseOut.of(case))
 
 
 @router.get("/cases/{number}/content", response={200: list[ContentOut], 404: Problem})
@@ -298,7 +304,7 @@ def list_content(request: HttpRequest, number: str) -> list[ContentOut]:
 @router.post(
     "/cases/{number}/content", response={201: list[ContentOut], 403: Problem, 404: Problem, 422: Problem}
 )
-def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> tuple[int, list[ContentOut]]:
+def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> Status[list[ContentOut]]:
     user = _user(request)
     case = _case(user, number)
     if len(payload) > 500:
@@ -315,18 +321,18 @@ def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> 
         for p in payload
     ]
     created = actions.add_content(actor=user, case=case, items=items)
-    return 201, [ContentOut.of(i) for i in created]
+    return Status(201, [ContentOut.of(i) for i in created])
 
 
 @router.delete("/content/{item_id}", response={204: None, 403: Problem, 404: Problem})
-def remove_content(request: HttpRequest, item_id: int) -> tuple[int, None]:
+def remove_content(request: HttpRequest, item_id: int) -> Status[None]:
     user = _user(request)
     require(user, Perm.MANAGE_CONTENT)
     item = ContentItem.objects.filter(pk=item_id, removed_at__isnull=True).first()
     if item is None:
         raise NotFound
     actions.remove_content(actor=user, item=item)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/lookup", response={200: list[LookupHit], 403: Problem, 422: Problem})
@@ -340,7 +346,7 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
         sha = [Sha256.from_hex(h) for h in payload.sha256]
     except InvalidHashError as exc:
         raise ActionError(str(exc)) from None
-    hits = content_index().lookup(user.organisation_id, pdq=pdq, md5=md5, sha256=sha, radius=payload.radius)
+    hits = content_index().lookup(_org(user), pdq=pdq, md5=md5, sha256=sha, radius=payload.radius)
     items = ContentItem.objects.select_related("case").in_bulk([h.item_id for h in hits])
     with transaction.atomic():
         append(

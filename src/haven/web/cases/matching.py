@@ -15,7 +15,7 @@ trailing window of :data:`LOOKBACK` versions as well.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,9 +126,9 @@ class ContentIndex:
         self,
         organisation_id: int,
         *,
-        pdq: list[PdqHash] = (),  # type: ignore[assignment]
-        md5: list[Md5] = (),  # type: ignore[assignment]
-        sha256: list[Sha256] = (),  # type: ignore[assignment]
+        pdq: Sequence[PdqHash] = (),
+        md5: Sequence[Md5] = (),
+        sha256: Sequence[Sha256] = (),
         radius: int = 31,
     ) -> list[Hit]:
         """Content of ``organisation_id`` matching any of the hashes, best first per query."""
@@ -139,11 +139,16 @@ class ContentIndex:
             for m in self._pdq.query(h, radius):
                 if mine.get(m.id) == organisation_id:
                     hits.append(Hit(n, m.id, m.distance, "pdq"))
-        for kind, index, digests in (("md5", self._md5, md5), ("sha256", self._sha256, sha256)):
-            for n, d in enumerate(digests):
-                for item_id in index.query(d):  # type: ignore[attr-defined]
-                    if mine.get(item_id) == organisation_id:
-                        hits.append(Hit(n, item_id, 0, kind))
+        for n, d5 in enumerate(md5):
+            hits.extend(
+                Hit(n, m.id, 0, "md5") for m in self._md5.query(d5) if mine.get(m.id) == organisation_id
+            )
+        for n, d256 in enumerate(sha256):
+            hits.extend(
+                Hit(n, m.id, 0, "sha256")
+                for m in self._sha256.query(d256)
+                if mine.get(m.id) == organisation_id
+            )
         return hits
 
 

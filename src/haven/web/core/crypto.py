@@ -55,7 +55,7 @@ def encrypt(plaintext: str, context: str) -> bytes:
     return _VERSION + key_id + nonce + aead.encrypt(nonce, plaintext.encode(), context.encode())
 
 
-def decrypt(token: bytes, context: str) -> str:
+def decrypt(token: bytes | memoryview, context: str) -> str:
     token = bytes(token)
     if len(token) < 1 + 4 + 12 + 16 or token[:1] != _VERSION:
         raise DecryptionError("not an encrypted value")
@@ -69,6 +69,6 @@ def decrypt(token: bytes, context: str) -> str:
     raise DecryptionError("the value was encrypted with a key that is no longer in HAVEN_ENCRYPTION_KEYS")
 
 
-def is_current(token: bytes) -> bool:
+def is_current(token: bytes | memoryview) -> bool:
     """Whether the value is encrypted with the first (current) key."""
     return bytes(token)[1:5] == key_ring()[0][0]

@@ -1,0 +1,143 @@
+"""What the `haven` web subcommands do (cli.py only parses arguments and calls these)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def setup(*, loopback_http: bool = False) -> None:
+    """Configure Django. ``loopback_http``: serving plain HTTP on this machine only, so
+    cookies cannot be marked Secure (unless HAVEN_SECURE_COOKIES says otherwise)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haven.web.config.settings")
+    if loopback_http:
+        os.environ.setdefault("HAVEN_SECURE_COOKIES", "false")
+    import django
+
+    django.setup()
+
+
+def migrate(out: TextIO) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0, stdout=out)
+
+
+def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    setup(loopback_http=host in LOOPBACK)
+    from django.conf import settings
+    from django.db import connection
+
+    if demo and not settings.DEBUG and connection.vendor != "sqlite":
+        print(
+            "haven serve: --demo is refused on a production database (debug off, not SQLite): "
+            "demo accounts and invented cases must never mix with real ones.",
+            file=sys.stderr,
+        )
+        return 2
+    migrate(out)
+    if demo:
+        from .demo import seed_demo
+
+        login = seed_demo()
+        if login is not None:
+            print("Demo organisation created (synthetic data only).", file=out)
+            print(f"  Log in as:   {login.username}", file=out)
+            print(f"  Password:    {login.password}", file=out)
+            print(
+                "  Two-factor:  enrol an authenticator app when asked, or use a backup code: "
+                + "  ".join(login.backup_codes),
+                file=out,
+            )
+        else:
+            print("Demo data already present; log in with the account printed on first start.", file=out)
+    from waitress import create_server
+
+    from haven.web.config.wsgi import application
+
+    try:
+        server = create_server(application, host=host.strip("[]"), port=port, threads=threads, ident="Haven")
+    except OSError as exc:
+        print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    print(f"Haven is running at http://{shown}:{port}/  (Ctrl+C to stop)", file=out, flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def create_organisation(slug: str, name: str, country: str, time_zone: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    setup()
+    from haven.web.accounts.provisioning import create_organisation as create
+    from haven.web.core.errors import ActionError
+
+    try:
+        org = create(actor="cli", name=name, slug=slug, country=country, time_zone=time_zone)
+    except ActionError as exc:
+        print(f"haven createorg: {exc}", file=sys.stderr)
+        return 1
+    print(f"created organisation {org.slug}", file=out)
+    return 0
+
+
+def create_user(username: str, org: str, role: str, password: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    setup()
+    from haven.web.accounts.models import Organisation
+    from haven.web.accounts.provisioning import create_user as create
+    from haven.web.core.errors import ActionError
+
+    organisation = Organisation.objects.filter(slug=org).first()
+    if organisation is None:
+        print(
+            f"haven createuser: no organisation {org!r} (create it with `haven createorg`)", file=sys.stderr
+        )
+        return 1
+    try:
+        create(actor="cli", username=username, organisation=organisation, role=role, password=password)
+    except ActionError as exc:
+        print(f"haven createuser: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {role} {username} in {organisation.slug}", file=out)
+    return 0
+
+
+def create_token(username: str, name: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    setup()
+    from haven.web.accounts.models import User
+    from haven.web.accounts.tokens import create_token as create
+
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        print(f"haven token create: no active user {username!r}", file=sys.stderr)
+        return 1
+    print(create(actor="cli", user=user, name=name), file=out)
+    return 0
+
+
+def audit_verify(out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    setup()
+    from haven.web.audit.chain import verify
+
+    checked, broken = verify()
+    if broken is None:
+        print(f"audit chain intact: {checked} events verified", file=out)
+        return 0
+    print(
+        f"audit chain BROKEN at event #{broken.sequence}: {broken.reason} "
+        f"({checked} events before it verified)",
+        file=out,
+    )
+    return 1

@@ -1,0 +1,125 @@
+"""Synthetic demo data for `haven serve --demo`: one organisation, staff, and invented cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+from haven.signals import PdqHash
+from haven.web.accounts.models import Organisation, User
+from haven.web.accounts.provisioning import create_organisation, create_user
+from haven.web.accounts.roles import Role
+from haven.web.cases import actions
+from haven.web.cases.classification import Relationship, TfgbvType
+from haven.web.cases.models import CaseStatus, ConsentMethod, ConsentScope
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    backup_codes: list[str]
+
+
+def _backup_codes(user: User, n: int = 5) -> list[str]:
+    device = StaticDevice.objects.create(user=user, name="demo backup codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(n)]
+    for code in codes:
+        device.token_set.create(token=code)
+    return codes
+
+
+def _random_pdq(rng: random.Random) -> str:
+    bits = rng.sample(range(256), 128)  # real PDQ hashes have exactly 128 bits set
+    return str(PdqHash(sum(1 << b for b in bits)))
+
+
+def seed_demo(seed: int = 2024) -> DemoLogin | None:
+    """Create the demo organisation on an empty database; return the login to print, or None."""
+    if Organisation.objects.exists():
+        return None
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        org = create_organisation(
+            actor="demo",
+            name="Demo Support Centre",
+            slug="demo",
+            country="KR",
+            time_zone="Asia/Seoul",
+            languages="ko,en",
+        )
+        demo = create_user(
+            actor="demo",
+            username="demo",
+            organisation=org,
+            role=Role.ADMIN,
+            password=password,
+            check_password=False,
+        )
+        staff = [demo]
+        for name, role in (
+            ("minji", Role.COUNSELLOR),
+            ("officer", Role.DELETION_OFFICER),
+            ("analyst", Role.ANALYST),
+        ):
+            staff.append(
+                create_user(
+                    actor="demo",
+                    username=name,
+                    organisation=org,
+                    role=role,
+                    password=secrets.token_urlsafe(16),
+                    check_password=False,
+                )
+            )
+        counsellors = [u for u in staff if u.role in (Role.ADMIN, Role.COUNSELLOR)]
+        types = list(TfgbvType.values)
+        relationships = list(Relationship.values)
+        today = timezone.localdate()
+        for _ in range(14):
+            author = rng.choice(counsellors)
+            case = actions.create_case(
+                actor=author,
+                contact=f"(synthetic) +82-10-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+                notes="(synthetic demo case — no real person)",
+                tfgbv_type=rng.choice(types),
+                relationship=rng.choice(relationships),
+                platforms=rng.choice(["example-forum", "example-video-site", "example-messenger", ""]),
+                minor_when_made=rng.random() < 0.1,
+                follow_up_on=today + dt.timedelta(days=rng.randint(-3, 14)),
+            )
+            for scope in ConsentScope.values:
+                if rng.random() < 0.7:
+                    actions.record_consent(
+                        actor=author, case=case, scope=scope, granted=True, method=ConsentMethod.IN_PERSON
+                    )
+            actions.add_content(
+                actor=author,
+                case=case,
+                items=[
+                    actions.HashInput(
+                        label=f"photo {i + 1}", pdq=_random_pdq(rng), quality=rng.randint(60, 100)
+                    )
+                    for i in range(rng.randint(1, 4))
+                ],
+            )
+            target = rng.choice(
+                [CaseStatus.INTAKE, CaseStatus.ACTIVE, CaseStatus.MONITORING, CaseStatus.CLOSED]
+            )
+            path = {
+                CaseStatus.INTAKE: [],
+                CaseStatus.ACTIVE: [CaseStatus.ACTIVE],
+                CaseStatus.MONITORING: [CaseStatus.ACTIVE, CaseStatus.MONITORING],
+                CaseStatus.CLOSED: [CaseStatus.ACTIVE, CaseStatus.CLOSED],
+            }[target]
+            for status in path:
+                case = actions.change_status(actor=author, case=case, status=status)
+        codes = _backup_codes(demo)
+    return DemoLogin("demo", password, codes)
