@@ -233,3 +233,25 @@ def test_cases_cannot_be_assigned_outside_the_organisation(counsellor: Persona, 
     response = post(counsellor.api(), "/api/v1/cases", {"assignee": "outsider"})
     assert response.status_code == 422
     assert Case.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("url_suffix", "payload"),
+    [
+        ("/content", [{"label": "photo\x00", "md5": MD5}]),
+        ("/consent", {"scope": "share", "granted": True, "method": "phone", "note": "a\x00b"}),
+    ],
+)
+def test_nul_characters_are_refused_on_every_database(
+    case: Case, counsellor: Persona, url_suffix: str, payload: object
+) -> None:
+    # PostgreSQL cannot store NUL in text; SQLite can. Both must answer with the same clear error.
+    response = post(counsellor.api(), f"/api/v1/cases/{case.number}{url_suffix}", payload)
+    assert response.status_code == 422, response.content
+    assert ContentItem.objects.count() == 0
+
+
+def test_nul_characters_in_case_fields_are_refused(counsellor: Persona) -> None:
+    response = post(counsellor.api(), "/api/v1/cases", {"platforms": "forum\x00"})
+    assert response.status_code == 422
+    assert Case.objects.count() == 0

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
+from pydantic import field_validator
 
 from haven.signals import InvalidHashError, Md5, PdqHash, Sha256
 from haven.web.accounts.models import User
@@ -27,6 +28,18 @@ router = Router(tags=["cases"])
 
 HEX64 = r"^[0-9a-fA-F]{64}$"
 HEX32 = r"^[0-9a-fA-F]{32}$"
+
+
+class Input(Schema):
+    """Request bodies. No text may hold NUL: PostgreSQL cannot store it, and no person types it."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class CaseOut(Schema):
@@ -65,7 +78,7 @@ class CaseOut(Schema):
         )
 
 
-class CaseIn(Schema):
+class CaseIn(Input):
     contact: str = Field("", max_length=2000)
     notes: str = Field("", max_length=20000)
     tfgbv_type: TfgbvType | None = None
@@ -76,7 +89,7 @@ class CaseIn(Schema):
     assignee: str | None = Field(None, max_length=150)
 
 
-class CasePatch(Schema):
+class CasePatch(Input):
     contact: str | None = Field(None, max_length=2000)
     notes: str | None = Field(None, max_length=20000)
     tfgbv_type: TfgbvType | None = None
@@ -87,7 +100,7 @@ class CasePatch(Schema):
     assignee: str | None = Field(None, max_length=150)
 
 
-class StatusIn(Schema):
+class StatusIn(Input):
     status: CaseStatus
 
 
@@ -96,7 +109,7 @@ class SecretsOut(Schema):
     notes: str
 
 
-class ConsentIn(Schema):
+class ConsentIn(Input):
     scope: ConsentScope
     granted: bool
     method: ConsentMethod
@@ -112,7 +125,7 @@ class ConsentRecordOut(Schema):
     note: str
 
 
-class ContentIn(Schema):
+class ContentIn(Input):
     label: str = Field(..., min_length=1, max_length=100)
     pdq: str | None = Field(None, pattern=HEX64)
     quality: int | None = Field(None, ge=0, le=100)
@@ -145,7 +158,7 @@ class ContentOut(Schema):
         )
 
 
-class LookupIn(Schema):
+class LookupIn(Input):
     pdq: list[str] = Field(default_factory=list, max_length=1000)
     md5: list[str] = Field(default_factory=list, max_length=1000)
     sha256: list[str] = Field(default_factory=list, max_length=1000)
@@ -160,7 +173,13 @@ class LookupHit(Schema):
 
 
 class Problem(Schema):
+    """Every error response: a readable ``detail``; for invalid input also the field ``errors``."""
+
     detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+ERRORS: dict[int, type[Problem]] = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem}
 
 
 def _user(request: HttpRequest) -> User:
@@ -194,7 +213,7 @@ def _colleague(user: User, username: str | None) -> User | None:
     return colleague
 
 
-@router.get("/cases", response=list[CaseOut])
+@router.get("/cases", response={200: list[CaseOut], **ERRORS})
 def list_cases(request: HttpRequest, status: CaseStatus | None = None, limit: int = 100) -> list[CaseOut]:
     user = _user(request)
     require(user, Perm.VIEW_CASES)
@@ -204,7 +223,7 @@ def list_cases(request: HttpRequest, status: CaseStatus | None = None, limit: in
     return [CaseOut.of(c) for c in qs[: max(1, min(limit, 500))]]
 
 
-@router.post("/cases", response={201: CaseOut, 403: Problem, 422: Problem})
+@router.post("/cases", response={201: CaseOut, **ERRORS})
 def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
     user = _user(request)
     data = payload.dict()
@@ -223,12 +242,12 @@ def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
     return Status(201, CaseOut.of(case))
 
 
-@router.get("/cases/{number}", response={200: CaseOut, 404: Problem})
+@router.get("/cases/{number}", response={200: CaseOut, **ERRORS})
 def read_case(request: HttpRequest, number: str) -> CaseOut:
     return CaseOut.of(_case(_user(request), number))
 
 
-@router.patch("/cases/{number}", response={200: CaseOut, 403: Problem, 404: Problem, 422: Problem})
+@router.patch("/cases/{number}", response={200: CaseOut, **ERRORS})
 def update_case(request: HttpRequest, number: str, payload: CasePatch) -> CaseOut:
     user = _user(request)
     case = _case(user, number)
@@ -248,13 +267,13 @@ def update_case(request: HttpRequest, number: str, payload: CasePatch) -> CaseOu
     return CaseOut.of(case)
 
 
-@router.post("/cases/{number}/status", response={200: CaseOut, 403: Problem, 404: Problem, 422: Problem})
+@router.post("/cases/{number}/status", response={200: CaseOut, **ERRORS})
 def change_status(request: HttpRequest, number: str, payload: StatusIn) -> CaseOut:
     user = _user(request)
     return CaseOut.of(actions.change_status(actor=user, case=_case(user, number), status=payload.status))
 
 
-@router.get("/cases/{number}/contact", response={200: SecretsOut, 403: Problem, 404: Problem})
+@router.get("/cases/{number}/contact", response={200: SecretsOut, **ERRORS})
 def read_contact(request: HttpRequest, number: str) -> SecretsOut:
     """Decrypted contact details and notes. Every call is recorded in the audit trail."""
     user = _user(request)
@@ -262,7 +281,7 @@ def read_contact(request: HttpRequest, number: str) -> SecretsOut:
     return SecretsOut(contact=secrets.contact, notes=secrets.notes)
 
 
-@router.get("/cases/{number}/consent", response={200: list[ConsentRecordOut], 404: Problem})
+@router.get("/cases/{number}/consent", response={200: list[ConsentRecordOut], **ERRORS})
 def consent_history(request: HttpRequest, number: str) -> list[ConsentRecordOut]:
     case = _case(_user(request), number)
     return [
@@ -278,7 +297,7 @@ def consent_history(request: HttpRequest, number: str) -> list[ConsentRecordOut]
     ]
 
 
-@router.post("/cases/{number}/consent", response={201: CaseOut, 403: Problem, 404: Problem, 422: Problem})
+@router.post("/cases/{number}/consent", response={201: CaseOut, **ERRORS})
 def record_consent(request: HttpRequest, number: str, payload: ConsentIn) -> Status[CaseOut]:
     """Grant or withdraw one consent scope. Withdrawing monitoring removes the case's hashes from
     matching before the response is sent."""
@@ -295,15 +314,13 @@ def record_consent(request: HttpRequest, number: str, payload: ConsentIn) -> Sta
     return Status(201, CaseOut.of(case))
 
 
-@router.get("/cases/{number}/content", response={200: list[ContentOut], 404: Problem})
+@router.get("/cases/{number}/content", response={200: list[ContentOut], **ERRORS})
 def list_content(request: HttpRequest, number: str) -> list[ContentOut]:
     case = _case(_user(request), number)
     return [ContentOut.of(i) for i in case.content.filter(removed_at__isnull=True).select_related("case")]
 
 
-@router.post(
-    "/cases/{number}/content", response={201: list[ContentOut], 403: Problem, 404: Problem, 422: Problem}
-)
+@router.post("/cases/{number}/content", response={201: list[ContentOut], **ERRORS})
 def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> Status[list[ContentOut]]:
     user = _user(request)
     case = _case(user, number)
@@ -324,7 +341,7 @@ def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> 
     return Status(201, [ContentOut.of(i) for i in created])
 
 
-@router.delete("/content/{item_id}", response={204: None, 403: Problem, 404: Problem})
+@router.delete("/content/{item_id}", response={204: None, **ERRORS})
 def remove_content(request: HttpRequest, item_id: int) -> Status[None]:
     user = _user(request)
     require(user, Perm.MANAGE_CONTENT)
@@ -335,7 +352,7 @@ def remove_content(request: HttpRequest, item_id: int) -> Status[None]:
     return Status(204, None)
 
 
-@router.post("/lookup", response={200: list[LookupHit], 403: Problem, 422: Problem})
+@router.post("/lookup", response={200: list[LookupHit], **ERRORS})
 def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
     """Hashes in, your organisation's matching content out (cases that consent to monitoring)."""
     user = _user(request)

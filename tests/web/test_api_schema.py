@@ -1,0 +1,63 @@
+"""Property-based testing of /api/v1 from its own OpenAPI spec (schemathesis): no server errors,
+responses that conform to the spec, whatever the input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+
+from haven.web.cases import actions
+from haven.web.config.wsgi import application
+
+from .conftest import Persona
+
+# The spec is static (no database access), so it can be loaded when the module is collected.
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    # Called through WSGI rather than Django's test client, the app would close the database
+    # connection at the end of each request, and with it the test's transaction; the test client
+    # disconnects the same handlers.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db: None, counsellor: Persona) -> str:
+    # A case with content and consent, so that path parameters can hit something real too.
+    case = actions.create_case(actor=counsellor.user, contact="c", notes="n")
+    actions.record_consent(actor=counsellor.user, case=case, scope="monitor", granted=True, method="phone")
+    return counsellor.token
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+def test_the_api_never_fails_with_a_server_error(case: schemathesis.Case, token: str) -> None:
+    response = case.call(headers={"Authorization": f"Bearer {token}"})
+    case.validate_response(
+        response,
+        checks=[
+            checks.not_a_server_error,
+            checks.status_code_conformance,
+            checks.response_schema_conformance,
+        ],
+    )
