@@ -23,6 +23,9 @@ class EventType(models.TextChoices):
     CONTENT_ADDED = "content.added", _("Content hashes added")
     CONTENT_REMOVED = "content.removed", _("Content hashes removed")
     LOOKUP = "content.lookup", _("Hash lookup")
+    SERVICE_ADDED = "service.added", _("Service added to the directory")
+    REFERRAL_CREATED = "referral.created", _("Referral made")
+    REFERRAL_UPDATED = "referral.updated", _("Referral updated")
 
 
 class AuditEvent(models.Model):

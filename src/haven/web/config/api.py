@@ -14,6 +14,7 @@ from haven import __version__
 from haven.web.accounts.tokens import user_for_token
 from haven.web.cases.api import router as cases_router
 from haven.web.core.errors import ActionError, NotFound
+from haven.web.referrals.api import router as referrals_router
 
 
 class BearerToken(HttpBearer):
@@ -31,6 +32,7 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 api.add_router("/", cases_router)
+api.add_router("/", referrals_router)
 
 
 @api.exception_handler(ActionError)

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "haven.web.accounts",
     "haven.web.audit",
     "haven.web.cases",
+    "haven.web.referrals",
 ]
 
 MIDDLEWARE = [
