@@ -94,6 +94,18 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
     return audit_verify()
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import worker
+
+    return worker(args.batch)
+
+
+def _cmd_rotate_keys(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import rotate_keys
+
+    return rotate_keys()
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -138,6 +150,16 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     tc.add_argument("username")
     tc.add_argument("--name", default="", help="what the token is for")
     tc.set_defaults(handler=_cmd_token_create)
+
+    w = commands.add_parser("worker", help="run background jobs (takedown rechecks, scans, key rotation)")
+    w.add_argument("--batch", action="store_true", help="run the jobs waiting now, then exit")
+    w.set_defaults(handler=_cmd_worker)
+
+    r = commands.add_parser(
+        "rotate-keys",
+        help="queue the job that rewrites encrypted values under the first HAVEN_ENCRYPTION_KEYS key",
+    )
+    r.set_defaults(handler=_cmd_rotate_keys)
 
     a = commands.add_parser("audit", help="the audit trail")
     asub = a.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -26,6 +26,7 @@ class EventType(models.TextChoices):
     SERVICE_ADDED = "service.added", _("Service added to the directory")
     REFERRAL_CREATED = "referral.created", _("Referral made")
     REFERRAL_UPDATED = "referral.updated", _("Referral updated")
+    KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 
 class AuditEvent(models.Model):

@@ -141,3 +141,27 @@ def audit_verify(out: TextIO | None = None) -> int:
         file=out,
     )
     return 1
+
+
+def worker(batch: bool, out: TextIO | None = None) -> int:
+    """Run background jobs until stopped (or, with ``batch``, until none are left)."""
+    setup()
+    from django.core.management import call_command
+
+    out = out or sys.stdout
+    argv = ["db_worker", "--queue-name", "*"]
+    if batch:
+        argv += ["--batch", "--no-startup-delay"]
+    call_command(*argv, stdout=out)
+    return 0
+
+
+def rotate_keys(out: TextIO | None = None) -> int:
+    """Queue the job that rewrites encrypted values under the current key."""
+    setup()
+    from .tasks import reencrypt_with_current_key
+
+    out = out or sys.stdout
+    result = reencrypt_with_current_key.enqueue()
+    print(f"queued re-encryption job {result.id}; `haven worker` runs it", file=out)
+    return 0

@@ -1,0 +1,48 @@
+"""Background jobs, run by `haven worker` (django-tasks with its database backend).
+
+Jobs are plain functions that take ids, not objects, so that they can be retried
+and run in any worker process.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_tasks import task
+
+from haven.web.audit.chain import append
+from haven.web.audit.models import EventType
+from haven.web.cases.models import Case
+from haven.web.core import crypto
+
+_FIELDS = (("contact_encrypted", "cases.Case.contact"), ("notes_encrypted", "cases.Case.notes"))
+
+
+@task()
+def reencrypt_with_current_key(batch_size: int = 200) -> int:
+    """Rewrite every encrypted value that is not under the current (first) key; return how many.
+
+    Run after putting a new key first in HAVEN_ENCRYPTION_KEYS; once it reports 0, the old
+    keys can be removed.
+    """
+    rewritten = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            cases = list(Case.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk")[:batch_size])
+            if not cases:
+                break
+            for case in cases:
+                changed = []
+                for field, context in _FIELDS:
+                    value = getattr(case, field)
+                    if value and not crypto.is_current(value):
+                        setattr(case, field, crypto.encrypt(crypto.decrypt(value, context), context))
+                        changed.append(field)
+                if changed:
+                    case.save(update_fields=changed)
+                    rewritten += 1
+            last_pk = cases[-1].pk
+    if rewritten:
+        with transaction.atomic():
+            append(actor="worker", event_type=EventType.KEYS_ROTATED, summary={"cases": rewritten})
+    return rewritten

@@ -1,0 +1,41 @@
+"""Background jobs: queued in the database, run by `haven worker`."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from django.test import override_settings
+
+from haven.web.audit.models import AuditEvent, EventType
+from haven.web.cases import actions
+from haven.web.cases.models import Case
+from haven.web.core import crypto
+from haven.web.core.commands import rotate_keys, worker
+
+from ..conftest import Persona
+
+NEW = base64.urlsafe_b64encode(b"N" * 32).decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona, settings: object) -> None:
+    old_keys = list(settings.HAVEN_ENCRYPTION_KEYS)  # type: ignore[attr-defined]
+    cases = [
+        actions.create_case(actor=counsellor.user, contact=f"phone {i}", notes=f"note {i}") for i in range(3)
+    ]
+    with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW, *old_keys]):
+        out = io.StringIO()
+        assert rotate_keys(out) == 0
+        assert "queued" in out.getvalue()
+        assert worker(batch=True, out=io.StringIO()) == 0
+        for case in cases:
+            stored = Case.objects.get(pk=case.pk)
+            assert crypto.is_current(stored.contact_encrypted)
+            assert crypto.is_current(stored.notes_encrypted)
+        assert AuditEvent.objects.filter(event_type=EventType.KEYS_ROTATED).get().summary == {"cases": 3}
+    with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW]):  # the old key can go now
+        for i, case in enumerate(cases):
+            secrets = actions.reveal_secrets(actor=counsellor.user, case=Case.objects.get(pk=case.pk))
+            assert (secrets.contact, secrets.notes) == (f"phone {i}", f"note {i}")
