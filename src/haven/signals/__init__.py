@@ -32,6 +32,15 @@ from ._hashes import Md5, PdqHash, Sha256, md5, sha256
 from ._image import DEFAULT_LIMITS, Limits
 from ._index import DigestIndex, DuplicateIdError, HammingIndex, IndexFileError, Match
 from ._pdq import WEAK_QUALITY
+from ._video import (
+    CorruptVideoError,
+    NotAVideoError,
+    VideoFrame,
+    VideoMatch,
+    match_video,
+    parse_vpdq,
+    video_hash,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -39,6 +48,7 @@ __all__ = [
     "HASHERS",
     "WEAK_QUALITY",
     "CorruptImageError",
+    "CorruptVideoError",
     "DecompressionBombError",
     "DigestIndex",
     "DuplicateIdError",
@@ -57,6 +67,7 @@ __all__ = [
     "Limits",
     "Match",
     "Md5",
+    "NotAVideoError",
     "NotAnImageError",
     "PdqHash",
     "PdqResult",
@@ -64,11 +75,16 @@ __all__ = [
     "TruncatedImageError",
     "UnreadableFileError",
     "UnsupportedImageError",
+    "VideoFrame",
+    "VideoMatch",
     "expand_paths",
     "hash_file",
     "hash_files",
+    "match_video",
     "md5",
+    "parse_vpdq",
     "pdq_hash",
     "pdq_hash_dihedral",
     "sha256",
+    "video_hash",
 ]
