@@ -593,6 +593,18 @@ def test_the_timeline_lists_the_cases_audit_events(
 # --- Korean, and what the pages may not contain --------------------------------------------------------
 
 
+def test_the_case_page_speaks_korean(counsellor: Persona, case: Case, client_of: ClientOf) -> None:
+    html = (
+        client_of(counsellor)
+        .get(reverse("cases:detail", args=[case.number]), headers={"accept-language": "ko"})
+        .content.decode()
+    )
+    assert '<html lang="ko">' in html
+    assert "동의" in html  # consent
+    assert "비동의 유포" in html  # non-consensual distribution
+    assert "Consent" not in html
+
+
 def test_pages_hold_no_inline_script_or_style(
     counsellor: Persona, case: Case, item: ContentItem, client_of: ClientOf
 ) -> None:
