@@ -510,6 +510,16 @@ def test_pasting_malformed_lines_shows_a_clear_error_and_adds_nothing(
     assert not _events(EventType.CONTENT_ADDED)
 
 
+def test_pasted_dihedral_hashes_are_kept(counsellor: Persona, case: Case, client_of: ClientOf) -> None:
+    dihedral = [PDQ] + [f"{n:064x}" for n in range(1, 8)]
+    line = json.dumps({"path": "x.jpg", "pdq": PDQ, "quality": 80, "md5": MD5, "pdq_dihedral": dihedral})
+    response = client_of(counsellor).post(
+        reverse("cases:content_paste", args=[case.number]), {"lines": line, "label": "photo"}
+    )
+    assert response.status_code == 302
+    assert ContentItem.objects.get().pdq_dihedral == dihedral
+
+
 def test_an_action_refusal_is_shown_on_the_form(counsellor: Persona, case: Case, client_of: ClientOf) -> None:
     # Dihedral hashes that do not start with the PDQ hash pass the form's checks; the action refuses them.
     line = json.dumps({"pdq": PDQ, "pdq_dihedral": ["0" * 64] * 8})
