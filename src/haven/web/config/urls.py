@@ -5,4 +5,6 @@ from .api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("haven.web.accounts.urls")),
+    path("", include("haven.web.cases.urls")),
 ]

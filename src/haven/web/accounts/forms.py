@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import authenticate
+from django.core.validators import RegexValidator
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+
+class StaffForm(forms.Form):
+    """Labels without Django's trailing colon: the layout sets labels apart already."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(StaffForm):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True}
+        ),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user: User | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        username, password = cleaned.get("username"), cleaned.get("password")
+        if username and password:
+            # Passing the request lets django-axes count failures and lock the account.
+            user = authenticate(request=self.request, username=username, password=password)
+            if not isinstance(user, User) or not user.is_active:
+                raise forms.ValidationError(
+                    _("That username and password do not match. Both are case-sensitive."), code="invalid"
+                )
+            self.user = user
+        return cleaned
+
+
+class CodeForm(StaffForm):
+    code = forms.CharField(
+        label=_("6-digit code"),
+        max_length=8,
+        validators=[RegexValidator(r"^\s*\d{3}\s?\d{3}\s*$", _("Enter the 6 digits your app shows."))],
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "size": 8,
+            }
+        ),
+    )

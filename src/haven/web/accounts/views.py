@@ -1,0 +1,159 @@
+"""Sign in (password, then the authenticator app), first enrolment of the app, sign out."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+import django_otp  # type: ignore[import-untyped]
+import qrcode  # type: ignore[import-untyped]
+import qrcode.image.svg  # type: ignore[import-untyped]
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
+
+from haven.web.core.errors import ActionError
+
+from . import actions
+from .decorators import is_verified, staff_user, two_factor_required
+from .forms import CodeForm, LoginForm
+
+_ENROL_KEY = "haven_totp_enrolment_key"
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _has_device(request: HttpRequest) -> bool:
+    return bool(TOTPDevice.objects.filter(user_id=request.user.pk, confirmed=True).exists())
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = _next_url(request)
+    if request.user.is_authenticated and (is_verified(request) or not two_factor_required()):
+        return HttpResponseRedirect(next_url)
+    form = LoginForm(request, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid() and form.user is not None:
+        auth.login(request, form.user)
+        if two_factor_required():
+            return redirect_to_login(next_url, resolve_url("accounts:two_factor"))
+        actions.record_login(actor=form.user, two_factor=False)
+        return HttpResponseRedirect(next_url)
+    context = {
+        "form": form,
+        "next": next_url,
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": round(float(settings.AXES_COOLOFF_TIME) * 60),
+    }
+    return render(request, "accounts/login.html", context)
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def two_factor_view(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: a code from the authenticator app."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+    next_url = _next_url(request)
+    if is_verified(request):
+        return HttpResponseRedirect(next_url)
+    if not _has_device(request):
+        return redirect_to_login(next_url, resolve_url("accounts:two_factor_setup"))
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = staff_user(request)
+        device = actions.check_second_factor(actor=user, code=form.cleaned_data["code"])
+        if device is not None:
+            django_otp.login(request, device)
+            actions.record_login(actor=user, two_factor=True)
+            return HttpResponseRedirect(next_url)
+        form.add_error(
+            "code",
+            _(
+                "That code was not accepted. Wait for the next code and try again; "
+                "after several wrong codes you must wait a little longer each time."
+            ),
+        )
+    return render(request, "accounts/two_factor.html", {"form": form, "next": next_url})
+
+
+def _qr_data_uri(url: str) -> str:
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    return "data:image/svg+xml;base64," + base64.b64encode(image.to_string()).decode()
+
+
+def _grouped(secret: str) -> str:
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def two_factor_setup_view(request: HttpRequest) -> HttpResponse:
+    """First sign-in: link an authenticator app by scanning a QR code, then prove it with a code.
+
+    The secret lives in the session until a code proves the app has it; nothing is
+    stored in the database before that.
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+    next_url = _next_url(request)
+    if _has_device(request):
+        return redirect_to_login(next_url, resolve_url("accounts:two_factor"))
+    user = staff_user(request)
+    key = request.session.get(_ENROL_KEY)
+    if not isinstance(key, str) or len(key) != 40:
+        key = secrets.token_hex(20)
+        request.session[_ENROL_KEY] = key
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = actions.enrol_totp_device(actor=user, key=key, code=form.cleaned_data["code"])
+        except ActionError as exc:
+            form.add_error("code", str(exc))
+        else:
+            del request.session[_ENROL_KEY]
+            django_otp.login(request, device)
+            actions.record_login(actor=user, two_factor=True)
+            messages.success(
+                request, _("Your authenticator app is set up. You will need it every time you sign in.")
+            )
+            return HttpResponseRedirect(next_url)
+    unsaved = TOTPDevice(user=user, key=key)
+    secret = base64.b32encode(unsaved.bin_key).decode()
+    context = {
+        "form": form,
+        "next": next_url,
+        "qr": _qr_data_uri(unsaved.config_url),
+        "secret": _grouped(secret),
+    }
+    return render(request, "accounts/two_factor_setup.html", context)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    auth.logout(request)
+    messages.info(request, _("You are signed out."))
+    return redirect(settings.LOGOUT_REDIRECT_URL)

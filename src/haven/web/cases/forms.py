@@ -1,0 +1,288 @@
+"""Forms check and shape input; every write is then made by an action in ``actions.py``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from haven.web.accounts.forms import StaffForm
+from haven.web.accounts.models import User
+from haven.web.accounts.roles import MATRIX, Perm
+
+from .actions import HashInput
+from .classification import Relationship, TfgbvType
+from .models import TRANSITIONS, CaseStatus, ConsentMethod, ConsentScope
+
+MAX_PASTED_ITEMS = 500
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+
+
+if TYPE_CHECKING:
+    _UserChoiceField = forms.ModelChoiceField[User]
+else:
+    _UserChoiceField = forms.ModelChoiceField
+
+
+class ColleagueChoiceField(_UserChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.username})" if name else str(obj.username)
+
+
+def colleagues(user: User) -> Any:
+    """Active members of the user's organisation whose role may work on cases."""
+    roles = [role for role, perms in MATRIX.items() if Perm.VIEW_CASES in perms]
+    return User.objects.filter(organisation=user.organisation, is_active=True, role__in=roles).order_by(
+        "username"
+    )
+
+
+class ClassificationForm(StaffForm):
+    tfgbv_type = forms.ChoiceField(
+        label=_("Type of abuse"), required=False, choices=[("", _("Not yet known")), *TfgbvType.choices]
+    )
+    relationship = forms.ChoiceField(
+        label=_("Relationship to the perpetrator"),
+        required=False,
+        choices=[("", _("Not yet known")), *Relationship.choices],
+    )
+    platforms = forms.CharField(
+        label=_("Platforms involved"),
+        required=False,
+        max_length=500,
+        help_text=_("Sites or apps where the content was seen or the abuse happened, separated by commas."),
+    )
+    minor_when_made = forms.BooleanField(
+        label=_("The survivor was under 18 when the content was made"),
+        required=False,
+        help_text=_("Switches the case to the child-protection path."),
+    )
+    follow_up_on = forms.DateField(
+        label=_("Follow up on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    assignee = ColleagueChoiceField(
+        label=_("Assigned to"), queryset=User.objects.none(), required=False, empty_label=_("Nobody yet")
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = colleagues(user)  # type: ignore[attr-defined]
+
+    def action_fields(self) -> dict[str, Any]:
+        """The cleaned values, named as the case actions expect them."""
+        data = self.cleaned_data
+        return {name: data[name] for name in ClassificationForm.base_fields}
+
+
+class CaseForm(ClassificationForm):
+    contact = forms.CharField(
+        label=_("Contact details"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("How and when the survivor may be contacted safely. Stored encrypted."),
+    )
+    notes = forms.CharField(
+        label=_("Notes"),
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Stored encrypted; shown only on request, and every viewing is recorded."),
+    )
+
+    field_order = [
+        "contact",
+        "notes",
+        "tfgbv_type",
+        "relationship",
+        "platforms",
+        "minor_when_made",
+        "follow_up_on",
+        "assignee",
+    ]
+
+
+class StatusForm(StaffForm):
+    status = forms.ChoiceField(label=_("New status"))
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = TRANSITIONS.get(current, frozenset())
+        self.fields["status"].choices = [  # type: ignore[attr-defined]
+            (value, label) for value, label in CaseStatus.choices if value in allowed
+        ]
+
+
+class ConsentForm(StaffForm):
+    scope = forms.ChoiceField(label=_("Consent to"), choices=ConsentScope.choices)
+    granted = forms.TypedChoiceField(
+        label=_("Decision"),
+        choices=[("yes", _("Grant")), ("no", _("Withdraw"))],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    method = forms.ChoiceField(label=_("How the survivor told us"), choices=ConsentMethod.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class SearchForm(StaffForm):
+    q = forms.CharField(label=_("Case number"), required=False, max_length=20)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any status")), *CaseStatus.choices]
+    )
+    tfgbv_type = forms.ChoiceField(
+        label=_("Type of abuse"), required=False, choices=[("", _("Any type")), *TfgbvType.choices]
+    )
+    assignee = forms.ChoiceField(
+        label=_("Assigned to"), required=False, choices=[("", _("Anyone")), ("me", _("Me"))]
+    )
+
+
+def _hex(value: Any, pattern: re.Pattern[str], what: str | Promise, line: int | None) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and pattern.fullmatch(value.strip()):
+        return value.strip().lower()
+    digits = 64 if pattern is _HEX64 else 32
+    if line is None:
+        message = _("The %(what)s must be %(digits)s hexadecimal characters (0-9, a-f).")
+    else:
+        message = _("Line %(line)s: the %(what)s must be %(digits)s hexadecimal characters (0-9, a-f).")
+    raise forms.ValidationError(message, params={"what": what, "digits": digits, "line": line})
+
+
+def _quality(value: Any, line: int | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100:
+        return value
+    if line is None:
+        raise forms.ValidationError(_("The quality must be a whole number from 0 to 100."))
+    raise forms.ValidationError(
+        _("Line %(line)s: the quality must be a whole number from 0 to 100."), params={"line": line}
+    )
+
+
+def _item(record: dict[str, Any], label: str, line: int | None) -> HashInput:
+    pdq = _hex(record.get("pdq"), _HEX64, _("PDQ hash"), line)
+    md5 = _hex(record.get("md5"), _HEX32, _("MD5 digest"), line)
+    sha256 = _hex(record.get("sha256"), _HEX64, _("SHA-256 digest"), line)
+    if not (pdq or md5 or sha256):
+        if line is None:
+            raise forms.ValidationError(_("Give at least one hash: PDQ, MD5 or SHA-256."))
+        raise forms.ValidationError(
+            _("Line %(line)s has no hash: it needs a PDQ, MD5 or SHA-256 value."), params={"line": line}
+        )
+    dihedral = record.get("pdq_dihedral") or []
+    if not isinstance(dihedral, list) or len(dihedral) not in (0, 8):
+        raise forms.ValidationError(
+            _("Line %(line)s: pdq_dihedral must list the 8 rotated and flipped hashes."),
+            params={"line": line},
+        )
+    return HashInput(
+        label=label,
+        pdq=pdq,
+        quality=_quality(record.get("quality"), line),
+        pdq_dihedral=tuple(_hex(h, _HEX64, _("PDQ hash"), line) for h in dihedral),
+        md5=md5,
+        sha256=sha256,
+    )
+
+
+class PasteHashesForm(StaffForm):
+    """The JSON Lines that ``haven hash`` prints, one picture per line. File paths are ignored."""
+
+    lines = forms.CharField(
+        label=_("Output of “haven hash”"),
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false", "class": "mono"}),
+        help_text=_(
+            "Paste one line per picture. File names are not kept: "
+            "pictures are labelled with the name below and a number."
+        ),
+    )
+    label = forms.CharField(label=_("Label the pictures"), max_length=80, initial=_("picture"))
+
+    def __init__(self, *args: Any, first_number: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_number = first_number
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        text, label = cleaned.get("lines"), cleaned.get("label")
+        if not text or not label:
+            return cleaned
+        records: list[tuple[int, dict[str, Any]]] = []
+        for n, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                raise forms.ValidationError(
+                    _(
+                        "Line %(line)s is not valid JSON. "
+                        "Paste the lines exactly as “haven hash” printed them."
+                    ),
+                    params={"line": n},
+                ) from None
+            if not isinstance(record, dict):
+                raise forms.ValidationError(_("Line %(line)s is not a hash record."), params={"line": n})
+            if "error" in record:
+                raise forms.ValidationError(
+                    _(
+                        "Line %(line)s is a picture that could not be hashed. "
+                        "Remove that line and paste again."
+                    ),
+                    params={"line": n},
+                )
+            records.append((n, record))
+        if not records:
+            raise forms.ValidationError(_("Nothing to add: no lines were pasted."))
+        if len(records) > MAX_PASTED_ITEMS:
+            raise forms.ValidationError(
+                ngettext(
+                    "At most %(max)s picture can be added at once.",
+                    "At most %(max)s pictures can be added at once.",
+                    MAX_PASTED_ITEMS,
+                ),
+                params={"max": MAX_PASTED_ITEMS},
+            )
+        cleaned["items"] = [
+            _item(record, f"{label} {self.first_number + i}", n) for i, (n, record) in enumerate(records)
+        ]
+        return cleaned
+
+
+def _mono() -> forms.TextInput:
+    return forms.TextInput(attrs={"class": "mono", "spellcheck": "false", "autocomplete": "off"})
+
+
+class HashItemForm(StaffForm):
+    label = forms.CharField(label=_("Label"), max_length=100, help_text=_("For example “photo 1”."))
+    pdq = forms.CharField(label=_("PDQ hash"), required=False, max_length=200, widget=_mono())
+    quality = forms.IntegerField(label=_("PDQ quality"), required=False, min_value=0, max_value=100)
+    md5 = forms.CharField(label=_("MD5 digest"), required=False, max_length=200, widget=_mono())
+    sha256 = forms.CharField(label=_("SHA-256 digest"), required=False, max_length=200, widget=_mono())
+
+    def clean_pdq(self) -> str:
+        return _hex(self.cleaned_data["pdq"], _HEX64, _("PDQ hash"), None)
+
+    def clean_md5(self) -> str:
+        return _hex(self.cleaned_data["md5"], _HEX32, _("MD5 digest"), None)
+
+    def clean_sha256(self) -> str:
+        return _hex(self.cleaned_data["sha256"], _HEX64, _("SHA-256 digest"), None)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            cleaned["items"] = [_item(cleaned, cleaned["label"], None)]
+        return cleaned

@@ -1,0 +1,385 @@
+"""Staff pages for cases: thin views that check input with forms and write through ``actions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import FieldDoesNotExist
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from haven.web.accounts.decorators import staff_required, staff_user
+from haven.web.accounts.roles import Perm
+from haven.web.audit.models import AuditEvent, EventType
+from haven.web.core.access import same_organisation
+from haven.web.core.crypto import DecryptionError
+from haven.web.core.errors import ActionError, NotFound
+
+from . import actions
+from .forms import (
+    CaseForm,
+    ClassificationForm,
+    ConsentForm,
+    HashItemForm,
+    PasteHashesForm,
+    SearchForm,
+    StatusForm,
+)
+from .models import Case, CaseStatus, ConsentMethod, ConsentRecord, ConsentScope, ContentItem
+
+PAGE_SIZE = 25
+DASHBOARD_ROWS = 20
+TIMELINE_ROWS = 200
+
+
+def _case(request: HttpRequest, number: str) -> Case:
+    """The case with this number, if it belongs to the user's organisation; 404 otherwise."""
+    user = staff_user(request)
+    case = Case.objects.select_related("assignee", "created_by").filter(number=number.strip().upper()).first()
+    try:
+        same_organisation(user, case)
+    except NotFound:
+        raise Http404 from None
+    if case is None:  # same_organisation refuses None already; this tells the type checker
+        raise Http404
+    return case
+
+
+def _case_url(case: Case, anchor: str = "") -> str:
+    url = reverse("cases:detail", args=[case.number])
+    return f"{url}#{anchor}" if anchor else url
+
+
+# --- dashboard and list -------------------------------------------------------------------------
+
+
+@require_GET
+@staff_required(None)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """My open cases, follow-ups due, and how many cases are in each status.
+
+    Every staff role lands here after signing in; roles that may not see cases get a short note.
+    """
+    user = staff_user(request)
+    context: dict[str, Any] = {"may_view_cases": user.can(Perm.VIEW_CASES)}
+    if context["may_view_cases"]:
+        cases = Case.objects.filter(organisation=user.organisation).select_related("assignee")
+        open_cases = cases.exclude(status=CaseStatus.CLOSED)
+        counts = dict(cases.order_by().values_list("status").annotate(n=Count("id")))
+        context.update(
+            {
+                "mine": open_cases.filter(assignee=user).order_by("follow_up_on", "-updated_at")[
+                    :DASHBOARD_ROWS
+                ],
+                "due": open_cases.filter(follow_up_on__lte=timezone.localdate()).order_by("follow_up_on")[
+                    :DASHBOARD_ROWS
+                ],
+                "status_counts": [
+                    (value, label, counts.get(value, 0)) for value, label in CaseStatus.choices
+                ],
+                "today": timezone.localdate(),
+            }
+        )
+    return render(request, "cases/dashboard.html", context)
+
+
+@require_GET
+@staff_required(Perm.VIEW_CASES)
+def case_list(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    form = SearchForm(request.GET)
+    cases = Case.objects.filter(organisation=user.organisation).select_related("assignee")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["q"].strip():
+            cases = cases.filter(number__icontains=data["q"].strip().upper())
+        if data["status"]:
+            cases = cases.filter(status=data["status"])
+        if data["tfgbv_type"]:
+            cases = cases.filter(tfgbv_type=data["tfgbv_type"])
+        if data["assignee"] == "me":
+            cases = cases.filter(assignee=user)
+    page = Paginator(cases.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "cases/case_list.html", {"form": form, "page": page})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.CREATE_CASE)
+def case_create(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    form = CaseForm(request.POST or None, user=user, initial={"assignee": user.pk})
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = actions.create_case(
+                actor=user,
+                contact=form.cleaned_data["contact"],
+                notes=form.cleaned_data["notes"],
+                **form.action_fields(),
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Case %(number)s created.") % {"number": case.number})
+            return redirect(_case_url(case))
+    return render(request, "cases/case_create.html", {"form": form})
+
+
+# --- the case page --------------------------------------------------------------------------------
+
+_FIELD_LABELS = {
+    "contact": gettext_lazy("contact details"),
+    "notes": gettext_lazy("notes"),
+}
+
+
+def _field_label(name: str) -> str:
+    if name in _FIELD_LABELS:
+        return str(_FIELD_LABELS[name])
+    try:
+        field = Case._meta.get_field(name)
+    except FieldDoesNotExist:  # an old event may name a field that no longer exists
+        return name
+    return str(getattr(field, "verbose_name", name))
+
+
+def _describe(event: AuditEvent) -> str:
+    """A short, translated line about what an audit event changed (never sensitive content)."""
+    summary = event.summary if isinstance(event.summary, dict) else {}
+    statuses = dict(CaseStatus.choices)
+    scopes = dict(ConsentScope.choices)
+    methods = dict(ConsentMethod.choices)
+    if event.event_type == EventType.CASE_STATUS_CHANGED:
+        return _("from %(old)s to %(new)s") % {
+            "old": statuses.get(str(summary.get("from")), summary.get("from")),
+            "new": statuses.get(str(summary.get("to")), summary.get("to")),
+        }
+    if event.event_type in (EventType.CONSENT_GRANTED, EventType.CONSENT_WITHDRAWN):
+        return _("%(scope)s (%(method)s)") % {
+            "scope": scopes.get(str(summary.get("scope")), summary.get("scope")),
+            "method": methods.get(str(summary.get("method")), summary.get("method")),
+        }
+    if event.event_type in (EventType.CONTENT_ADDED, EventType.CONTENT_REMOVED):
+        count = len(summary.get("items") or [])
+        return ngettext("%(count)s picture", "%(count)s pictures", count) % {"count": count}
+    if event.event_type == EventType.CASE_UPDATED:
+        fields = summary.get("fields") or []
+        if not fields:
+            return _("nothing changed")
+        return _("changed: %(fields)s") % {"fields": ", ".join(_field_label(f) for f in fields)}
+    return ""
+
+
+def _classification_initial(case: Case) -> dict[str, Any]:
+    return {
+        "tfgbv_type": case.tfgbv_type,
+        "relationship": case.relationship,
+        "platforms": case.platforms,
+        "minor_when_made": case.minor_when_made,
+        "follow_up_on": case.follow_up_on,
+        "assignee": case.assignee.pk if case.assignee else None,
+    }
+
+
+def _render_case(
+    request: HttpRequest,
+    case: Case,
+    *,
+    revealed: actions.Secrets | None = None,
+    forms: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The case page; ``forms`` replaces the blank form of a panel with a bound one (with its errors)."""
+    user = staff_user(request)
+    forms = forms or {}
+    history = list(
+        ConsentRecord.objects.filter(case=case).select_related("recorded_by").order_by("recorded_at", "id")
+    )
+    latest = {record.scope: record for record in history}
+    state = actions.current_consent(case)
+    consent_rows = [
+        {"scope": value, "label": label, "granted": state[value], "latest": latest.get(value)}
+        for value, label in ConsentScope.choices
+    ]
+    content = ContentItem.objects.filter(case=case)
+    items = list(content.filter(removed_at__isnull=True).select_related("added_by"))
+    events = list(
+        AuditEvent.objects.filter(
+            organisation=case.organisation, object_type=Case._meta.label, object_id=str(case.pk)
+        ).order_by("-sequence")[:TIMELINE_ROWS]
+    )
+    context = {
+        "case": case,
+        "page_url": _case_url(case),
+        "revealed": revealed,
+        "status_form": forms.get("status_form") or StatusForm(current=case.status),
+        "classification_form": forms.get("classification_form")
+        or ClassificationForm(user=user, initial=_classification_initial(case)),
+        "consent_form": forms.get("consent_form") or ConsentForm(initial={"method": ConsentMethod.IN_PERSON}),
+        "paste_form": forms.get("paste_form") or PasteHashesForm(),
+        "item_form": forms.get("item_form") or HashItemForm(),
+        "consent_rows": consent_rows,
+        "monitoring": state[ConsentScope.MONITOR],
+        "consent_history": list(reversed(history)),
+        "items": items,
+        "removed_count": content.filter(removed_at__isnull=False).count(),
+        "timeline": [(event, _describe(event)) for event in events],
+        "status_label": CaseStatus(case.status).label,
+    }
+    return render(request, "cases/case_detail.html", context)
+
+
+@require_GET
+@staff_required(Perm.VIEW_CASES)
+def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return _render_case(request, _case(request, number))
+
+
+@require_POST
+@staff_required(Perm.EDIT_CASE)
+def case_status(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case(request, number)
+    form = StatusForm(request.POST, current=case.status)
+    if form.is_valid():
+        try:
+            case = actions.change_status(
+                actor=staff_user(request), case=case, status=form.cleaned_data["status"]
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("The case is now: %(status)s.") % {"status": CaseStatus(case.status).label}
+            )
+            return redirect(_case_url(case, "status-panel"))
+    return _render_case(request, case, forms={"status_form": form})
+
+
+@require_POST
+@staff_required(Perm.EDIT_CASE)
+def case_classification(request: HttpRequest, number: str) -> HttpResponse:
+    user = staff_user(request)
+    case = _case(request, number)
+    form = ClassificationForm(request.POST, user=user, initial=_classification_initial(case))
+    if form.is_valid():
+        if not form.has_changed():
+            messages.info(request, _("Nothing was changed."))
+            return redirect(_case_url(case, "details-panel"))
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            case = actions.update_case(actor=user, case=case, **changed)
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The case details are saved."))
+            return redirect(_case_url(case, "details-panel"))
+    return _render_case(request, case, forms={"classification_form": form})
+
+
+@require_POST
+@staff_required(Perm.VIEW_CONTACT)
+def case_contact(request: HttpRequest, number: str) -> HttpResponse:
+    """Show the survivor's contact details and notes once; the viewing is audited by the action."""
+    case = _case(request, number)
+    try:
+        revealed = actions.reveal_secrets(actor=staff_user(request), case=case)
+    except DecryptionError:
+        messages.error(
+            request,
+            _("The contact details cannot be decrypted with the current keys. Ask your administrator."),
+        )
+        return _render_case(request, case)
+    return _render_case(request, case, revealed=revealed)
+
+
+@require_POST
+@staff_required(Perm.MANAGE_CONSENT)
+def case_consent(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case(request, number)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.record_consent(
+                actor=staff_user(request),
+                case=case,
+                scope=data["scope"],
+                granted=data["granted"],
+                method=data["method"],
+                note=data["note"],
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            scope = ConsentScope(data["scope"]).label
+            if data["granted"]:
+                messages.success(request, _("Consent recorded: %(scope)s.") % {"scope": scope})
+            elif data["scope"] == ConsentScope.MONITOR:
+                messages.success(
+                    request,
+                    _("Consent withdrawn: %(scope)s. This case's hashes no longer match in monitoring.")
+                    % {"scope": scope},
+                )
+            else:
+                messages.success(request, _("Consent withdrawn: %(scope)s.") % {"scope": scope})
+            return redirect(_case_url(case, "consent-panel"))
+    return _render_case(request, case, forms={"consent_form": form})
+
+
+def _add_content(
+    request: HttpRequest, case: Case, form: PasteHashesForm | HashItemForm, key: str
+) -> HttpResponse:
+    if form.is_valid():
+        try:
+            created = actions.add_content(
+                actor=staff_user(request), case=case, items=form.cleaned_data["items"]
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                ngettext("%(count)s picture added.", "%(count)s pictures added.", len(created))
+                % {"count": len(created)},
+            )
+            return redirect(_case_url(case, "content-panel"))
+    return _render_case(request, case, forms={key: form})
+
+
+@require_POST
+@staff_required(Perm.MANAGE_CONTENT)
+def content_paste(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case(request, number)
+    form = PasteHashesForm(request.POST, first_number=ContentItem.objects.filter(case=case).count() + 1)
+    return _add_content(request, case, form, "paste_form")
+
+
+@require_POST
+@staff_required(Perm.MANAGE_CONTENT)
+def content_add(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case(request, number)
+    return _add_content(request, case, HashItemForm(request.POST), "item_form")
+
+
+@require_POST
+@staff_required(Perm.MANAGE_CONTENT)
+def content_remove(request: HttpRequest, number: str, item_id: int) -> HttpResponse:
+    case = _case(request, number)
+    item = ContentItem.objects.filter(pk=item_id, case=case, removed_at__isnull=True).first()
+    if item is None:
+        raise Http404
+    try:
+        actions.remove_content(actor=staff_user(request), item=item)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("“%(label)s” removed. Its hashes no longer match.") % {"label": item.label}
+        )
+    return redirect(_case_url(case, "content-panel"))
