@@ -33,9 +33,9 @@ from typing import Any
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import numpy as np  # noqa: E402 - must load after the thread settings above
+import numpy as np
 
-from haven.signals import HammingIndex, PdqHash  # noqa: E402 - likewise (it imports numpy)
+from haven.signals import HammingIndex, PdqHash
 
 RADIUS = 31
 RESULTS = Path(__file__).resolve().parent / "results" / "index.json"

@@ -21,7 +21,7 @@ import pytest
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "a long passphrase for the browser test"  # noqa: S105 - test fixture
+PASSWORD = "a long passphrase for the browser test"
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 MD5 = "9e107d9d372bb6826bd81d3542a419d6"
 SHA256 = "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592"

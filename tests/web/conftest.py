@@ -23,7 +23,7 @@ from haven.web.cases import actions
 from haven.web.cases.matching import reset_content_index
 from haven.web.cases.models import Case
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - test fixture
+PASSWORD = "correct horse battery staple"
 
 
 @dataclass

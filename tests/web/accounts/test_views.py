@@ -80,7 +80,10 @@ def test_a_code_that_is_not_six_digits_is_refused_with_a_clear_message(counsello
     client = Client()
     _password_step(client, "counsellor")
     response = client.post(TWO_FACTOR, {"code": "12ab56"})
-    assert "Enter the 6 digits your app shows." in response.content.decode()
+    assert (
+        "Enter the 6 digits your app shows, or one of your 8-character backup codes."
+        in response.content.decode()
+    )
 
 
 def test_the_sign_in_returns_to_the_page_asked_for(counsellor: Persona, case) -> None:
@@ -234,3 +237,20 @@ def test_the_language_switcher_remembers_korean(counsellor: Persona) -> None:
     html = client.get(DASHBOARD).content.decode()
     assert '<html lang="ko">' in html
     assert "대시보드" in html
+
+
+def test_a_backup_code_signs_in_once(counsellor: Persona) -> None:
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    device = StaticDevice.objects.create(user=counsellor.user, name="backup codes", confirmed=True)
+    device.token_set.create(token="abcdefgh")
+    client = Client()
+    _password_step(client, "counsellor")
+    response = client.post(TWO_FACTOR, {"code": "ABCDEFGH", "next": DASHBOARD})
+    assert response.status_code == 302
+    assert client.get(DASHBOARD).status_code == 200
+    again = Client()
+    _password_step(again, "counsellor")
+    response = again.post(TWO_FACTOR, {"code": "abcdefgh", "next": DASHBOARD})
+    assert response.status_code == 200  # refused: each backup code works once
+    assert again.get(DASHBOARD).status_code == 302

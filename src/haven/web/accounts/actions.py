@@ -8,8 +8,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django_otp.oath import TOTP  # type: ignore[import-untyped]
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
+from django_otp import devices_for_user
+from django_otp.models import Device
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
@@ -31,15 +33,16 @@ def record_login(*, actor: Any, two_factor: bool) -> None:
         )
 
 
-def check_second_factor(*, actor: Any, code: str) -> TOTPDevice | None:
-    """The actor's confirmed authenticator that accepts ``code``, if any.
+def check_second_factor(*, actor: Any, code: str) -> Device | None:
+    """The actor's confirmed device that accepts ``code``, if any: an authenticator app's
+    current code, or one of the actor's single-use backup codes.
 
     django-otp throttles each device after a wrong code, so guessing is slowed down
     per device; a code once used is not accepted again.
     """
     code = code.strip().replace(" ", "")
     with transaction.atomic():
-        for device in TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True):
+        for device in devices_for_user(actor, confirmed=True, for_verify=True):
             if device.verify_token(code):
                 return device
     return None

@@ -66,3 +66,19 @@ class CodeForm(StaffForm):
             }
         ),
     )
+
+
+class VerifyForm(StaffForm):
+    """The sign-in's second step: the app's 6-digit code, or one of the user's backup codes."""
+
+    code = forms.CharField(
+        label=_("6-digit code, or a backup code"),
+        max_length=12,
+        validators=[
+            RegexValidator(
+                r"^\s*(\d{3}\s?\d{3}|[a-zA-Z2-7]{8})\s*$",
+                _("Enter the 6 digits your app shows, or one of your 8-character backup codes."),
+            )
+        ],
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "size": 10}),
+    )

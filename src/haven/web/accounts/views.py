@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import secrets
 
-import django_otp  # type: ignore[import-untyped]
-import qrcode  # type: ignore[import-untyped]
-import qrcode.image.svg  # type: ignore[import-untyped]
+import django_otp
+import qrcode
+import qrcode.image.svg
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.views import redirect_to_login
@@ -19,13 +19,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from haven.web.core.errors import ActionError
 
 from . import actions
 from .decorators import is_verified, staff_user, two_factor_required
-from .forms import CodeForm, LoginForm
+from .forms import CodeForm, LoginForm, VerifyForm
 
 _ENROL_KEY = "haven_totp_enrolment_key"
 
@@ -40,7 +40,8 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _has_device(request: HttpRequest) -> bool:
-    return bool(TOTPDevice.objects.filter(user_id=request.user.pk, confirmed=True).exists())
+    """Whether the user has a second factor to verify with (an app, or backup codes)."""
+    return bool(django_otp.user_has_device(request.user, confirmed=True))
 
 
 @sensitive_post_parameters("password")
@@ -80,10 +81,10 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(next_url)
     if not _has_device(request):
         return redirect_to_login(next_url, resolve_url("accounts:two_factor_setup"))
-    form = CodeForm(request.POST if request.method == "POST" else None)
+    form = VerifyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = staff_user(request)
-        device = actions.check_second_factor(actor=user, code=form.cleaned_data["code"])
+        device = actions.check_second_factor(actor=user, code=form.cleaned_data["code"].lower())
         if device is not None:
             django_otp.login(request, device)
             actions.record_login(actor=user, two_factor=True)

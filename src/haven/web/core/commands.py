@@ -48,11 +48,8 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
             print("Demo organisation created (synthetic data only).", file=out)
             print(f"  Log in as:   {login.username}", file=out)
             print(f"  Password:    {login.password}", file=out)
-            print(
-                "  Two-factor:  enrol an authenticator app when asked, or use a backup code: "
-                + "  ".join(login.backup_codes),
-                file=out,
-            )
+            codes = "  ".join(login.backup_codes)
+            print(f"  Second step: one of these backup codes (each works once): {codes}", file=out)
         else:
             print("Demo data already present; log in with the account printed on first start.", file=out)
     from waitress import create_server
