@@ -183,7 +183,8 @@ def reveal_secrets(*, actor: Any, case: Case) -> Secrets:
 def current_consent(case: Case) -> dict[str, bool]:
     """Scope -> granted, from the latest record of each scope (absent scopes: not granted)."""
     state = {scope: False for scope in ConsentScope.values}
-    for record in case.consents.order_by("recorded_at", "id"):
+    # .all() (not .order_by) so that a prefetch_related("consents") is used.
+    for record in sorted(case.consents.all(), key=lambda r: (r.recorded_at, r.pk)):
         state[record.scope] = record.granted
     return state
 

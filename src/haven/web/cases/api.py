@@ -217,7 +217,11 @@ def _colleague(user: User, username: str | None) -> User | None:
 def list_cases(request: HttpRequest, status: CaseStatus | None = None, limit: int = 100) -> list[CaseOut]:
     user = _user(request)
     require(user, Perm.VIEW_CASES)
-    qs = Case.objects.filter(organisation_id=_org(user)).select_related("assignee")
+    qs = (
+        Case.objects.filter(organisation_id=_org(user))
+        .select_related("assignee")
+        .prefetch_related("consents")
+    )
     if status is not None:
         qs = qs.filter(status=status)
     return [CaseOut.of(c) for c in qs[: max(1, min(limit, 500))]]
