@@ -53,7 +53,9 @@ def _timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "web.json")
@@ -77,7 +79,9 @@ def main() -> int:
         start = time.perf_counter()
         bank: list[str] = []
         for _ in range(args.cases):
-            case = actions.create_case(actor=demo, contact="(synthetic)", tfgbv_type="non_consensual_distribution")
+            case = actions.create_case(
+                actor=demo, contact="(synthetic)", tfgbv_type="non_consensual_distribution"
+            )
             actions.record_consent(actor=demo, case=case, scope="monitor", granted=True, method="phone")
             items = []
             for i in range(rng.randint(1, 4)):
@@ -128,7 +132,9 @@ def main() -> int:
     for name, r in results.items():
         print(f"{name:<44}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"cases": n_cases, "content_items": n_items, "results": results}, indent=2))
+    args.json.write_text(
+        json.dumps({"cases": n_cases, "content_items": n_items, "results": results}, indent=2)
+    )
     print(f"wrote {args.json}")
     return 0
 
