@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -188,6 +189,13 @@ def _classification_initial(case: Case) -> dict[str, Any]:
     }
 
 
+CasePanel = Callable[[HttpRequest, Case, dict[str, Any]], dict[str, Any]]
+CASE_PANELS: list[CasePanel] = []
+"""Context for the case page's panels that other apps own (referrals): each app appends its
+function from ``AppConfig.ready``, so that cases never imports the apps built on top of it. A
+function gets the request, the case and the bound forms of a failed POST, and returns context."""
+
+
 def _render_case(
     request: HttpRequest,
     case: Case,
@@ -232,6 +240,8 @@ def _render_case(
         "timeline": [(event, _describe(event)) for event in events],
         "status_label": CaseStatus(case.status).label,
     }
+    for panel in CASE_PANELS:
+        context.update(panel(request, case, forms))
     return render(request, "cases/case_detail.html", context)
 
 

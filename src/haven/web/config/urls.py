@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("haven.web.accounts.urls")),
+    path("", include("haven.web.referrals.urls")),
     path("", include("haven.web.cases.urls")),
 ]
