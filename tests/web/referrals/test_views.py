@@ -12,6 +12,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from haven.web.accounts.models import User
+from haven.web.accounts.roles import Role
 from haven.web.audit.models import AuditEvent, EventType
 from haven.web.cases import actions as case_actions
 from haven.web.cases.models import Case
@@ -335,10 +337,8 @@ def test_a_service_that_is_not_in_the_directory_is_refused(
 def test_another_organisations_service_cannot_be_chosen(
     case: Case, legal_aid: Service, counsellor: Persona, outsider: Persona, client_of: ClientOf
 ) -> None:
-    from haven.web.accounts.models import User
-
     their_admin = User.objects.create_user(
-        username="admin-b", password="x" * 20, organisation=outsider.user.organisation, role="admin"
+        username="admin-b", password="x" * 20, organisation=outsider.user.organisation, role=Role.ADMIN
     )
     theirs = actions.add_service(actor=their_admin, kind="legal", name="Their clinic")
     _consent(case, counsellor)
@@ -421,3 +421,182 @@ def test_a_referral_of_another_case_cannot_be_updated_through_this_one(
     assert response.status_code == 404
     referral.refresh_from_db()
     assert referral.status == ReferralStatus.PROPOSED
+
+
+# --- the service directory ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def their_admin(outsider: Persona) -> Persona:
+    """An administrator of the outsider's organisation: may keep a directory, never ours."""
+    user = User.objects.create_user(
+        username="their-admin", password="x" * 20, organisation=outsider.user.organisation, role=Role.ADMIN
+    )
+    return Persona(user, "")
+
+
+def _directory() -> list[tuple[object, ...]]:
+    return sorted(Service.objects.values_list("pk", "kind", "name", "contact", "notes", "active"))
+
+
+NEW_SERVICE = {
+    "kind": "shelter",
+    "name": "Night shelter",
+    "contact": "02-111-2222",
+    "notes": "Ask for Ms Kim",
+}
+
+
+def test_anonymous_visitors_are_sent_to_login_from_the_directory(legal_aid: Service) -> None:
+    before = _directory()
+    for response in (
+        Client().get(reverse("referrals:services")),
+        Client().post(reverse("referrals:services"), NEW_SERVICE),
+        Client().post(reverse("referrals:deactivate", args=[legal_aid.pk])),
+    ):
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("accounts:login") + "?next=")
+    assert _directory() == before
+
+
+@pytest.mark.parametrize("name", ["counsellor", "officer", "analyst", "outsider"])
+def test_only_administrators_may_open_or_change_the_directory(
+    name: str, legal_aid: Service, everyone: dict[str, Persona], client_of: ClientOf
+) -> None:
+    client = client_of(everyone[name])
+    before = (_directory(), AuditEvent.objects.count())
+    assert client.get(reverse("referrals:services")).status_code == 403
+    assert client.post(reverse("referrals:services"), NEW_SERVICE).status_code == 403
+    assert client.post(reverse("referrals:deactivate", args=[legal_aid.pk])).status_code == 403
+    assert (_directory(), AuditEvent.objects.count()) == before
+
+
+def test_the_directory_lists_only_the_organisations_own_services(
+    legal_aid: Service, admin: Persona, their_admin: Persona, client_of: ClientOf
+) -> None:
+    theirs = actions.add_service(actor=their_admin.user, kind="medical", name="Their hospital")
+    ours = client_of(admin).get(reverse("referrals:services")).content.decode()
+    assert "Legal aid clinic" in ours
+    assert "02-000-0000" in ours
+    assert theirs.name not in ours
+    assert (
+        "Legal aid clinic" not in client_of(their_admin).get(reverse("referrals:services")).content.decode()
+    )
+
+
+def test_another_organisations_admin_gets_404_deactivating_our_service(
+    legal_aid: Service, their_admin: Persona, client_of: ClientOf
+) -> None:
+    before = (_directory(), AuditEvent.objects.count())
+    response = client_of(their_admin).post(reverse("referrals:deactivate", args=[legal_aid.pk]))
+    assert response.status_code == 404
+    assert (_directory(), AuditEvent.objects.count()) == before
+
+
+def test_an_administrator_adds_a_service_and_it_is_audited(admin: Persona, client_of: ClientOf) -> None:
+    response = client_of(admin).post(reverse("referrals:services"), NEW_SERVICE, follow=True)
+    service = Service.objects.get()
+    assert (service.kind, service.name, service.contact, service.notes) == (
+        "shelter",
+        "Night shelter",
+        "02-111-2222",
+        "Ask for Ms Kim",
+    )
+    assert service.organisation == admin.user.organisation
+    html = response.content.decode()
+    assert "Night shelter added to the directory." in html
+    assert "Ask for Ms Kim" in html
+    [added] = _events(EventType.SERVICE_ADDED)
+    assert (added.actor_id, added.object_id) == (admin.user.pk, str(service.pk))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "Night\x00shelter"}, "Null characters are not allowed."),
+        ({"notes": "Ask for\x00 Ms Kim"}, "Null characters are not allowed."),
+        ({"name": "x" * 201}, "Ensure this value has at most 200 characters (it has 201)."),
+        ({"contact": "x" * 501}, "Ensure this value has at most 500 characters (it has 501)."),
+        ({"name": "   "}, "This field is required."),
+        ({"kind": "psychic"}, "Select a valid choice. psychic is not one of the available choices."),
+    ],
+    ids=["nul-name", "nul-notes", "long-name", "long-contact", "blank-name", "unknown-kind"],
+)
+def test_bad_input_for_a_new_service_is_refused_and_nothing_changes(
+    admin: Persona, client_of: ClientOf, change: dict[str, str], message: str
+) -> None:
+    response = client_of(admin).post(reverse("referrals:services"), {**NEW_SERVICE, **change})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Service.objects.exists()
+    assert not _events(EventType.SERVICE_ADDED)
+
+
+def test_a_service_taken_out_of_use_is_no_longer_offered_but_its_referrals_stay(
+    case: Case,
+    referral: Referral,
+    legal_aid: Service,
+    admin: Persona,
+    counsellor: Persona,
+    client_of: ClientOf,
+) -> None:
+    response = client_of(admin).post(reverse("referrals:deactivate", args=[legal_aid.pk]), follow=True)
+    legal_aid.refresh_from_db()
+    assert not legal_aid.active
+    assert "Legal aid clinic is no longer offered for new referrals." in response.content.decode()
+    [event] = _events(EventType.SERVICE_DEACTIVATED)
+    assert (event.actor_id, event.object_id) == (admin.user.pk, str(legal_aid.pk))
+
+    panel = _panel(_page(client_of(counsellor), case))
+    assert "Legal aid clinic" in panel  # the referral made before
+    assert f'value="{legal_aid.pk}"' not in panel  # but not in the menu
+    refused = client_of(counsellor).post(
+        reverse("referrals:refer", args=[case.number]), {"service": legal_aid.pk}
+    )
+    assert "Select a valid choice" in refused.content.decode()
+    assert Referral.objects.count() == 1
+
+
+def test_taking_a_service_out_of_use_twice_records_it_once(
+    legal_aid: Service, admin: Persona, client_of: ClientOf
+) -> None:
+    client = client_of(admin)
+    client.post(reverse("referrals:deactivate", args=[legal_aid.pk]))
+    response = client.post(reverse("referrals:deactivate", args=[legal_aid.pk]))
+    assert response.status_code == 302
+    assert len(_events(EventType.SERVICE_DEACTIVATED)) == 1
+
+
+def test_the_deactivate_action_is_for_administrators_of_the_same_organisation(
+    legal_aid: Service, counsellor: Persona, their_admin: Persona
+) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from haven.web.core.errors import NotFound
+
+    with pytest.raises(PermissionDenied):
+        actions.deactivate_service(actor=counsellor.user, service=legal_aid)
+    with pytest.raises(NotFound):
+        actions.deactivate_service(actor=their_admin.user, service=legal_aid)
+    legal_aid.refresh_from_db()
+    assert legal_aid.active
+
+
+def test_the_header_links_the_directory_for_administrators_only(
+    case: Case, admin: Persona, counsellor: Persona, client_of: ClientOf
+) -> None:
+    link = f'href="{reverse("referrals:services")}"'
+    assert link in client_of(admin).get(reverse("cases:dashboard")).content.decode()
+    assert link not in client_of(counsellor).get(reverse("cases:dashboard")).content.decode()
+    current = client_of(admin).get(reverse("referrals:services")).content.decode()
+    assert f'{link} aria-current="page"' in current
+
+
+def test_an_empty_directory_points_administrators_to_it(
+    case: Case, admin: Persona, counsellor: Persona, client_of: ClientOf
+) -> None:
+    link = f'href="{reverse("referrals:services")}"'
+    admin_panel = _panel(_page(client_of(admin), case))
+    assert "no services in its directory yet" in admin_panel
+    assert link in admin_panel
+    assert link not in _panel(_page(client_of(counsellor), case))

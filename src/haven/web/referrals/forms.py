@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from haven.web.accounts.forms import StaffForm
 from haven.web.accounts.models import User
 
 from .actions import TRANSITIONS
-from .models import CONSENT_FOR_KIND, Referral, ReferralStatus, Service
+from .models import CONSENT_FOR_KIND, Referral, ReferralStatus, Service, ServiceKind
 
 if TYPE_CHECKING:
     _ServiceChoiceField = forms.ModelChoiceField[Service]
@@ -66,3 +67,21 @@ class ReferralUpdateForm(StaffForm):
         self.fields["status"].choices = [  # type: ignore[attr-defined]
             (value, label) for value, label in ReferralStatus.choices if value in allowed
         ]
+
+
+class ServiceForm(StaffForm):
+    kind = forms.ChoiceField(label=_("Kind of service"), choices=ServiceKind.choices)
+    name = forms.CharField(label=_("Name"), max_length=200)
+    contact = forms.CharField(
+        label=_("How to reach them"),
+        required=False,
+        max_length=500,
+        help_text=_("Phone, e-mail, address or opening hours, as counsellors need them."),
+    )
+    notes = forms.CharField(
+        label=pgettext_lazy("service", "Notes"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example who to ask for, or what the service needs from the survivor."),
+    )

@@ -1,15 +1,19 @@
-"""Staff pages for referrals: the panel on the case page. Thin views; every write is an action."""
+"""Staff pages for referrals: the panel on the case page and the organisation's service directory.
+
+Thin views: forms check the input, actions make every write."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
@@ -19,7 +23,7 @@ from haven.web.cases.views import _case, _case_url, _render_case
 from haven.web.core.errors import ActionError
 
 from . import actions
-from .forms import ReferForm, ReferralUpdateForm
+from .forms import ReferForm, ReferralUpdateForm, ServiceForm
 from .models import CONSENT_FOR_KIND, Referral, ReferralStatus, Service
 
 PANEL = "referrals-panel"
@@ -116,3 +120,55 @@ def update(request: HttpRequest, number: str, referral_id: int) -> HttpResponse:
             )
             return redirect(_case_url(case, PANEL))
     return _render_case(request, case, forms={_update_form_key(referral): form})
+
+
+# --- the service directory ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.MANAGE_USERS)
+def services(request: HttpRequest) -> HttpResponse:
+    """The organisation's directory of services that cases can be referred to; admins keep it."""
+    user = staff_user(request)
+    form = ServiceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            service = actions.add_service(
+                actor=user, kind=data["kind"], name=data["name"], contact=data["contact"], notes=data["notes"]
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("%(name)s added to the directory.") % {"name": service.name})
+            return redirect("referrals:services")
+    directory = Service.objects.filter(organisation=user.organisation).annotate(
+        n_referrals=Count("referrals")
+    )
+    return render(
+        request,
+        "referrals/services.html",
+        {
+            "form": form,
+            "active": [s for s in directory if s.active],
+            "inactive": [s for s in directory if not s.active],
+        },
+    )
+
+
+@require_POST
+@staff_required(Perm.MANAGE_USERS)
+def deactivate(request: HttpRequest, service_id: int) -> HttpResponse:
+    user = staff_user(request)
+    service = Service.objects.filter(pk=service_id, organisation=user.organisation).first()
+    if service is None:
+        raise Http404
+    try:
+        actions.deactivate_service(actor=user, service=service)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("%(name)s is no longer offered for new referrals.") % {"name": service.name}
+        )
+    return redirect(reverse("referrals:services") + "#directory")
