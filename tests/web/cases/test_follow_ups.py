@@ -1,4 +1,4 @@
-"""Follow-up tasks with due dates: on the case page and on the dashboard.
+"""Follow-up tasks with due dates: on the case page, on the dashboard and in the API.
 
 Who may do what, that every write is an audited action, and that bad input changes nothing.
 """
@@ -446,3 +446,136 @@ def test_follow_ups_of_a_closed_case_stay_on_the_dashboard_until_done(
     actions.change_status(actor=counsellor.user, case=case, status=CaseStatus.CLOSED)
     due = _due_section(client_of(counsellor).get(reverse("cases:dashboard")).content.decode())
     assert "Last call before closing" in due
+
+
+# --- the API -----------------------------------------------------------------------------------------
+
+
+def _post(persona: Persona, url: str, payload: object = None) -> object:
+    data = json.dumps(payload) if payload is not None else ""
+    return persona.api().post(url, data=data, content_type="application/json")
+
+
+def _api_url(case: Case) -> str:
+    return f"/api/v1/cases/{case.number}/follow-ups"
+
+
+def test_the_api_refuses_requests_without_a_token(case: Case, follow_up: FollowUp) -> None:
+    before = _state()
+    assert Client().get(_api_url(case)).status_code == 401
+    assert Client().post(_api_url(case), "{}", content_type="application/json").status_code == 401
+    assert Client().post(f"/api/v1/follow-ups/{follow_up.pk}/done").status_code == 401
+    assert _state() == before
+
+
+def test_the_api_lists_a_cases_follow_ups(
+    case: Case, follow_up: FollowUp, counsellor: Persona, officer: Persona
+) -> None:
+    later = _add(case, counsellor, days=10, text="Later")
+    actions.complete_follow_up(actor=counsellor.user, follow_up=later)
+    listed = officer.api().get(_api_url(case)).json()
+    assert [f["id"] for f in listed] == [follow_up.pk, later.pk]
+    first = listed[0]
+    assert first["case"] == case.number
+    assert first["text"] == "Call back about the hearing"
+    assert first["due_on"] == follow_up.due_on.isoformat()
+    assert (first["assignee"], first["created_by"], first["done_at"], first["done_by"]) == (
+        "counsellor",
+        "counsellor",
+        None,
+        None,
+    )
+    assert listed[1]["done_by"] == "counsellor"
+
+
+def test_the_api_adds_a_follow_up_and_audits_it(case: Case, counsellor: Persona, colleague: Persona) -> None:
+    response = _post(
+        counsellor, _api_url(case), {"due_on": "2030-01-15", "text": "Call", "assignee": "colleague"}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["due_on"], body["text"], body["assignee"], body["done_at"]) == (
+        "2030-01-15",
+        "Call",
+        "colleague",
+        None,
+    )
+    follow_up = FollowUp.objects.get()
+    assert follow_up.assignee == colleague.user
+    [added] = _events(EventType.FOLLOW_UP_ADDED)
+    assert (added.actor_id, added.object_id) == (counsellor.user.pk, str(case.pk))
+
+
+def test_the_api_assigns_a_follow_up_to_the_caller_by_default(case: Case, colleague: Persona) -> None:
+    response = _post(colleague, _api_url(case), {"due_on": "2030-01-15", "text": "Call"})
+    assert response.status_code == 201
+    assert response.json()["assignee"] == "colleague"
+
+
+@pytest.mark.parametrize(
+    ("payload", "detail"),
+    [
+        ({"due_on": "2030-01-15", "text": "Call\x00"}, "invalid input: body.payload.text"),
+        ({"due_on": "2030-01-15", "text": "x" * 301}, "invalid input: body.payload.text"),
+        ({"due_on": "2030-01-15", "text": ""}, "invalid input: body.payload.text"),
+        ({"due_on": "2030-01-15", "text": "   "}, "Say what is to be done."),
+        ({"due_on": "next Tuesday", "text": "Call"}, "invalid input: body.payload.due_on"),
+        ({"due_on": "2030-02-30", "text": "Call"}, "invalid input: body.payload.due_on"),
+        ({"text": "Call"}, "invalid input: body.payload.due_on"),
+        ({"due_on": "2030-01-15", "text": "Call", "assignee": "outsider"}, "no colleague named 'outsider'"),
+        ({"due_on": "2030-01-15", "text": "Call", "assignee": "analyst"}, "colleagues who work on cases"),
+    ],
+    ids=[
+        "nul",
+        "too-long",
+        "empty",
+        "blank",
+        "not-a-date",
+        "no-such-day",
+        "no-date",
+        "other-organisation",
+        "no-case-access",
+    ],
+)
+def test_the_api_refuses_bad_input_with_a_clear_error(
+    case: Case, counsellor: Persona, outsider: Persona, analyst: Persona, payload: object, detail: str
+) -> None:
+    before = _state()
+    response = _post(counsellor, _api_url(case), payload)
+    assert response.status_code == 422
+    assert detail in response.json()["detail"]
+    assert _state() == before
+
+
+def test_the_api_marks_a_follow_up_done_once(follow_up: FollowUp, colleague: Persona) -> None:
+    response = _post(colleague, f"/api/v1/follow-ups/{follow_up.pk}/done")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["done_by"] == "colleague"
+    assert body["done_at"] is not None
+    again = _post(colleague, f"/api/v1/follow-ups/{follow_up.pk}/done")
+    assert again.json()["done_at"] == body["done_at"]
+    assert len(_events(EventType.FOLLOW_UP_DONE)) == 1
+
+
+def test_roles_without_the_permission_get_403_from_the_api_and_nothing_changes(
+    case: Case, follow_up: FollowUp, officer: Persona, analyst: Persona
+) -> None:
+    before = _state()
+    assert _post(officer, _api_url(case), {"due_on": "2030-01-15", "text": "x"}).status_code == 403
+    assert _post(officer, f"/api/v1/follow-ups/{follow_up.pk}/done").status_code == 403
+    assert analyst.api().get(_api_url(case)).status_code == 403
+    assert _post(analyst, _api_url(case), {"due_on": "2030-01-15", "text": "x"}).status_code == 403
+    assert _post(analyst, f"/api/v1/follow-ups/{follow_up.pk}/done").status_code == 403
+    assert _state() == before
+
+
+def test_the_outsider_gets_404_from_the_api_and_nothing_changes(
+    case: Case, follow_up: FollowUp, outsider: Persona
+) -> None:
+    before = _state()
+    assert outsider.api().get(_api_url(case)).status_code == 404
+    assert _post(outsider, _api_url(case), {"due_on": "2030-01-15", "text": "x"}).status_code == 404
+    assert _post(outsider, f"/api/v1/follow-ups/{follow_up.pk}/done").status_code == 404
+    assert _post(outsider, "/api/v1/follow-ups/999999/done").status_code == 404
+    assert _state() == before
