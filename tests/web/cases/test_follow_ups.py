@@ -243,6 +243,17 @@ def test_adding_a_follow_up_stores_it_and_audits_it_without_its_text(
     assert "platform" not in json.dumps(added.summary)
 
 
+def test_the_timeline_says_when_an_added_follow_up_is_due(
+    case: Case, counsellor: Persona, client_of: ClientOf
+) -> None:
+    actions.add_follow_up(
+        actor=counsellor.user, case=case, due_on=dt.date(2030, 1, 15), text="Call", assignee=counsellor.user
+    )
+    timeline = _page(client_of(counsellor), case).split('id="timeline-panel"')[1]
+    assert "Follow-up added" in timeline
+    assert "due on Jan. 15, 2030" in timeline
+
+
 def test_the_panel_updates_in_place_when_htmx_sends_the_form(
     case: Case, counsellor: Persona, client_of: ClientOf
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -183,6 +184,12 @@ def _describe(event: AuditEvent) -> str:
     if event.event_type in (EventType.CONTENT_ADDED, EventType.CONTENT_REMOVED):
         count = len(summary.get("items") or [])
         return ngettext("%(count)s picture", "%(count)s pictures", count) % {"count": count}
+    if event.event_type == EventType.FOLLOW_UP_ADDED:
+        try:
+            due = dt.date.fromisoformat(str(summary.get("due_on")))
+        except ValueError:
+            return ""
+        return _("due on %(date)s") % {"date": date_format(due, "DATE_FORMAT")}
     if event.event_type == EventType.CASE_UPDATED:
         fields = summary.get("fields") or []
         if not fields:
