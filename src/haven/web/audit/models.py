@@ -24,8 +24,11 @@ class EventType(models.TextChoices):
     CONTENT_REMOVED = "content.removed", _("Content hashes removed")
     LOOKUP = "content.lookup", _("Hash lookup")
     SERVICE_ADDED = "service.added", _("Service added to the directory")
+    SERVICE_DEACTIVATED = "service.deactivated", _("Service taken out of the directory")
     REFERRAL_CREATED = "referral.created", _("Referral made")
     REFERRAL_UPDATED = "referral.updated", _("Referral updated")
+    FOLLOW_UP_ADDED = "follow_up.added", _("Follow-up added")
+    FOLLOW_UP_DONE = "follow_up.done", _("Follow-up done")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from haven.web.core.errors import ActionError
 from .classification import MAPPING, Relationship, TfgbvType
 from .models import (
     CASE_NUMBER_ALPHABET,
+    FOLLOW_UP_TEXT_MAX,
     TRANSITIONS,
     Case,
     CaseStatus,
@@ -29,6 +31,7 @@ from .models import (
     ConsentRecord,
     ConsentScope,
     ContentItem,
+    FollowUp,
     IndexChange,
 )
 
@@ -309,3 +312,64 @@ def remove_content(*, actor: Any, item: ContentItem) -> None:
             obj=item.case,
             summary={"items": [item.pk]},
         )
+
+
+def add_follow_up(*, actor: Any, case: Case, due_on: dt.date, text: str, assignee: Any) -> FollowUp:
+    """A task on the case, due on a day, for a colleague who works on cases (or oneself)."""
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, case)
+    text = text.strip()
+    if not text:
+        raise ActionError(_("Say what is to be done."))
+    if len(text) > FOLLOW_UP_TEXT_MAX:
+        raise ActionError(
+            _("Keep the follow-up to %(max)s characters or fewer.") % {"max": FOLLOW_UP_TEXT_MAX}
+        )
+    if "\x00" in text:
+        raise ActionError(_("The text must not contain NUL characters."))
+    if not isinstance(due_on, dt.date) or isinstance(due_on, dt.datetime):
+        raise ActionError(_("Give the day the follow-up is due."))
+    if assignee is None or assignee.organisation_id != actor.organisation_id:
+        raise ActionError(_("Follow-ups can only be assigned to colleagues in your organisation."))
+    if not assignee.is_active or not assignee.can(Perm.VIEW_CASES):
+        raise ActionError(_("Follow-ups can only be assigned to colleagues who work on cases."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        follow_up = FollowUp.objects.create(
+            organisation_id=case.organisation_id,
+            case=case,
+            due_on=due_on,
+            text=text,
+            assignee=assignee,
+            created_by=actor,
+        )
+        # The text stays out of the audit trail: it may say more about the survivor than it should.
+        append(
+            actor=actor,
+            event_type=EventType.FOLLOW_UP_ADDED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"follow_up": follow_up.pk, "due_on": due_on.isoformat(), "assignee": assignee.pk},
+        )
+    return follow_up
+
+
+def complete_follow_up(*, actor: Any, follow_up: FollowUp) -> FollowUp:
+    """Mark a follow-up done; doing it again changes nothing."""
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, follow_up)
+    with transaction.atomic():
+        follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+        if follow_up.done_at is not None:
+            return follow_up
+        follow_up.done_at = timezone.now()
+        follow_up.done_by = actor
+        follow_up.save(update_fields=["done_at", "done_by"])
+        append(
+            actor=actor,
+            event_type=EventType.FOLLOW_UP_DONE,
+            organisation=follow_up.organisation_id,
+            obj=follow_up.case,
+            summary={"follow_up": follow_up.pk},
+        )
+    return follow_up

@@ -22,7 +22,7 @@ from haven.web.core.errors import ActionError, NotFound
 from . import actions
 from .classification import Relationship, TfgbvType
 from .matching import content_index
-from .models import Case, CaseStatus, ConsentMethod, ConsentScope, ContentItem
+from .models import FOLLOW_UP_TEXT_MAX, Case, CaseStatus, ConsentMethod, ConsentScope, ContentItem, FollowUp
 
 router = Router(tags=["cases"])
 
@@ -155,6 +155,38 @@ class ContentOut(Schema):
             md5=item.md5,
             sha256=item.sha256,
             created_at=item.created_at,
+        )
+
+
+class FollowUpIn(Input):
+    due_on: dt.date
+    text: str = Field(..., min_length=1, max_length=FOLLOW_UP_TEXT_MAX)
+    assignee: str | None = Field(None, max_length=150, description="username; you when left out")
+
+
+class FollowUpOut(Schema):
+    id: int
+    case: str
+    due_on: dt.date
+    text: str
+    assignee: str
+    created_by: str | None
+    created_at: dt.datetime
+    done_at: dt.datetime | None
+    done_by: str | None
+
+    @staticmethod
+    def of(follow_up: FollowUp) -> FollowUpOut:
+        return FollowUpOut(
+            id=follow_up.pk,
+            case=follow_up.case.number,
+            due_on=follow_up.due_on,
+            text=follow_up.text,
+            assignee=follow_up.assignee.username,
+            created_by=follow_up.created_by.username if follow_up.created_by else None,
+            created_at=follow_up.created_at,
+            done_at=follow_up.done_at,
+            done_by=follow_up.done_by.username if follow_up.done_by else None,
         )
 
 
@@ -354,6 +386,40 @@ def remove_content(request: HttpRequest, item_id: int) -> Status[None]:
         raise NotFound
     actions.remove_content(actor=user, item=item)
     return Status(204, None)
+
+
+_FOLLOW_UP_RELATED = ("case", "assignee", "created_by", "done_by")
+
+
+@router.get("/cases/{number}/follow-ups", response={200: list[FollowUpOut], **ERRORS})
+def list_follow_ups(request: HttpRequest, number: str) -> list[FollowUpOut]:
+    """The case's follow-up tasks, open and done, by due date."""
+    case = _case(_user(request), number)
+    return [FollowUpOut.of(f) for f in case.follow_ups.select_related(*_FOLLOW_UP_RELATED)]
+
+
+@router.post("/cases/{number}/follow-ups", response={201: FollowUpOut, **ERRORS})
+def add_follow_up(request: HttpRequest, number: str, payload: FollowUpIn) -> Status[FollowUpOut]:
+    user = _user(request)
+    case = _case(user, number)
+    require(user, Perm.EDIT_CASE)
+    assignee = _colleague(user, payload.assignee) if payload.assignee is not None else user
+    follow_up = actions.add_follow_up(
+        actor=user, case=case, due_on=payload.due_on, text=payload.text, assignee=assignee
+    )
+    return Status(201, FollowUpOut.of(follow_up))
+
+
+@router.post("/follow-ups/{follow_up_id}/done", response={200: FollowUpOut, **ERRORS})
+def complete_follow_up(request: HttpRequest, follow_up_id: int) -> FollowUpOut:
+    """Mark a follow-up done; a follow-up already done is returned as it is."""
+    user = _user(request)
+    require(user, Perm.EDIT_CASE)
+    follow_up = FollowUp.objects.filter(pk=follow_up_id, organisation_id=_org(user)).first()
+    if follow_up is None:
+        raise NotFound
+    done = actions.complete_follow_up(actor=user, follow_up=follow_up)
+    return FollowUpOut.of(FollowUp.objects.select_related(*_FOLLOW_UP_RELATED).get(pk=done.pk))
 
 
 @router.post("/lookup", response={200: list[LookupHit], **ERRORS})

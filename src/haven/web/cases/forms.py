@@ -17,7 +17,7 @@ from haven.web.accounts.roles import MATRIX, Perm
 
 from .actions import HashInput
 from .classification import Relationship, TfgbvType
-from .models import TRANSITIONS, CaseStatus, ConsentMethod, ConsentScope
+from .models import FOLLOW_UP_TEXT_MAX, TRANSITIONS, CaseStatus, ConsentMethod, ConsentScope
 
 MAX_PASTED_ITEMS = 500
 
@@ -131,6 +131,24 @@ class ConsentForm(StaffForm):
     )
     method = forms.ChoiceField(label=_("How the survivor told us"), choices=ConsentMethod.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class FollowUpForm(StaffForm):
+    text = forms.CharField(
+        label=_("What is to be done"),
+        max_length=FOLLOW_UP_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Shown on the dashboard of the person it is assigned to. Keep personal details out."),
+    )
+    due_on = forms.DateField(
+        label=_("Due on"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    assignee = ColleagueChoiceField(label=_("Assigned to"), queryset=User.objects.none())
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"assignee": user.pk})
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = colleagues(user)  # type: ignore[attr-defined]
 
 
 class SearchForm(StaffForm):

@@ -79,6 +79,40 @@ class Case(models.Model):
         return self.minor_when_made or self.tfgbv_type == TfgbvType.CHILD_EXPLOITATION_MATERIAL
 
 
+FOLLOW_UP_TEXT_MAX = 300
+
+
+class FollowUp(models.Model):
+    """A task on a case with a due date, for one member of the organisation."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="follow_ups")
+    due_on = models.DateField(_("due on"))
+    text = models.CharField(_("what to do"), max_length=FOLLOW_UP_TEXT_MAX)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="follow_ups",
+        verbose_name=_("assigned to"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        # the dashboard: my open follow-ups, by due date
+        indexes = [models.Index(fields=["organisation", "assignee", "done_at", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.case.number}: {self.due_on}"
+
+
 class ConsentScope(models.TextChoices):
     MONITOR = "monitor", _("Keep hashes and monitor for re-uploads")
     TAKEDOWN = "takedown", _("Send takedown notices on the survivor's behalf")

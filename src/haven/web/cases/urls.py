@@ -16,4 +16,8 @@ urlpatterns = [
     path("cases/<str:number>/content/paste/", views.content_paste, name="content_paste"),
     path("cases/<str:number>/content/add/", views.content_add, name="content_add"),
     path("cases/<str:number>/content/<int:item_id>/remove/", views.content_remove, name="content_remove"),
+    path("cases/<str:number>/follow-ups/", views.follow_up_add, name="follow_up_add"),
+    path(
+        "cases/<str:number>/follow-ups/<int:follow_up_id>/done/", views.follow_up_done, name="follow_up_done"
+    ),
 ]

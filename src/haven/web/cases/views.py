@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,12 +31,13 @@ from .forms import (
     CaseForm,
     ClassificationForm,
     ConsentForm,
+    FollowUpForm,
     HashItemForm,
     PasteHashesForm,
     SearchForm,
     StatusForm,
 )
-from .models import Case, CaseStatus, ConsentMethod, ConsentRecord, ConsentScope, ContentItem
+from .models import Case, CaseStatus, ConsentMethod, ConsentRecord, ConsentScope, ContentItem, FollowUp
 
 PAGE_SIZE = 25
 DASHBOARD_ROWS = 20
@@ -66,6 +70,9 @@ def _case_url(case: Case, anchor: str = "") -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """My open cases, follow-ups due, and how many cases are in each status.
 
+    Follow-ups due are of two kinds: follow-up tasks assigned to me, and the open cases whose
+    "follow up on" date has come.
+
     Every staff role lands here after signing in; roles that may not see cases get a short note.
     """
     user = staff_user(request)
@@ -82,6 +89,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "due": open_cases.filter(follow_up_on__lte=timezone.localdate()).order_by("follow_up_on")[
                     :DASHBOARD_ROWS
                 ],
+                "due_follow_ups": FollowUp.objects.filter(
+                    organisation=user.organisation,
+                    assignee=user,
+                    done_at__isnull=True,
+                    due_on__lte=timezone.localdate(),
+                )
+                .select_related("case")
+                .order_by("due_on", "id")[:DASHBOARD_ROWS],
                 "status_counts": [
                     (value, label, counts.get(value, 0)) for value, label in CaseStatus.choices
                 ],
@@ -169,6 +184,12 @@ def _describe(event: AuditEvent) -> str:
     if event.event_type in (EventType.CONTENT_ADDED, EventType.CONTENT_REMOVED):
         count = len(summary.get("items") or [])
         return ngettext("%(count)s picture", "%(count)s pictures", count) % {"count": count}
+    if event.event_type == EventType.FOLLOW_UP_ADDED:
+        try:
+            due = dt.date.fromisoformat(str(summary.get("due_on")))
+        except ValueError:
+            return ""
+        return _("due on %(date)s") % {"date": date_format(due, "DATE_FORMAT")}
     if event.event_type == EventType.CASE_UPDATED:
         fields = summary.get("fields") or []
         if not fields:
@@ -186,6 +207,13 @@ def _classification_initial(case: Case) -> dict[str, Any]:
         "follow_up_on": case.follow_up_on,
         "assignee": case.assignee.pk if case.assignee else None,
     }
+
+
+CasePanel = Callable[[HttpRequest, Case, dict[str, Any]], dict[str, Any]]
+CASE_PANELS: list[CasePanel] = []
+"""Context for the case page's panels that other apps own (referrals): each app appends its
+function from ``AppConfig.ready``, so that cases never imports the apps built on top of it. A
+function gets the request, the case and the bound forms of a failed POST, and returns context."""
 
 
 def _render_case(
@@ -209,6 +237,7 @@ def _render_case(
     ]
     content = ContentItem.objects.filter(case=case)
     items = list(content.filter(removed_at__isnull=True).select_related("added_by"))
+    follow_ups = list(FollowUp.objects.filter(case=case).select_related("assignee", "created_by", "done_by"))
     events = list(
         AuditEvent.objects.filter(
             organisation=case.organisation, object_type=Case._meta.label, object_id=str(case.pk)
@@ -224,6 +253,14 @@ def _render_case(
         "consent_form": forms.get("consent_form") or ConsentForm(initial={"method": ConsentMethod.IN_PERSON}),
         "paste_form": forms.get("paste_form") or PasteHashesForm(),
         "item_form": forms.get("item_form") or HashItemForm(),
+        "follow_up_form": forms.get("follow_up_form") or FollowUpForm(user=user),
+        "open_follow_ups": [f for f in follow_ups if f.done_at is None],
+        "done_follow_ups": sorted(
+            (f for f in follow_ups if f.done_at is not None),
+            key=lambda f: f.done_at or f.created_at,
+            reverse=True,
+        ),
+        "today": timezone.localdate(),
         "consent_rows": consent_rows,
         "monitoring": state[ConsentScope.MONITOR],
         "consent_history": list(reversed(history)),
@@ -232,6 +269,8 @@ def _render_case(
         "timeline": [(event, _describe(event)) for event in events],
         "status_label": CaseStatus(case.status).label,
     }
+    for panel in CASE_PANELS:
+        context.update(panel(request, case, forms))
     return render(request, "cases/case_detail.html", context)
 
 
@@ -383,3 +422,46 @@ def content_remove(request: HttpRequest, number: str, item_id: int) -> HttpRespo
             request, _("“%(label)s” removed. Its hashes no longer match.") % {"label": item.label}
         )
     return redirect(_case_url(case, "content-panel"))
+
+
+# --- follow-ups ----------------------------------------------------------------------------------
+
+
+@require_POST
+@staff_required(Perm.EDIT_CASE)
+def follow_up_add(request: HttpRequest, number: str) -> HttpResponse:
+    user = staff_user(request)
+    case = _case(request, number)
+    form = FollowUpForm(request.POST, user=user)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            follow_up = actions.add_follow_up(
+                actor=user, case=case, due_on=data["due_on"], text=data["text"], assignee=data["assignee"]
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Follow-up added, due on %(date)s.")
+                % {"date": date_format(follow_up.due_on, "DATE_FORMAT")},
+            )
+            return redirect(_case_url(case, "follow-ups-panel"))
+    return _render_case(request, case, forms={"follow_up_form": form})
+
+
+@require_POST
+@staff_required(Perm.EDIT_CASE)
+def follow_up_done(request: HttpRequest, number: str, follow_up_id: int) -> HttpResponse:
+    case = _case(request, number)
+    follow_up = FollowUp.objects.filter(pk=follow_up_id, case=case, organisation=case.organisation).first()
+    if follow_up is None:
+        raise Http404
+    try:
+        actions.complete_follow_up(actor=staff_user(request), follow_up=follow_up)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Follow-up marked as done."))
+    return redirect(_case_url(case, "follow-ups-panel"))

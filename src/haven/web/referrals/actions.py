@@ -96,3 +96,22 @@ def update_referral(*, actor: Any, referral: Referral, status: str, outcome: str
             summary={"referral": referral.pk, "from": old, "to": status},
         )
     return referral
+
+
+def deactivate_service(*, actor: Any, service: Service) -> Service:
+    """Take a service out of the directory: no new referrals to it; existing ones keep it."""
+    require(actor, Perm.MANAGE_USERS)
+    same_organisation(actor, service)
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        if not service.active:
+            return service
+        service.active = False
+        service.save(update_fields=["active"])
+        append(
+            actor=actor,
+            event_type=EventType.SERVICE_DEACTIVATED,
+            organisation=service.organisation_id,
+            obj=service,
+        )
+    return service

@@ -6,3 +6,12 @@ class ReferralsConfig(AppConfig):
     name = "haven.web.referrals"
     label = "referrals"
     verbose_name = _("Referrals")
+
+    def ready(self) -> None:
+        # The case page shows a referrals panel; cases must not import this app, so it is told here.
+        from haven.web.cases.views import CASE_PANELS
+
+        from .views import case_panel
+
+        if case_panel not in CASE_PANELS:
+            CASE_PANELS.append(case_panel)
