@@ -424,6 +424,19 @@ def test_removals_during_a_background_merge_still_apply(monkeypatch: pytest.Monk
         assert i not in index
 
 
+def test_many_removals_from_main_are_dropped_by_a_background_rebuild() -> None:
+    index = HammingIndex(buffer_size=4, delta_min=3)
+    index.add_many(range(40), [PdqHash(i << 8) for i in range(40)])
+    assert index._state.main.n == 40
+    for i in range(0, 40, 3):
+        index.remove(i)
+    index._wait_for_merge()
+    kept = [i for i in range(40) if i % 3]
+    assert index._state.main.n < 40  # dead rows were dropped, not just hidden
+    assert [m.id for m in index.query_any([PdqHash(i << 8) for i in range(40)], 0)] == kept
+    assert len(index) == len(kept)
+
+
 class IndexMachine(RuleBasedStateMachine):
     """Any sequence of writes leaves the index answering like a plain dict would."""
 

@@ -29,20 +29,21 @@ a brute-force scan for every radius from 0 to 64.
 Updates: a log-structured layout
 --------------------------------
 
-The hashes live in three places: a large immutable *main* segment, a smaller
-immutable *delta* segment (both in the table form above), and an append-only
-*buffer* of the most recent additions that is scanned directly.  When the buffer
-is full it is folded into a rebuilt delta; when the delta outgrows a fraction of
-main, both are merged into a new main.  A removal marks the row dead; dead rows are
-skipped by every later query and dropped at the next rebuild of their segment.
+The hashes live in up to four places: a large immutable *main* segment, *frozen*
+segments on their way into main, a smaller immutable *delta* segment (all in the
+table form above), and an append-only *buffer* of the latest additions that is
+scanned directly.  When the buffer is full it is folded into a rebuilt delta; a
+delta that outgrows its share of main is frozen and merged into main by a
+background thread.  A removal stamps the row dead; dead rows are skipped by every
+later query and dropped when their segment is rebuilt.
 
 Concurrency: one writer, any number of readers.  Writers are serialised by a lock
 inside the index.  Every write builds a new immutable *state* (segments, buffer
 length, version) and publishes it with a single reference assignment; a query
 reads that reference once and answers from it, so it sees every write that
-completed before it started and none that completed after it began - never
-half of one.  Dead rows are stamped with the version that killed them, which is
-how an older state still sees a row that a newer state has removed.
+completed before it started and never half of one.  Dead rows are stamped with
+the version that killed them, which is how an older state still sees a row that
+a newer state has removed.  docs/index.md has the measurements behind the design.
 """
 
 from __future__ import annotations
@@ -192,7 +193,6 @@ def _popcount_rows(x: Words) -> npt.NDArray[np.uint32]:
 
 
 _EMPTY_INT: Final = np.empty(0, dtype=np.intp)
-_EMPTY_DIST: Final = np.empty(0, dtype=np.uint32)
 
 
 class _Segment:
@@ -258,7 +258,10 @@ class _Segment:
         drop = np.uint16(16 - filter_bits)
         for c in range(_CHUNKS):
             order = np.argsort(chunk[c], kind="stable")  # radix sort; keeps rows ascending per bucket
-            np.cumsum(np.bincount(chunk[c], minlength=_BUCKETS), out=offsets[c, 1:])
+            counts = np.zeros(_BUCKETS, dtype=np.int64)
+            for start in range(0, n, 1 << 20):  # bincount holds the GIL: keep each call short
+                counts += np.bincount(chunk[c, start : start + (1 << 20)], minlength=_BUCKETS)
+            np.cumsum(counts, out=offsets[c, 1:])
             sib = (chunk[c ^ 1].take(order) >> drop).astype(np.uint32)
             np.bitwise_or(order.astype(np.uint32), sib << np.uint32(row_bits), out=tables[c])
         return cls(words, ids, offsets, tables)
@@ -572,7 +575,13 @@ class HammingIndex:
 
     def remove(self, id_: int) -> None:
         """Withdraw ``id_``: no query that starts after this returns it."""
-        self.remove_many([_check_id(id_)])
+        i = _check_id(id_)
+        with self._lock:
+            s = self._state
+            where = self._locate(s, i)
+            if where is None:
+                raise KeyError(i)
+            self._publish(self._kill(s, [(i, where)]))
 
     def remove_many(self, ids: Iterable[int] | npt.NDArray[np.integer[Any]]) -> None:
         """Withdraw every id in ``ids``: all of them, or (if one is absent) none."""
@@ -585,21 +594,12 @@ class HammingIndex:
             s = self._state
             id_list = id_arr.tolist()
             places = [self._locate(s, i) for i in id_list]
+            found: list[tuple[int, tuple[_Segment | _Buffer, int]]] = []
             for i, where in zip(id_list, places, strict=True):
                 if where is None:
                     raise KeyError(i)
-            version = s.version + 1
-            for i, where in zip(id_list, places, strict=True):
-                holder, row = where  # type: ignore[misc]
-                holder.dead[row] = version
-                if isinstance(holder, _Buffer):
-                    del holder.rows[i]
-            s = s.but(count=s.count - id_arr.size, version=version)
-            # Dead rows cost a dict entry each until their segment is rebuilt.
-            if len(s.main.dead) > max(self._delta_min, s.main.n // 8) and self._merger is None:
-                s = s.but(frozen=(*s.frozen, s.delta), delta=_empty_segment()) if s.delta.n else s
-                self._start_merge(s)
-            self._publish(s)
+                found.append((i, where))
+            self._publish(self._kill(s, found))
 
     def compact(self) -> None:
         """Merge everything into one main segment and drop dead rows (a full rebuild).
@@ -720,6 +720,20 @@ class HammingIndex:
                 (rows.get(i, s.buffer_len) < s.buffer_len for i in ids.tolist()), bool, ids.size
             )
         return ids[found]
+
+    def _kill(self, s: _State, found: list[tuple[int, tuple[_Segment | _Buffer, int]]]) -> _State:
+        """Stamp the rows dead as of the next version (lock held); the state that has them gone."""
+        version = s.version + 1
+        for i, (holder, row) in found:
+            holder.dead[row] = version
+            if isinstance(holder, _Buffer):
+                del holder.rows[i]
+        s = s.but(count=s.count - len(found), version=version)
+        # Dead rows cost a dict entry each until their segment is rebuilt.
+        if len(s.main.dead) > max(self._delta_min, s.main.n // 8) and self._merger is None:
+            s = s.but(frozen=(*s.frozen, s.delta), delta=_empty_segment()) if s.delta.n else s
+            self._start_merge(s)
+        return s
 
     def _delta_max(self, main_n: int) -> int:
         return max(self._delta_min, main_n // _DELTA_FRACTION)
