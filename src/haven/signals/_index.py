@@ -85,8 +85,8 @@ _SIBLING: Final = np.arange(_CHUNKS) ^ 1
 _CHUNK_BASE: Final = np.arange(_CHUNKS, dtype=np.int64) * (_BUCKETS + 1)
 _MAX_SEGMENT: Final = 2**31 - 1  # row numbers must leave at least one filter bit in 32
 
-_QUERY_BATCH: Final = 64
-_DELTA_FRACTION: Final = 128  # queries searched together; bounds the temporary arrays
+_QUERY_BATCH: Final = 64  # queries searched together; bounds the temporary arrays
+_DELTA_FRACTION: Final = 128  # a delta over len(main) / 128 entries is merged into main
 
 _FORMAT: Final = "haven-index"
 _FORMAT_VERSION: Final = 1
