@@ -210,6 +210,25 @@ def bench_ours(
     index.compact()
     compact_s = time.perf_counter() - t
 
+    # Worst case for additions: the delta segment is just under its limit, so the
+    # first fold freezes it and a background merge of main starts, competing for
+    # the CPU while the rest of the 10,000 additions go on.
+    fill_ids = np.arange(n + 10_000, n + 10_000 + max(65536, n // 128) - 2000, dtype=np.int64)
+    index.add_many(fill_ids, balanced_hashes(rng, fill_ids.size))
+    more = balanced_hashes(rng, 10_000)
+    more_h = [PdqHash(int.from_bytes(w.astype(">u8").tobytes(), "big")) for w in more]
+    t = time.perf_counter()
+    for i, h in zip(range(int(fill_ids[-1]) + 1, int(fill_ids[-1]) + 10_001), more_h, strict=True):
+        index.add(i, h)
+    add_worst_s = time.perf_counter() - t
+    lat_merging = latencies(one, hashes[:300])
+    t = time.perf_counter()
+    index.remove_many(
+        np.concatenate([fill_ids, np.arange(int(fill_ids[-1]) + 1, int(fill_ids[-1]) + 10_001)])
+    )
+    index.compact()  # waits for the background merge, then rebuilds without the extra entries
+    settle_s = time.perf_counter() - t
+
     with tempfile.TemporaryDirectory(dir=os.environ.get("HAVEN_BENCH_TMP")) as tmp:
         path = Path(tmp) / "index.haven"
         t = time.perf_counter()
@@ -239,6 +258,9 @@ def bench_ours(
         "remove_many_10k_s": remove_many_s,
         "add_many_10k_s": add_many_s,
         "compact_s": compact_s,
+        "add_10k_merge_starting_s": add_worst_s,
+        "single_during_merge": summarise(lat_merging),
+        "settle_s": settle_s,
         "save_s": save_s,
         "load_s": load_s,
         "single_after_load": summarise(lat_loaded),
@@ -406,6 +428,8 @@ def ratios(results: list[dict[str, Any]]) -> str:
             f"{h['single_after_load']['p50_ms']:.3f} ms; add_many/remove_many 10k "
             f"{h['add_many_10k_s']:.3f}/{h['remove_many_10k_s']:.3f} s; "
             f"full rebuild (compact) {h['compact_s']:.1f} s; "
+            f"add 10k while a background merge starts {h['add_10k_merge_starting_s']:.3f} s, "
+            f"p50 right after {h['single_during_merge']['p50_ms']:.3f} ms; "
             f"save {h['save_s']:.1f} s"
         )
     return "\n".join(out) + "\n"

@@ -388,6 +388,55 @@ def test_remove_many_removes_all_or_nothing() -> None:
     assert [m.id for m in index.query(PdqHash(0), 64)] == [0, 4, 8, 3, 5, 6, 7]
 
 
+def test_removals_during_a_background_merge_still_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold the background merge at its start, write meanwhile, then let it land."""
+    from haven.signals import _index
+
+    gate = threading.Event()
+    build = _index._Segment.build
+
+    def held_build(words: np.ndarray, ids: np.ndarray) -> _index._Segment:
+        if threading.current_thread().name == "haven-index-merge":
+            gate.wait(10)
+        return build(words, ids)
+
+    monkeypatch.setattr(_index._Segment, "build", staticmethod(held_build))
+    index = HammingIndex(buffer_size=2, delta_min=4)
+    h = PdqHash(2**255 + 77)
+    index.add_many(range(10), [h] * 10)  # straight into main
+    for i in range(10, 20):
+        index.add(i, h)  # fills, folds and freezes a delta: a merge starts and waits
+    assert index._merger is not None
+    assert index._state.frozen
+    for i in (0, 5, 11, 12, 19):
+        index.remove(i)
+    index.add(5, PdqHash(0))
+    expected = [i for i in range(20) if i not in (0, 5, 11, 12, 19)]
+    assert [m.id for m in index.query(h, 0)] == expected
+    gate.set()
+    index._wait_for_merge()
+    while index._state.frozen:  # a merge started by a later fold may follow
+        index._wait_for_merge()
+    assert [m.id for m in index.query(h, 0)] == expected
+    assert index.query(PdqHash(0), 0) == [Match(0, 5)]
+    assert len(index) == len(expected) + 1
+    for i in (0, 11, 12, 19):
+        assert i not in index
+
+
+def test_many_removals_from_main_are_dropped_by_a_background_rebuild() -> None:
+    index = HammingIndex(buffer_size=4, delta_min=3)
+    index.add_many(range(40), [PdqHash(i << 8) for i in range(40)])
+    assert index._state.main.n == 40
+    for i in range(0, 40, 3):
+        index.remove(i)
+    index._wait_for_merge()
+    kept = [i for i in range(40) if i % 3]
+    assert index._state.main.n < 40  # dead rows were dropped, not just hidden
+    assert [m.id for m in index.query_any([PdqHash(i << 8) for i in range(40)], 0)] == kept
+    assert len(index) == len(kept)
+
+
 class IndexMachine(RuleBasedStateMachine):
     """Any sequence of writes leaves the index answering like a plain dict would."""
 
@@ -657,7 +706,7 @@ def test_a_damaged_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
         "truncated header": (lambda p: p.write_bytes(good.read_bytes()[:30]), "truncated|damaged"),
         "truncated data": (lambda p: p.write_bytes(good.read_bytes()[: size - 5000]), "truncated"),
         "flipped data byte": (
-            lambda p: corrupt(p, array_start(good, "main.tables") + 99, b"\xff\xee"),
+            lambda p: corrupt(p, array_start(good, "0.tables") + 99, b"\xff\xee"),
             "checksum",
         ),
         "flipped header byte": (lambda p: corrupt(p, 30, b"#"), "damaged header"),

@@ -29,20 +29,21 @@ a brute-force scan for every radius from 0 to 64.
 Updates: a log-structured layout
 --------------------------------
 
-The hashes live in three places: a large immutable *main* segment, a smaller
-immutable *delta* segment (both in the table form above), and an append-only
-*buffer* of the most recent additions that is scanned directly.  When the buffer
-is full it is folded into a rebuilt delta; when the delta outgrows a fraction of
-main, both are merged into a new main.  A removal marks the row dead; dead rows are
-skipped by every later query and dropped at the next rebuild of their segment.
+The hashes live in up to four places: a large immutable *main* segment, *frozen*
+segments on their way into main, a smaller immutable *delta* segment (all in the
+table form above), and an append-only *buffer* of the latest additions that is
+scanned directly.  When the buffer is full it is folded into a rebuilt delta; a
+delta that outgrows its share of main is frozen and merged into main by a
+background thread.  A removal stamps the row dead; dead rows are skipped by every
+later query and dropped when their segment is rebuilt.
 
 Concurrency: one writer, any number of readers.  Writers are serialised by a lock
 inside the index.  Every write builds a new immutable *state* (segments, buffer
 length, version) and publishes it with a single reference assignment; a query
 reads that reference once and answers from it, so it sees every write that
-completed before it started and none that completed after it began - never
-half of one.  Dead rows are stamped with the version that killed them, which is
-how an older state still sees a row that a newer state has removed.
+completed before it started and never half of one.  Dead rows are stamped with
+the version that killed them, which is how an older state still sees a row that
+a newer state has removed.  docs/index.md has the measurements behind the design.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ import os
 import threading
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Generic, TypeAlias, TypeVar
 
@@ -84,8 +85,8 @@ _SIBLING: Final = np.arange(_CHUNKS) ^ 1
 _CHUNK_BASE: Final = np.arange(_CHUNKS, dtype=np.int64) * (_BUCKETS + 1)
 _MAX_SEGMENT: Final = 2**31 - 1  # row numbers must leave at least one filter bit in 32
 
-_QUERY_BATCH: Final = 64
-_DELTA_FRACTION: Final = 32  # queries searched together; bounds the temporary arrays
+_QUERY_BATCH: Final = 64  # queries searched together; bounds the temporary arrays
+_DELTA_FRACTION: Final = 128  # a delta over len(main) / 128 entries is merged into main
 
 _FORMAT: Final = "haven-index"
 _FORMAT_VERSION: Final = 1
@@ -192,7 +193,6 @@ def _popcount_rows(x: Words) -> npt.NDArray[np.uint32]:
 
 
 _EMPTY_INT: Final = np.empty(0, dtype=np.intp)
-_EMPTY_DIST: Final = np.empty(0, dtype=np.uint32)
 
 
 class _Segment:
@@ -258,7 +258,10 @@ class _Segment:
         drop = np.uint16(16 - filter_bits)
         for c in range(_CHUNKS):
             order = np.argsort(chunk[c], kind="stable")  # radix sort; keeps rows ascending per bucket
-            np.cumsum(np.bincount(chunk[c], minlength=_BUCKETS), out=offsets[c, 1:])
+            counts = np.zeros(_BUCKETS, dtype=np.int64)
+            for start in range(0, n, 1 << 20):  # bincount holds the GIL: keep each call short
+                counts += np.bincount(chunk[c, start : start + (1 << 20)], minlength=_BUCKETS)
+            np.cumsum(counts, out=offsets[c, 1:])
             sib = (chunk[c ^ 1].take(order) >> drop).astype(np.uint32)
             np.bitwise_or(order.astype(np.uint32), sib << np.uint32(row_bits), out=tables[c])
         return cls(words, ids, offsets, tables)
@@ -368,14 +371,26 @@ class _Buffer:
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    """What one query sees; never changed after it is published."""
+    """What one query sees; never changed after it is published.
+
+    ``frozen`` holds full deltas waiting for (or undergoing) a background merge
+    into ``main``; they are searched like any other segment meanwhile.
+    """
 
     main: _Segment
+    frozen: tuple[_Segment, ...]
     delta: _Segment
     buffer: _Buffer
     buffer_len: int
     count: int
     version: int
+
+    @property
+    def segments(self) -> tuple[_Segment, ...]:
+        return (self.main, *self.frozen, self.delta)
+
+    def but(self, **changes: Any) -> _State:
+        return replace(self, **changes)
 
 
 def _drop_dead(
@@ -386,6 +401,12 @@ def _drop_dead(
         return found
     keep = np.fromiter((dead.get(r, _MISSING) > version for r in rows.tolist()), dtype=bool, count=rows.size)
     return q[keep], rows[keep], d[keep]
+
+
+def _gather(parts: list[tuple[_Segment | _Buffer, IntArray]]) -> tuple[Words, Ids]:
+    words = [holder.words.take(rows, axis=0) for holder, rows in parts]
+    ids = [holder.ids.take(rows) for holder, rows in parts]
+    return np.concatenate([_EMPTY_SEGMENT_WORDS, *words]), np.concatenate([_EMPTY_SEGMENT_IDS, *ids])
 
 
 class HammingIndex:
@@ -407,6 +428,8 @@ class HammingIndex:
     Thread safety: one writer at a time (writes are serialised by an internal
     lock), any number of concurrent readers; each query answers from one
     consistent state that includes every write completed before it started.
+    Merging recent additions into the main segment happens on a background
+    thread; until it lands, they are searched where they are.
 
     ``save(path)`` writes one file; ``HammingIndex.load(path)`` memory-maps it
     without rebuilding anything and checks it (a damaged file raises
@@ -418,8 +441,9 @@ class HammingIndex:
 
         The keywords tune the update path and never change results: up to
         ``buffer_size`` recent additions are scanned directly before they are
-        folded into the delta segment, and the delta is merged into main once it
-        holds more than ``max(delta_min, len(main) // 32)`` entries.
+        folded into the delta segment, and the delta is handed to a background
+        merge into main once it holds more than ``max(delta_min, len(main) // 128)``
+        entries.
         """
         for name, value in (("buffer_size", buffer_size), ("delta_min", delta_min)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -427,7 +451,10 @@ class HammingIndex:
         self._buffer_size = buffer_size
         self._delta_min = delta_min
         self._lock = threading.Lock()
-        self._state = _State(_empty_segment(), _empty_segment(), _Buffer(self._buffer_size), 0, 0, 0)
+        self._merger: threading.Thread | None = None
+        self._merge_error: BaseException | None = None
+        empty = _empty_segment()
+        self._state = _State(empty, (), empty, _Buffer(buffer_size), 0, 0, 0)
 
     # -- reading --------------------------------------------------------------
 
@@ -444,9 +471,12 @@ class HammingIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays the index holds (hashes, ids, tables), mapped or not."""
+        """Bytes of the arrays the index holds (hashes, ids, tables), mapped or not.
+
+        A background merge briefly holds a second copy of the main segment.
+        """
         s = self._state
-        return s.main.nbytes + s.delta.nbytes + s.buffer.words.nbytes + s.buffer.ids.nbytes
+        return sum(seg.nbytes for seg in s.segments) + s.buffer.words.nbytes + s.buffer.ids.nbytes
 
     def query(self, h: PdqHash | PdqResult, radius: int = 31, *, dihedral: bool = False) -> list[Match]:
         """Every stored entry within ``radius`` bits of ``h``, by distance then id.
@@ -501,14 +531,13 @@ class HammingIndex:
             if self._locate(s, i) is not None:
                 raise DuplicateIdError(f"id {i} is already in the index")
             if s.buffer_len == self._buffer_size:
-                s = self._fold(s, words[None, :], np.array([i], dtype=np.int64))
-            else:
-                buf = s.buffer
-                buf.words[s.buffer_len] = words
-                buf.ids[s.buffer_len] = i
-                buf.rows[i] = s.buffer_len
-                s = _State(s.main, s.delta, buf, s.buffer_len + 1, s.count + 1, s.version + 1)
-            self._state = s
+                self._publish(self._fold(s, words[None, :], np.array([i], dtype=np.int64)))
+                return
+            buf = s.buffer
+            buf.words[s.buffer_len] = words
+            buf.ids[s.buffer_len] = i
+            buf.rows[i] = s.buffer_len
+            self._publish(s.but(buffer_len=s.buffer_len + 1, count=s.count + 1, version=s.version + 1))
 
     def add_many(
         self, ids: Iterable[int] | npt.NDArray[np.integer[Any]], hashes: Iterable[PdqHash] | Words
@@ -534,17 +563,15 @@ class HammingIndex:
                 raise DuplicateIdError(
                     f"{present.size} of the ids are already in the index, e.g. {int(present[0])}"
                 )
-            room = self._buffer_size - s.buffer_len
-            if id_arr.size <= room:
-                buf = s.buffer
-                end = s.buffer_len + id_arr.size
-                buf.words[s.buffer_len : end] = words
-                buf.ids[s.buffer_len : end] = id_arr
-                buf.rows.update(zip(id_arr.tolist(), range(s.buffer_len, end), strict=True))
-                s = _State(s.main, s.delta, buf, end, s.count + id_arr.size, s.version + 1)
-            else:
-                s = self._fold(s, words, id_arr)
-            self._state = s
+            if id_arr.size > self._buffer_size - s.buffer_len:
+                self._publish(self._fold(s, words, id_arr))
+                return
+            buf = s.buffer
+            end = s.buffer_len + id_arr.size
+            buf.words[s.buffer_len : end] = words
+            buf.ids[s.buffer_len : end] = id_arr
+            buf.rows.update(zip(id_arr.tolist(), range(s.buffer_len, end), strict=True))
+            self._publish(s.but(buffer_len=end, count=s.count + id_arr.size, version=s.version + 1))
 
     def remove(self, id_: int) -> None:
         """Withdraw ``id_``: no query that starts after this returns it."""
@@ -554,13 +581,7 @@ class HammingIndex:
             where = self._locate(s, i)
             if where is None:
                 raise KeyError(i)
-            version = s.version + 1
-            holder, row = where
-            holder.dead[row] = version
-            if isinstance(holder, _Buffer):
-                del holder.rows[i]
-            s = _State(s.main, s.delta, s.buffer, s.buffer_len, s.count - 1, version)
-            self._state = self._after_removal(s)
+            self._publish(self._kill(s, [(i, where)]))
 
     def remove_many(self, ids: Iterable[int] | npt.NDArray[np.integer[Any]]) -> None:
         """Withdraw every id in ``ids``: all of them, or (if one is absent) none."""
@@ -571,27 +592,22 @@ class HammingIndex:
             raise ValueError("the same id appears more than once in the batch")
         with self._lock:
             s = self._state
-            places = [self._locate(s, i) for i in id_arr.tolist()]
-            missing = [i for i, p in zip(id_arr.tolist(), places, strict=True) if p is None]
-            if missing:
-                raise KeyError(missing[0])
-            version = s.version + 1
-            for i, where in zip(id_arr.tolist(), places, strict=True):
-                if where is None:  # pragma: no cover - checked above
+            id_list = id_arr.tolist()
+            places = [self._locate(s, i) for i in id_list]
+            found: list[tuple[int, tuple[_Segment | _Buffer, int]]] = []
+            for i, where in zip(id_list, places, strict=True):
+                if where is None:
                     raise KeyError(i)
-                holder, row = where
-                holder.dead[row] = version
-                if isinstance(holder, _Buffer):
-                    del holder.rows[i]
-            s = _State(s.main, s.delta, s.buffer, s.buffer_len, s.count - id_arr.size, version)
-            self._state = self._after_removal(s)
+                found.append((i, where))
+            self._publish(self._kill(s, found))
 
     def compact(self) -> None:
         """Merge everything into one main segment and drop dead rows (a full rebuild).
 
         Never needed for correctness; it makes queries a little faster after many
-        writes, and it is what ``add``/``remove`` do on their own from time to time.
+        writes.  It waits for a background merge that is under way.
         """
+        self._wait_for_merge()
         with self._lock:
             self._state = self._fold(self._state, _EMPTY_SEGMENT_WORDS, _EMPTY_SEGMENT_IDS, into_main=True)
 
@@ -602,79 +618,86 @@ class HammingIndex:
 
         The tables are stored as they are, so loading rebuilds nothing.
         """
-        s = self._state
+        self._wait_for_merge()
+        with self._lock:  # the dead-row maps are only stable while no write runs
+            s = self._state
+            dead = [np.array(sorted(seg.dead), dtype=np.int64) for seg in s.segments]
+            live = np.array([r for r in range(s.buffer_len) if r not in s.buffer.dead], dtype=np.intp)
         arrays: dict[str, np.ndarray[Any, Any]] = {}
-        for name, seg in (("main", s.main), ("delta", s.delta)):
-            arrays[f"{name}.ids"] = seg.ids
-            arrays[f"{name}.words"] = seg.words
-            arrays[f"{name}.offsets"] = seg.offsets
-            arrays[f"{name}.tables"] = seg.tables
-            arrays[f"{name}.dead"] = np.array(
-                sorted(r for r, v in seg.dead.items() if v <= s.version), dtype=np.int64
-            )
-        live = np.array(
-            [r for r in range(s.buffer_len) if s.buffer.dead.get(r, _MISSING) > s.version], dtype=np.intp
-        )
-        arrays["buffer.ids"] = s.buffer.ids[: s.buffer_len].take(live)
-        arrays["buffer.words"] = s.buffer.words[: s.buffer_len].take(live, axis=0)
-        _write_container(Path(path), "hamming", {"count": s.count}, arrays)
+        for k, seg in enumerate(s.segments):
+            arrays[f"{k}.ids"] = seg.ids
+            arrays[f"{k}.words"] = seg.words
+            arrays[f"{k}.offsets"] = seg.offsets
+            arrays[f"{k}.tables"] = seg.tables
+            arrays[f"{k}.dead"] = dead[k]
+        arrays["buffer.ids"] = s.buffer.ids.take(live)
+        arrays["buffer.words"] = s.buffer.words.take(live, axis=0)
+        meta = {"count": s.count, "segments": len(s.segments)}
+        _write_container(Path(path), "hamming", meta, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> HammingIndex:
         """Open a file written by :meth:`save`; the big arrays stay memory-mapped."""
         meta, arrays = _read_container(Path(path), "hamming")
+        n_segments = meta.get("segments")
+        _expect(isinstance(n_segments, int) and n_segments >= 2, "bad segment count")
         segments = []
-        for name in ("main", "delta"):
-            ids, words = arrays[f"{name}.ids"], arrays[f"{name}.words"]
-            offsets, tables, dead = (
-                arrays[f"{name}.offsets"],
-                arrays[f"{name}.tables"],
-                arrays[f"{name}.dead"],
-            )
+        for k in range(int(n_segments)):  # type: ignore[arg-type]
+            try:
+                ids, words, offsets = arrays[f"{k}.ids"], arrays[f"{k}.words"], arrays[f"{k}.offsets"]
+                tables, dead = arrays[f"{k}.tables"], arrays[f"{k}.dead"]
+            except KeyError as e:
+                raise IndexFileError(f"not a valid Haven index file: array {e} is missing") from e
             n = ids.shape[0]
-            _expect(ids.dtype == np.int64 and ids.ndim == 1, f"{name}: ids must be int64")
-            _expect(words.dtype == np.uint64 and words.shape == (n, 4), f"{name}: bad hash array")
-            _expect(
-                offsets.dtype == np.int64 and offsets.shape == (_CHUNKS, _BUCKETS + 1), f"{name}: bad offsets"
-            )
-            _expect(tables.dtype == np.uint32 and tables.shape == (_CHUNKS, n), f"{name}: bad tables")
-            _expect(dead.dtype == np.int64 and dead.ndim == 1, f"{name}: bad dead-row list")
-            _expect(n == 0 or bool(np.all(ids[1:] > ids[:-1])), f"{name}: ids are not strictly increasing")
-            _expect(n == 0 or int(ids[0]) >= 0, f"{name}: negative id")
+            _expect(ids.dtype == np.int64 and ids.ndim == 1, "ids must be int64")
+            _expect(words.dtype == np.uint64 and words.shape == (n, 4), "bad hash array")
+            _expect(offsets.dtype == np.int64 and offsets.shape == (_CHUNKS, _BUCKETS + 1), "bad offsets")
+            _expect(tables.dtype == np.uint32 and tables.shape == (_CHUNKS, n), "bad tables")
+            _expect(dead.dtype == np.int64 and dead.ndim == 1, "bad dead-row list")
+            _expect(n == 0 or bool(np.all(ids[1:] > ids[:-1])), "ids are not strictly increasing")
+            _expect(n == 0 or int(ids[0]) >= 0, "negative id")
             _expect(
                 bool(np.all(offsets[:, 0] == 0))
                 and bool(np.all(offsets[:, -1] == n))
                 and bool(np.all(np.diff(offsets, axis=1) >= 0)),
-                f"{name}: offsets are inconsistent",
+                "offsets are inconsistent",
             )
-            _expect(dead.size == 0 or (int(dead.min()) >= 0 and int(dead.max()) < n), f"{name}: bad dead row")
+            _expect(dead.size == 0 or (int(dead.min()) >= 0 and int(dead.max()) < n), "bad dead row")
             segments.append(_Segment(words, ids, offsets, tables, dict.fromkeys(dead.tolist(), 0)))
-        main, delta = segments
-        buf_ids, buf_words = arrays["buffer.ids"], arrays["buffer.words"]
+        buf_ids, buf_words = arrays.get("buffer.ids"), arrays.get("buffer.words")
+        if buf_ids is None or buf_words is None:
+            raise IndexFileError("not a valid Haven index file: the buffer arrays are missing")
         _expect(
             buf_ids.dtype == np.int64
             and buf_words.dtype == np.uint64
             and buf_words.shape == (buf_ids.shape[0], 4),
-            "buffer: bad arrays",
+            "bad buffer arrays",
         )
-        count = main.n - len(main.dead) + delta.n - len(delta.dead) + buf_ids.shape[0]
-        _expect(meta.get("count") == count, "the entry count does not match the arrays")
+        stored = sum(seg.n - len(seg.dead) for seg in segments)
+        _expect(meta.get("count") == stored + buf_ids.shape[0], "the entry count does not match the arrays")
         index = cls()
-        index._state = _State(
-            main, delta, index._state.buffer, 0, main.n + delta.n - len(main.dead) - len(delta.dead), 1
-        )
+        main, *frozen, delta = segments
+        index._state = _State(main, tuple(frozen), delta, index._state.buffer, 0, stored, 1)
         if buf_ids.size:
-            _expect(index._present(index._state, np.unique(buf_ids)).size == 0, "an id is stored twice")
-            index.add_many(np.array(buf_ids), np.array(buf_words))
+            try:
+                index.add_many(np.array(buf_ids), np.array(buf_words))
+            except ValueError as e:
+                raise IndexFileError(f"not a valid Haven index file: {e}") from e
         return index
 
     # -- internals ------------------------------------------------------------
+
+    def _publish(self, s: _State) -> None:
+        """Make ``s`` what queries see (caller holds the lock); start a merge if due."""
+        if s.frozen and self._merger is None and self._merge_error is None:
+            self._start_merge(s)
+        self._state = s
 
     def _locate(self, s: _State, i: int) -> tuple[_Segment | _Buffer, int] | None:
         row = s.buffer.rows.get(i)
         if row is not None and row < s.buffer_len and s.buffer.dead.get(row, _MISSING) > s.version:
             return s.buffer, row
-        for seg in (s.delta, s.main):
+        for seg in reversed(s.segments):
             r = seg.find(i, s.version)
             if r is not None:
                 return seg, r
@@ -683,7 +706,7 @@ class HammingIndex:
     def _present(self, s: _State, ids: Ids) -> Ids:
         """Which of the (sorted, unique) ``ids`` are alive in ``s``."""
         found = np.zeros(ids.size, dtype=bool)
-        for seg in (s.main, s.delta):
+        for seg in s.segments:
             if seg.n == 0:
                 continue
             pos = np.minimum(np.searchsorted(seg.ids, ids), seg.n - 1)
@@ -692,41 +715,95 @@ class HammingIndex:
                 hit = hit[[seg.dead.get(int(p), _MISSING) > s.version for p in pos.take(hit).tolist()]]
             found[hit] = True
         if s.buffer.rows:
+            rows = s.buffer.rows
             found |= np.fromiter(
-                (s.buffer.rows.get(i, s.buffer_len) < s.buffer_len for i in ids.tolist()),
-                dtype=bool,
-                count=ids.size,
+                (rows.get(i, s.buffer_len) < s.buffer_len for i in ids.tolist()), bool, ids.size
             )
         return ids[found]
 
-    def _fold(self, s: _State, words: Words, ids: Ids, *, into_main: bool = False) -> _State:
-        """Fold the buffer, the delta and new entries into a rebuilt delta - or, once
-        that grows past its share (or ``into_main``), into a rebuilt main."""
-        buf_live = np.array(
-            [r for r in range(s.buffer_len) if s.buffer.dead.get(r, _MISSING) > s.version], dtype=np.intp
-        )
-        d_rows = s.delta.alive_rows(s.version)
-        new_words = np.concatenate(
-            [s.delta.words.take(d_rows, axis=0), s.buffer.words[: s.buffer_len].take(buf_live, axis=0), words]
-        )
-        new_ids = np.concatenate([s.delta.ids.take(d_rows), s.buffer.ids[: s.buffer_len].take(buf_live), ids])
+    def _kill(self, s: _State, found: list[tuple[int, tuple[_Segment | _Buffer, int]]]) -> _State:
+        """Stamp the rows dead as of the next version (lock held); the state that has them gone."""
         version = s.version + 1
-        if into_main or new_ids.size > max(self._delta_min, s.main.n // _DELTA_FRACTION):
-            main_rows = s.main.alive_rows(s.version)
-            main = _Segment.build(
-                np.concatenate([s.main.words.take(main_rows, axis=0), new_words]),
-                np.concatenate([s.main.ids.take(main_rows), new_ids]),
-            )
-            return _State(main, _empty_segment(), _Buffer(self._buffer_size), 0, main.n, version)
-        delta = _Segment.build(new_words, new_ids)
-        count = s.main.n - len(s.main.dead) + delta.n
-        return _State(s.main, delta, _Buffer(self._buffer_size), 0, count, version)
-
-    def _after_removal(self, s: _State) -> _State:
+        for i, (holder, row) in found:
+            holder.dead[row] = version
+            if isinstance(holder, _Buffer):
+                del holder.rows[i]
+        s = s.but(count=s.count - len(found), version=version)
         # Dead rows cost a dict entry each until their segment is rebuilt.
-        if len(s.main.dead) > max(self._delta_min, s.main.n // 8):
-            return self._fold(s, _EMPTY_SEGMENT_WORDS, _EMPTY_SEGMENT_IDS, into_main=True)
+        if len(s.main.dead) > max(self._delta_min, s.main.n // 8) and self._merger is None:
+            s = s.but(frozen=(*s.frozen, s.delta), delta=_empty_segment()) if s.delta.n else s
+            self._start_merge(s)
         return s
+
+    def _delta_max(self, main_n: int) -> int:
+        return max(self._delta_min, main_n // _DELTA_FRACTION)
+
+    def _fold(self, s: _State, words: Words, ids: Ids, *, into_main: bool = False) -> _State:
+        """Fold the buffer, the delta and new entries into a rebuilt delta, freezing
+        it for a background merge once it is full; or, for ``into_main`` and for
+        batches larger than main itself, rebuild main here and now."""
+        self._merge_error = None  # a failed merge is retried from here on
+        buf_live = np.array([r for r in range(s.buffer_len) if r not in s.buffer.dead], dtype=np.intp)
+        recent: list[tuple[_Segment | _Buffer, IntArray]] = [
+            (s.delta, s.delta.alive_rows(s.version)),
+            (s.buffer, buf_live),
+        ]
+        new_words, new_ids = _gather(recent)
+        new_words, new_ids = np.concatenate([new_words, words]), np.concatenate([new_ids, ids])
+        version = s.version + 1
+        empty = _empty_segment()
+        if into_main or new_ids.size > max(self._delta_max(s.main.n), s.main.n):
+            older: list[tuple[_Segment | _Buffer, IntArray]] = [
+                (seg, seg.alive_rows(s.version)) for seg in (s.main, *s.frozen)
+            ]
+            old_words, old_ids = _gather(older)
+            main = _Segment.build(np.concatenate([old_words, new_words]), np.concatenate([old_ids, new_ids]))
+            return _State(main, (), empty, _Buffer(self._buffer_size), 0, main.n, version)
+        delta = _Segment.build(new_words, new_ids)
+        s = s.but(delta=delta, buffer=_Buffer(self._buffer_size), buffer_len=0, count=s.count + ids.size)
+        if delta.n > self._delta_max(s.main.n):
+            s = s.but(frozen=(*s.frozen, delta), delta=empty)
+        return s.but(version=version)
+
+    def _start_merge(self, s: _State) -> None:
+        """Merge main and the frozen deltas of ``s`` on a background thread (lock held)."""
+        parts: list[tuple[_Segment | _Buffer, IntArray]] = [
+            (seg, seg.alive_rows(s.version)) for seg in (s.main, *s.frozen)
+        ]
+        merger = threading.Thread(target=self._merge, args=(s, parts), name="haven-index-merge", daemon=True)
+        merger.start()  # it needs the lock we hold to finish, so it cannot end before the next line
+        self._merger = merger
+
+    def _merge(self, base: _State, parts: list[tuple[_Segment | _Buffer, IntArray]]) -> None:
+        try:
+            main = _Segment.build(*_gather(parts))
+        except BaseException as e:  # e.g. MemoryError: the frozen deltas stay searchable; retried later
+            with self._lock:
+                self._merge_error = e
+                self._merger = None
+            return
+        with self._lock:
+            self._merger = None
+            s = self._state
+            merged = (base.main, *base.frozen)
+            if (
+                s.main is not base.main
+                or len(s.frozen) < len(base.frozen)
+                or any(a is not b for a, b in zip(s.frozen, base.frozen, strict=False))
+            ):
+                return  # a synchronous rebuild overtook this merge: drop it
+            # Removals that happened while the merge ran still apply.
+            for seg in merged:
+                late = [row for row, v in seg.dead.items() if v > base.version]
+                for i in seg.ids.take(np.array(late, dtype=np.intp)).tolist():
+                    row = main.find(i, s.version)
+                    if row is not None:
+                        main.dead[row] = s.version
+            self._publish(s.but(main=main, frozen=s.frozen[len(base.frozen) :], version=s.version + 1))
+
+    def _wait_for_merge(self) -> None:
+        while (merger := self._merger) is not None:
+            merger.join()
 
     def _search_many(self, qw: Words, radius: int) -> list[list[Match]]:
         s = self._state  # one read: everything below answers from this state
@@ -734,17 +811,19 @@ class HammingIndex:
         for start in range(0, qw.shape[0], _QUERY_BATCH):
             batch = qw[start : start + _QUERY_BATCH]
             qc = _chunks(batch)
-            parts = [
-                (_drop_dead(seg.search(batch, qc, radius), seg.dead, s.version), seg.ids)
-                for seg in (s.main, s.delta)
-            ]
-            bq, brows, bd = _drop_dead(s.buffer.search(batch, s.buffer_len, radius), s.buffer.dead, s.version)
-            q_all = np.concatenate([p[0][0] for p in parts] + [bq])
-            id_all = np.concatenate([ids.take(p[1]) for p, ids in parts] + [s.buffer.ids.take(brows)])
-            d_all = np.concatenate([p[0][2] for p in parts] + [bd])
+            qs, ids, ds = [], [], []
+            for seg in s.segments:
+                if seg.n:
+                    q, rows, d = _drop_dead(seg.search(batch, qc, radius), seg.dead, s.version)
+                    qs.append(q)
+                    ids.append(seg.ids.take(rows))
+                    ds.append(d)
+            q, rows, d = _drop_dead(s.buffer.search(batch, s.buffer_len, radius), s.buffer.dead, s.version)
+            q_all = np.concatenate([*qs, q])
+            id_all = np.concatenate([*ids, s.buffer.ids.take(rows)])
+            d_all = np.concatenate([*ds, d])
             order = np.lexsort((id_all, d_all, q_all))
-            q_sorted = q_all.take(order)
-            bounds = np.searchsorted(q_sorted, np.arange(batch.shape[0] + 1))
+            bounds = np.searchsorted(q_all.take(order), np.arange(batch.shape[0] + 1))
             ids_list = id_all.take(order).tolist()
             d_list = d_all.take(order).tolist()
             for k in range(batch.shape[0]):
