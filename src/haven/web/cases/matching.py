@@ -66,20 +66,23 @@ class ContentIndex:
     def sync(self) -> None:
         """Bring the index up to the database's latest committed changes."""
         with self._lock:
-            if self._version < 0:
-                self._version = IndexChange.objects.aggregate(v=Max("version"))["v"] or 0
-                self._load_all()
-                return
-            floor = max(0, self._version - LOOKBACK)
-            rows = IndexChange.objects.filter(version__gt=floor).values_list("version", "content_item_id")
-            fresh = [(v, item) for v, item in rows if v not in self._seen and v > floor]
-            if not fresh:
-                return
-            self._apply({item for _, item in fresh})
-            self._seen.update(v for v, _ in fresh)
-            self._version = max(self._version, max(v for v, _ in fresh))
-            floor = max(0, self._version - LOOKBACK)
-            self._seen = {v for v in self._seen if v > floor}
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        if self._version < 0:
+            self._version = IndexChange.objects.aggregate(v=Max("version"))["v"] or 0
+            self._load_all()
+            return
+        floor = max(0, self._version - LOOKBACK)
+        rows = IndexChange.objects.filter(version__gt=floor).values_list("version", "content_item_id")
+        fresh = [(v, item) for v, item in rows if v not in self._seen and v > floor]
+        if not fresh:
+            return
+        self._apply({item for _, item in fresh})
+        self._seen.update(v for v, _ in fresh)
+        self._version = max(self._version, max(v for v, _ in fresh))
+        floor = max(0, self._version - LOOKBACK)
+        self._seen = {v for v in self._seen if v > floor}
 
     def _load_all(self) -> None:
         # Changes up to the version read before loading are reflected in the load; later ones
@@ -131,8 +134,23 @@ class ContentIndex:
         sha256: Sequence[Sha256] = (),
         radius: int = 31,
     ) -> list[Hit]:
-        """Content of ``organisation_id`` matching any of the hashes, best first per query."""
-        self.sync()
+        """Content of ``organisation_id`` matching any of the hashes, best first per query.
+
+        Lookups hold the index's lock: the digest indexes and the organisation map are plain
+        dicts that a concurrent sync would change under an iteration.
+        """
+        with self._lock:
+            self._sync_locked()
+            return self._lookup_locked(organisation_id, pdq, md5, sha256, radius)
+
+    def _lookup_locked(
+        self,
+        organisation_id: int,
+        pdq: Sequence[PdqHash],
+        md5: Sequence[Md5],
+        sha256: Sequence[Sha256],
+        radius: int,
+    ) -> list[Hit]:
         hits: list[Hit] = []
         mine = self._organisation
         for n, h in enumerate(pdq):
