@@ -67,8 +67,8 @@ def main() -> int:
         from django_otp import DEVICE_ID_SESSION_KEY
 
         from haven.signals import PdqHash
+        from haven.web.accounts.actions import create_token
         from haven.web.accounts.models import User
-        from haven.web.accounts.tokens import create_token
         from haven.web.cases import actions
         from haven.web.cases.models import Case, ContentItem
         from haven.web.core.demo import seed_demo

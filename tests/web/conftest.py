@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
+from haven.web.accounts.actions import create_token
 from haven.web.accounts.models import Organisation, User
 from haven.web.accounts.roles import Role
-from haven.web.accounts.tokens import create_token
 from haven.web.cases import actions
 from haven.web.cases.matching import reset_content_index
 from haven.web.cases.models import Case

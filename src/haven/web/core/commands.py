@@ -75,7 +75,7 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
 def create_organisation(slug: str, name: str, country: str, time_zone: str, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     setup()
-    from haven.web.accounts.provisioning import create_organisation as create
+    from haven.web.accounts.actions import create_organisation as create
     from haven.web.core.errors import ActionError
 
     try:
@@ -90,8 +90,8 @@ def create_organisation(slug: str, name: str, country: str, time_zone: str, out:
 def create_user(username: str, org: str, role: str, password: str, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     setup()
+    from haven.web.accounts.actions import create_user as create
     from haven.web.accounts.models import Organisation
-    from haven.web.accounts.provisioning import create_user as create
     from haven.web.core.errors import ActionError
 
     organisation = Organisation.objects.filter(slug=org).first()
@@ -112,8 +112,8 @@ def create_user(username: str, org: str, role: str, password: str, out: TextIO |
 def create_token(username: str, name: str, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     setup()
+    from haven.web.accounts.actions import create_token as create
     from haven.web.accounts.models import User
-    from haven.web.accounts.tokens import create_token as create
 
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from haven.signals import PdqHash
+from haven.web.accounts.actions import create_organisation, create_user
 from haven.web.accounts.models import Organisation, User
-from haven.web.accounts.provisioning import create_organisation, create_user
 from haven.web.accounts.roles import Role
 from haven.web.cases import actions
 from haven.web.cases.classification import Relationship, TfgbvType
