@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    "ninja",  # serves the API docs page's Swagger UI from our static files, not a CDN
     "django_tasks",
     "django_tasks_db",
     "haven.web.core",
