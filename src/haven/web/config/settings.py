@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "haven.web.audit",
     "haven.web.cases",
     "haven.web.referrals",
+    "haven.web.portal",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""The survivor portal: hashes pictures in the browser so that only hashes reach the server."""
