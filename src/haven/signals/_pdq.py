@@ -82,12 +82,18 @@ def _axis_operator(n: int) -> Float64Array:
     # Row r of the result is sum_k B[s_r, k] * B[k, :] where B is the box matrix.
     # Each B[k, :] is a constant run, so accumulate the runs as +/- steps and integrate.
     diff = np.zeros((_OUT, n + 1))
+    ends = np.empty(_OUT, dtype=np.int64)
     for r, s in enumerate(samples):
         ks = np.arange(lo[s], hi[s] + 1)
         weight = inv[s] * inv[ks]
         np.add.at(diff[r], lo[ks], weight)
         np.add.at(diff[r], hi[ks] + 1, -weight)
-    return np.cumsum(diff[:, :n], axis=1)
+        ends[r] = hi[hi[s]] + 1
+    op = np.cumsum(diff[:, :n], axis=1)
+    # After the last step the exact sum is 0, but the float running sum keeps a ~1e-18
+    # residue that would stretch every run to the end of the axis (and the work with it).
+    op[np.arange(n)[None, :] >= ends[:, None]] = 0.0
+    return op
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,10 @@ const DCT = (() => {
 /**
  * The 64 x n operator for one axis, as runs. Built exactly as _axis_operator builds it
  * (weights accumulated as +/- steps, then a running sum), so the weights are the same
- * doubles. The running sum can leave a tiny constant residue (~1e-18) after the last step;
- * Python keeps it in the run up to the end of the axis. We keep it too, but as a constant
- * `tail` from `tailStart` on, applied through column sums instead of one product per pixel.
+ * doubles. After the row's last step the exact sum is 0 and, as in Python, the float
+ * residue (~1e-18) is dropped. A row whose box reaches the end of the axis ends in a
+ * constant `tail` from `tailStart` on, applied through column sums instead of one product
+ * per pixel.
  */
 function buildBand(n) {
   const window = Math.floor((n + 2 * OUT - 1) / (2 * OUT));
@@ -75,12 +76,15 @@ function buildBand(n) {
     for (let k = lo[s]; k <= hi[s]; k++) diff[hi[k] + 1] += -(inv[s] * inv[k]);
     let lastStep = 0;
     for (let j = 0; j < n; j++) if (diff[j] !== 0) lastStep = j;
-    // The running sum is exactly 0 before the first step and constant from lastStep on.
-    const row = new Float64Array(lastStep + 1);
+    // The exact sum is 0 from trueEnd on (Python zeroes it there too); when the box reaches
+    // the end of the axis (trueEnd == n) the sum is constant from lastStep on.
+    const trueEnd = hi[hi[s]] + 1;
+    const stop = trueEnd < n ? trueEnd : lastStep + 1;
+    const row = new Float64Array(stop);
     let acc = 0;
     let first = -1;
     let lastNonzero = -1;
-    for (let j = 0; j <= lastStep; j++) {
+    for (let j = 0; j < stop; j++) {
       acc += diff[j];
       row[j] = acc;
       if (acc !== 0) {
@@ -90,7 +94,7 @@ function buildBand(n) {
     }
     if (first < 0) first = 0;
     let end = lastNonzero + 1;
-    if (acc !== 0) {
+    if (trueEnd >= n && acc !== 0) {
       end = lastStep;
       tails[r] = acc;
       tailStarts[r] = lastStep;
