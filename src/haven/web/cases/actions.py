@@ -73,18 +73,7 @@ def create_case(*, actor: Any, contact: str = "", notes: str = "", **fields: Any
         case = Case(organisation_id=actor.organisation_id, created_by=actor, **fields)
         if case.assignee is None:
             case.assignee = actor
-        _classify(case)
-        _set_secrets(case, contact, notes)
-        for _attempt in range(5):
-            case.number = new_case_number()
-            try:
-                with transaction.atomic():
-                    case.save()
-                break
-            except IntegrityError:
-                continue
-        else:  # pragma: no cover - 31^8 numbers
-            raise ActionError(_("Could not allocate a case number; try again."))
+        insert_case(case, contact=contact, notes=notes)
         append(
             actor=actor,
             event_type=EventType.CASE_CREATED,
@@ -96,6 +85,27 @@ def create_case(*, actor: Any, contact: str = "", notes: str = "", **fields: Any
                 "child_protection": case.child_protection,
             },
         )
+    return case
+
+
+def insert_case(case: Case, *, contact: str = "", notes: str = "") -> Case:
+    """Classify, encrypt and save a new case under a fresh number; the caller audits it.
+
+    Shared by every way a case comes in (a counsellor's intake, the survivor portal), inside
+    the caller's transaction.
+    """
+    _classify(case)
+    _set_secrets(case, contact, notes)
+    for _attempt in range(5):
+        case.number = new_case_number()
+        try:
+            with transaction.atomic():
+                case.save()
+            break
+        except IntegrityError:
+            continue
+    else:  # pragma: no cover - 31^8 numbers
+        raise ActionError(_("Could not allocate a case number; try again."))
     return case
 
 
