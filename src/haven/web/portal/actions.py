@@ -1,0 +1,327 @@
+"""Every write the survivor portal makes. There is no signed-in user: the audit actor is "portal"."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from haven.web.accounts.models import Organisation
+from haven.web.audit.chain import append
+from haven.web.audit.models import EventType
+from haven.web.cases.actions import HashInput, _normalise, consent_withdrawn, current_consent, insert_case
+from haven.web.cases.models import (
+    Case,
+    ConsentMethod,
+    ConsentRecord,
+    ConsentScope,
+    ContentItem,
+    IndexChange,
+)
+from haven.web.core.errors import ActionError
+
+from .models import PortalAccess
+
+ACTOR = "portal"
+MAX_ITEMS = 20
+CONTACT_MAX = 1000
+PIN_DIGITS = 8
+
+# The scopes a survivor can decide on herself in the portal; police and service referrals need
+# a conversation with a counsellor first.
+PORTAL_SCOPES = (ConsentScope.MONITOR, ConsentScope.TAKEDOWN, ConsentScope.SHARE, ConsentScope.CONTACT)
+
+LOCK_AFTER = 5
+FIRST_LOCK = dt.timedelta(minutes=1)
+LONGEST_LOCK = dt.timedelta(hours=24)
+CLIENT_LIMIT = 20
+CLIENT_WINDOW = dt.timedelta(minutes=10)
+
+# Argon2 explicitly (not the first of PASSWORD_HASHERS): a PIN has only 10^8 values, so each
+# guess must be expensive even where a deployment chose a faster hasher for passwords.
+_HASHER = Argon2PasswordHasher()
+
+
+# Verified against when a case number does not exist, so that an unknown number costs the same
+# time as a wrong PIN.
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.encode("00000000", _HASHER.salt())
+
+
+class PortalLocked(Exception):
+    """Too many attempts: try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = max(1, retry_after)
+
+
+def new_pin() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+
+
+def _clean_items(items: Any) -> list[HashInput]:
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes) or not items:
+        raise ActionError(_("Choose at least one picture."))
+    if len(items) > MAX_ITEMS:
+        raise ActionError(_("Send at most %(max)s pictures at a time.") % {"max": MAX_ITEMS})
+    clean = []
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping):
+            raise ActionError(_("The pictures’ hashes were not in the expected form."))
+        fields: dict[str, Any] = {
+            "pdq": item.get("pdq") or "",
+            "md5": item.get("md5") or "",
+            "sha256": item.get("sha256") or "",
+            "quality": item.get("quality"),
+            "dihedral": item.get("dihedral") or [],
+        }
+        text_ok = all(isinstance(fields[k], str) for k in ("pdq", "md5", "sha256"))
+        dihedral = fields["dihedral"]
+        dihedral_ok = isinstance(dihedral, list) and all(isinstance(h, str) for h in dihedral)
+        quality = fields["quality"]
+        quality_ok = quality is None or (isinstance(quality, int) and not isinstance(quality, bool))
+        if not (text_ok and dihedral_ok and quality_ok):
+            raise ActionError(_("The pictures’ hashes were not in the expected form."))
+        clean.append(
+            _normalise(
+                HashInput(
+                    label=_("photo %(n)s") % {"n": n},
+                    pdq=fields["pdq"],
+                    quality=quality,
+                    pdq_dihedral=tuple(dihedral),
+                    md5=fields["md5"],
+                    sha256=fields["sha256"],
+                )
+            )
+        )
+    return clean
+
+
+def _clean_consents(consents: Any) -> dict[str, bool]:
+    if not isinstance(consents, Mapping):
+        raise ActionError(_("The consent choices were not in the expected form."))
+    unknown = set(consents) - set(PORTAL_SCOPES)
+    if unknown or not all(isinstance(v, bool) for v in consents.values()):
+        raise ActionError(_("The consent choices were not in the expected form."))
+    return {scope: bool(consents.get(scope, False)) for scope in PORTAL_SCOPES}
+
+
+def submit_hashes(
+    *,
+    organisation: Organisation,
+    items: Any,
+    consents: Any,
+    contact: str = "",
+    minor_when_made: bool = False,
+) -> tuple[Case, str, str]:
+    """A survivor's own submission: an intake case with her hashes and choices.
+
+    Returns the case, its number and the PIN, which is shown to her once and kept only as a hash.
+    """
+    clean = _clean_items(items)
+    choices = _clean_consents(consents)
+    if not isinstance(contact, str) or not isinstance(minor_when_made, bool):
+        raise ActionError(_("The form was not in the expected form."))
+    contact = contact.strip()
+    if "\x00" in contact:
+        raise ActionError(_("The text must not contain NUL characters."))
+    if len(contact) > CONTACT_MAX:
+        raise ActionError(
+            _("Keep the contact details to %(max)s characters or fewer.") % {"max": CONTACT_MAX}
+        )
+    pin = new_pin()
+    with transaction.atomic():
+        case = insert_case(Case(organisation=organisation, minor_when_made=minor_when_made), contact=contact)
+        for scope, granted in choices.items():
+            ConsentRecord.objects.create(case=case, scope=scope, granted=granted, method=ConsentMethod.PORTAL)
+        created = []
+        for item in clean:
+            content = ContentItem.objects.create(
+                organisation=organisation,
+                case=case,
+                label=item.label,
+                pdq=item.pdq,
+                quality=item.quality,
+                pdq_dihedral=list(item.pdq_dihedral),
+                md5=item.md5,
+                sha256=item.sha256,
+            )
+            if choices[ConsentScope.MONITOR]:
+                IndexChange.objects.create(content_item=content, op=IndexChange.Op.ADD)
+            created.append(content.pk)
+        PortalAccess.objects.create(case=case, pin_hash=_HASHER.encode(pin, _HASHER.salt()))
+        # No hashes and no contact details in the trail: just what came in.
+        append(
+            actor=ACTOR,
+            event_type=EventType.CASE_CREATED,
+            organisation=organisation,
+            obj=case,
+            summary={
+                "number": case.number,
+                "source": "portal",
+                "items": created,
+                "consents": sorted(s for s, granted in choices.items() if granted),
+                "child_protection": case.child_protection,
+            },
+        )
+    return case, case.number, pin
+
+
+def normalise_case_number(value: str) -> str:
+    body = "".join(ch for ch in value.upper() if ch.isalnum())
+    if body.startswith("HV"):
+        body = body[2:]
+    return f"HV-{body[:4]}-{body[4:]}" if len(body) == 8 else ""
+
+
+def _client_key(client: str) -> str:
+    return f"portal:attempts:{client}"
+
+
+def _count_client_attempt(client: str) -> None:
+    key = _client_key(client)
+    window = int(CLIENT_WINDOW.total_seconds())
+    if cache.add(key, 1, timeout=window):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            count = 1
+    if count > CLIENT_LIMIT:
+        raise PortalLocked(window)
+
+
+def _lock_for(failures: int) -> dt.timedelta:
+    if failures < LOCK_AFTER:
+        return dt.timedelta(0)
+    lock: dt.timedelta = FIRST_LOCK * 2 ** min(failures - LOCK_AFTER, 20)
+    return min(lock, LONGEST_LOCK)
+
+
+def _unknown_key(number: str) -> str:
+    return f"portal:unknown:{number or '-'}"
+
+
+def _check_unknown(number: str, pin: str, now: dt.datetime) -> None:
+    """Wrong guesses at a number that does not exist lock it just as for a real one."""
+    key = _unknown_key(number)
+    failures, locked_until = cache.get(key, (0, None))
+    if locked_until is not None and locked_until > now:
+        raise PortalLocked(int((locked_until - now).total_seconds()) + 1)
+    _HASHER.verify(pin, _dummy_hash())
+    failures += 1
+    lock = _lock_for(failures)
+    cache.set(key, (failures, now + lock if lock else None), timeout=int(LONGEST_LOCK.total_seconds()) * 2)
+
+
+def check_access(*, case_number: str, pin: str, client: str) -> Case | None:
+    """The case for this number and PIN, or None; raises PortalLocked after too many tries.
+
+    A number that does not exist answers exactly as a wrong PIN does, in about the same time.
+    ``client`` identifies the requester (its IP address) for the per-client rate limit.
+    """
+    _count_client_attempt(client)
+    now = timezone.now()
+    number = normalise_case_number(case_number if isinstance(case_number, str) else "")
+    pin = pin.strip() if isinstance(pin, str) else ""
+    with transaction.atomic():
+        access = (
+            PortalAccess.objects.select_for_update()
+            .select_related("case")
+            .filter(case__number=number)
+            .first()
+            if number
+            else None
+        )
+        if access is None:
+            _check_unknown(number, pin, now)
+            return None
+        if access.locked_until is not None and access.locked_until > now:
+            raise PortalLocked(int((access.locked_until - now).total_seconds()) + 1)
+        if _HASHER.verify(pin, access.pin_hash):
+            if access.failed_attempts or access.locked_until:
+                access.failed_attempts = 0
+                access.locked_until = None
+                access.save(update_fields=["failed_attempts", "locked_until"])
+            return access.case
+        # Failed guesses are counted here, not audited: an attacker could otherwise grow the trail.
+        access.failed_attempts += 1
+        access.last_failed_at = now
+        lock = _lock_for(access.failed_attempts)
+        access.locked_until = now + lock if lock else None
+        access.save(update_fields=["failed_attempts", "last_failed_at", "locked_until"])
+    return None
+
+
+def _withdraw_all(case: Case) -> list[str]:
+    """Withdraw every granted scope (inside the caller's transaction); returns the scopes."""
+    granted = [scope for scope, on in current_consent(case).items() if on]
+    for scope in granted:
+        ConsentRecord.objects.create(case=case, scope=scope, granted=False, method=ConsentMethod.PORTAL)
+    if ConsentScope.MONITOR in granted:
+        for item in case.content.filter(removed_at__isnull=True):
+            IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
+    for scope in granted:
+        consent_withdrawn.send(sender=Case, case=case, scope=scope)
+    return granted
+
+
+def withdraw(*, case: Case) -> list[str]:
+    """The survivor withdraws every consent: her hashes leave the matching index at once."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        scopes = _withdraw_all(case)
+        append(
+            actor=ACTOR,
+            event_type=EventType.CONSENT_WITHDRAWN,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"scopes": scopes, "method": ConsentMethod.PORTAL.value},
+        )
+    return scopes
+
+
+def delete_my_data(*, case: Case) -> None:
+    """Withdraw, then blank every hash and erase the contact details; an anonymised case remains."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        scopes = _withdraw_all(case)
+        now = timezone.now()
+        items = list(case.content.select_for_update())
+        for item in items:
+            item.removed_at = item.removed_at or now
+            item.pdq = item.md5 = item.sha256 = ""
+            item.pdq_dihedral = []
+            item.quality = None
+            item.save(update_fields=["removed_at", "pdq", "md5", "sha256", "pdq_dihedral", "quality"])
+            IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
+        case.contact_encrypted = None
+        case.save(update_fields=["contact_encrypted", "updated_at"])
+        append(
+            actor=ACTOR,
+            event_type=EventType.CONTENT_REMOVED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={
+                "items": [item.pk for item in items],
+                "withdrawn": scopes,
+                "contact_erased": True,
+                "by": "survivor",
+            },
+        )
+
+
+def is_deleted(case: Case) -> bool:
+    return case.content.exists() and not case.content.filter(removed_at__isnull=True).exists()
