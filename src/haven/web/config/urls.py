@@ -7,6 +7,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("haven.web.accounts.urls")),
     path("audit/", include("haven.web.audit.urls")),
+    path("portal/", include("haven.web.portal.urls")),
     path("", include("haven.web.referrals.urls")),
     path("", include("haven.web.cases.urls")),
 ]

@@ -1,0 +1,152 @@
+// The submission page: each chosen picture is hashed in a Web Worker on this device and shown as
+// a local thumbnail (an object URL, never uploaded). Only the hashes and her choices are posted.
+const text = document.getElementById("portal-text").dataset;
+const maxItems = Number(text.max);
+const form = document.getElementById("submit-form");
+const input = document.getElementById("files");
+const list = document.getElementById("file-list");
+const errorBox = document.getElementById("form-error");
+const sendButton = document.getElementById("send");
+
+const worker = new Worker(text.worker, { type: "module" });
+const entries = new Map(); // id -> {file, url, row, status, hashes}
+let nextId = 1;
+const queue = [];
+let busy = false;
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = !message;
+}
+
+function pump() {
+  if (busy || !queue.length) return;
+  const id = queue.shift();
+  const entry = entries.get(id);
+  if (!entry) return pump();
+  busy = true;
+  worker.postMessage({ id, file: entry.file });
+}
+
+worker.onmessage = ({ data }) => {
+  const entry = entries.get(data.id);
+  if (data.type === "progress") {
+    if (entry) entry.progress.value = data.fraction || 0;
+    return;
+  }
+  busy = false;
+  if (entry) {
+    if (data.type === "result") {
+      entry.status = "done";
+      entry.hashes = {
+        pdq: data.pdq,
+        quality: data.quality,
+        dihedral: data.dihedral,
+        md5: data.md5,
+        sha256: data.sha256,
+      };
+      entry.progress.value = 1;
+      entry.state.textContent = text.done;
+    } else {
+      entry.status = "failed";
+      entry.state.textContent = text.failed;
+      entry.row.classList.add("file--failed");
+    }
+  }
+  pump();
+};
+
+function removeEntry(id) {
+  const entry = entries.get(id);
+  if (!entry) return;
+  URL.revokeObjectURL(entry.url);
+  entry.row.remove();
+  entries.delete(id);
+}
+
+input.addEventListener("change", () => {
+  showError("");
+  for (const file of input.files) {
+    if (entries.size >= maxItems) {
+      showError(text.tooMany);
+      break;
+    }
+    const id = nextId++;
+    const url = URL.createObjectURL(file);
+    const row = document.createElement("li");
+    row.className = "file";
+    const img = document.createElement("img");
+    img.src = url;
+    img.alt = "";
+    img.className = "thumb";
+    const info = document.createElement("div");
+    info.className = "file__info";
+    const state = document.createElement("span");
+    state.className = "file__state";
+    state.textContent = text.hashing;
+    const progress = document.createElement("progress");
+    progress.max = 1;
+    progress.value = 0;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "button button--small";
+    remove.textContent = text.remove;
+    remove.addEventListener("click", () => removeEntry(id));
+    info.append(state, progress);
+    row.append(img, info, remove);
+    list.append(row);
+    entries.set(id, { file, url, row, state, progress, status: "hashing", hashes: null });
+    queue.push(id);
+  }
+  // Forget the selection itself: the files stay only as long as their thumbnails do.
+  input.value = "";
+  pump();
+});
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("");
+  const all = [...entries.values()];
+  if (all.some((e) => e.status === "hashing")) return showError(text.wait);
+  const items = all.filter((e) => e.status === "done").map((e) => e.hashes);
+  if (!items.length) return showError(text.none);
+  const consents = {};
+  for (const box of form.querySelectorAll("input[name=consent]")) consents[box.value] = box.checked;
+  const body = {
+    items,
+    consents,
+    contact: document.getElementById("contact").value,
+    minor: document.getElementById("minor").checked,
+  };
+  const organisation = document.getElementById("organisation");
+  if (organisation) body.organisation = Number(organisation.value);
+  sendButton.disabled = true;
+  sendButton.textContent = text.sending;
+  let response;
+  let answer = {};
+  try {
+    response = await fetch(text.endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    });
+    answer = await response.json();
+  } catch (err) {
+    response = null;
+  }
+  if (!response || !response.ok) {
+    sendButton.disabled = false;
+    sendButton.textContent = form.dataset.sendLabel || sendButton.textContent;
+    return showError((answer && answer.error) || text.network);
+  }
+  for (const id of [...entries.keys()]) removeEntry(id);
+  form.hidden = true;
+  const result = document.getElementById("result");
+  document.getElementById("case-number").textContent = answer.case_number;
+  document.getElementById("pin").textContent = answer.pin;
+  result.hidden = false;
+  result.focus();
+});
+form.dataset.sendLabel = sendButton.textContent;

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("submit/", views.submit_page, name="submit"),
+    path("api/submit/", views.submit_api, name="submit_api"),
+    path("status/", views.status, name="status"),
+]

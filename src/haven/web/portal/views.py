@@ -1,0 +1,190 @@
+"""The survivor portal's pages: no account, no session, no cookie.
+
+Each request carries what it needs: the language as ``?lang=`` (or a hidden field), and for her
+case the case number and PIN. The views only read and call ``portal.actions``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from csp.decorators import csp_update
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from haven.web.accounts.models import Organisation
+from haven.web.cases.actions import current_consent
+from haven.web.cases.models import CaseStatus
+from haven.web.core.errors import ActionError
+
+from . import actions
+
+MAX_BODY = 64 * 1024  # 20 pictures' hashes are about 15 kB
+LANGS = {code for code, _name in settings.LANGUAGES}
+
+View = Callable[..., HttpResponse]
+
+
+def _language(request: HttpRequest) -> str:
+    asked = request.GET.get("lang") or request.POST.get("lang") or ""
+    if asked in LANGS:
+        return asked
+    # Accept-Language only: the portal sets no language cookie and has no URL prefix.
+    return translation.get_language_from_request(request) or settings.LANGUAGE_CODE
+
+
+def portal_page(view: View) -> View:
+    """Language from the request; no referrer, nothing cached, no cookie on the way out."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        lang = _language(request)
+        with translation.override(lang):
+            request.LANGUAGE_CODE = lang
+            response = view(request, *args, **kwargs)
+            response["Content-Language"] = lang
+        response["Referrer-Policy"] = "no-referrer"
+        response["Cache-Control"] = "no-store"
+        response.cookies.clear()
+        return response
+
+    return wrapped
+
+
+def _client(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _organisations() -> list[Organisation]:
+    return list(Organisation.objects.order_by("name").only("pk", "name"))
+
+
+def _locked(request: HttpRequest, error: actions.PortalLocked) -> HttpResponse:
+    minutes = max(1, (error.retry_after + 59) // 60)
+    response = render(request, "portal/locked.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@require_GET
+@portal_page
+def landing(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/landing.html")
+
+
+@require_GET
+@csp_update({"img-src": ["blob:"]})  # the local thumbnails: object URLs of her own files
+@portal_page
+def submit_page(request: HttpRequest) -> HttpResponse:
+    organisations = _organisations()
+    return render(
+        request,
+        "portal/submit.html",
+        {
+            "organisations": organisations,
+            "max_items": actions.MAX_ITEMS,
+            "contact_max": actions.CONTACT_MAX,
+        },
+    )
+
+
+def _bad(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+# Exempt from CSRF because no session and no cookie exist to ride on: this request creates a new
+# case from its own body and carries no ambient credential a forged request could use.
+@csrf_exempt
+@require_http_methods(["POST"])
+@portal_page
+def submit_api(request: HttpRequest) -> HttpResponse:
+    if len(request.body) > MAX_BODY:
+        return _bad(_("That is too much to send at once."), 413)
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _bad(_("The request could not be read. Please try again."))
+    if not isinstance(data, dict):
+        return _bad(_("The request could not be read. Please try again."))
+    organisations = _organisations()
+    if len(organisations) == 1 and data.get("organisation") in (None, "", organisations[0].pk):
+        organisation = organisations[0]
+    else:
+        chosen = data.get("organisation")
+        matches = [o for o in organisations if isinstance(chosen, int) and o.pk == chosen]
+        if not matches:
+            return _bad(_("Choose the centre you want to help you."))
+        organisation = matches[0]
+    try:
+        _case, number, pin = actions.submit_hashes(
+            organisation=organisation,
+            items=data.get("items"),
+            consents=data.get("consents", {}),
+            contact=data.get("contact", ""),
+            minor_when_made=data.get("minor", False),
+        )
+    except ActionError as exc:
+        return _bad(str(exc))
+    return JsonResponse({"case_number": number, "pin": pin}, status=201)
+
+
+STAGES = {
+    CaseStatus.INTAKE: "received",
+    CaseStatus.ACTIVE: "working",
+    CaseStatus.MONITORING: "monitoring",
+    CaseStatus.CLOSED: "closed",
+}
+
+
+# Exempt from CSRF because each request carries its own credential (case number and PIN) in the
+# form; there is no session or cookie a forged request could borrow.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@portal_page
+def status(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "portal/status_form.html")
+    number = request.POST.get("case_number", "")[:40]
+    pin = request.POST.get("pin", "")[:40]
+    try:
+        case = actions.check_access(case_number=number, pin=pin, client=_client(request))
+    except actions.PortalLocked as exc:
+        return _locked(request, exc)
+    if case is None:
+        return render(
+            request,
+            "portal/status_form.html",
+            {"error": _("That case number and PIN do not match. Check them and try again.")},
+            status=403,
+        )
+    do = request.POST.get("do", "")
+    confirmed = request.POST.get("confirm") == "yes"
+    done = ""
+    if do in ("withdraw", "delete") and not confirmed:
+        return render(request, "portal/confirm.html", {"do": do, "case_number": case.number, "pin": pin})
+    if do == "withdraw":
+        actions.withdraw(case=case)
+        done = "withdrawn"
+    elif do == "delete":
+        actions.delete_my_data(case=case)
+        done = "deleted"
+    consent = current_consent(case)
+    context = {
+        "case_number": case.number,
+        "pin": pin,
+        "stage": STAGES.get(CaseStatus(case.status), "received"),
+        "pictures": case.content.filter(removed_at__isnull=True).count(),
+        "monitoring": consent["monitor"],
+        "any_consent": any(consent.values()),
+        "deleted": actions.is_deleted(case),
+        "done": done,
+    }
+    return render(request, "portal/status.html", context)

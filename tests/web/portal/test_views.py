@@ -1,0 +1,208 @@
+"""The portal's pages and endpoint: no cookies, clear refusals, lockouts that say nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from haven.signals import PdqHash
+from haven.web.accounts.models import Organisation
+from haven.web.cases.matching import ContentIndex
+from haven.web.cases.models import Case, ContentItem
+from haven.web.portal import actions
+
+from .conftest import PDQ, item
+
+pytestmark = pytest.mark.django_db
+
+SUBMIT = "/portal/api/submit/"
+STATUS = "/portal/status/"
+
+
+def _post_json(client: Client, body: Any, **extra: Any) -> Any:
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(SUBMIT, data=data, content_type="application/json", **extra)
+
+
+def _submit(client: Client, **body: Any) -> dict[str, str]:
+    response = _post_json(client, {"items": [item()], "consents": {"monitor": True}, **body})
+    assert response.status_code == 201, response.content
+    answer: dict[str, str] = response.json()
+    return answer
+
+
+def _no_cookie(response: Any) -> None:
+    assert not response.cookies
+    assert "Set-Cookie" not in response.headers
+
+
+def test_the_pages_are_named_and_routed() -> None:
+    assert reverse("portal:landing") == "/portal/"
+    assert reverse("portal:submit_api") == SUBMIT
+
+
+@pytest.mark.parametrize("url", ["/portal/", "/portal/submit/", STATUS, "/portal/?lang=ko"])
+def test_portal_pages_set_no_cookie_no_referrer_and_no_cache(org_a: Organisation, url: str) -> None:
+    response = Client().get(url, HTTP_ACCEPT_LANGUAGE="ko")
+    assert response.status_code == 200
+    _no_cookie(response)
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response["Cache-Control"]
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_posts_set_no_cookie_either(org_a: Organisation) -> None:
+    client = Client(enforce_csrf_checks=True)
+    answer = _submit(client)
+    _no_cookie(_post_json(client, {"items": []}))
+    response = client.post(STATUS, {"case_number": answer["case_number"], "pin": answer["pin"]})
+    assert response.status_code == 200
+    _no_cookie(response)
+    _no_cookie(client.post(STATUS, {"case_number": "HV-AAAA-AAAA", "pin": "1"}))
+
+
+def test_the_language_follows_the_lang_parameter_then_accept_language(org_a: Organisation) -> None:
+    korean = Client().get("/portal/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert '<html lang="ko">' in korean.content.decode()
+    assert "빠른 나가기" in korean.content.decode()
+    english = Client().get("/portal/?lang=en", HTTP_ACCEPT_LANGUAGE="ko")
+    assert '<html lang="en">' in english.content.decode()
+    assert "Quick exit" in english.content.decode()
+    assert "?lang=en" in english.content.decode()
+
+
+def test_the_landing_page_shows_the_child_protection_route(db: None) -> None:
+    page = Client().get("/portal/").content.decode()
+    assert "under 18" in page
+    assert "Child protection hotline" in page
+
+
+def test_a_submission_answers_with_the_case_number_and_pin(org_a: Organisation) -> None:
+    answer = _submit(Client(), contact="text only")
+    case = Case.objects.get()
+    assert answer["case_number"] == case.number
+    assert actions.check_access(case_number=case.number, pin=answer["pin"], client="t") == case
+    assert ContentItem.objects.get().label == "photo 1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        b"\xff\xfe",
+        "[1, 2]",
+        {"items": [item(pdq="zz" * 32)]},
+        {"items": [item()] * 21},
+        {"items": [item()], "contact": "a\x00b"},
+        {"items": [item(md5="\x00" * 32)]},
+        {"items": [item()], "consents": {"police": True}},
+        {"items": [item()], "organisation": 999999},
+        {"items": [item()], "minor": "yes"},
+    ],
+)
+def test_bad_submissions_get_a_clear_4xx_and_create_nothing(org_a: Organisation, body: Any) -> None:
+    response = _post_json(Client(), body)
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]
+    assert not Case.objects.exists()
+
+
+def test_an_oversized_body_is_refused(org_a: Organisation) -> None:
+    response = _post_json(Client(), {"items": [item()], "contact": "x" * 70_000})
+    assert response.status_code == 413
+    assert not Case.objects.exists()
+
+
+def test_with_several_centres_she_chooses_one_and_unknown_ones_are_refused(
+    org_a: Organisation, org_b: Organisation
+) -> None:
+    page = Client().get("/portal/submit/").content.decode()
+    assert "Centre A" in page
+    assert "Centre B" in page
+    assert _post_json(Client(), {"items": [item()]}).status_code == 400
+    _submit(Client(), organisation=org_b.pk)
+    assert Case.objects.get().organisation == org_b
+
+
+def test_with_one_centre_no_choice_is_shown(org_a: Organisation) -> None:
+    page = Client().get("/portal/submit/").content.decode()
+    assert 'id="organisation"' not in page
+
+
+def test_the_status_page_shows_the_stage_and_count_only(org_a: Organisation) -> None:
+    answer = _submit(Client())
+    page = Client().post(STATUS, {"case_number": answer["case_number"], "pin": answer["pin"]})
+    text = page.content.decode()
+    assert "Received" in text
+    assert "data-pictures>1<" in text
+    assert PDQ not in text
+
+
+def _five_wrong(number: str) -> None:
+    for n in range(5):
+        response = Client(REMOTE_ADDR=f"10.0.0.{n}").post(STATUS, {"case_number": number, "pin": "99999999"})
+        assert response.status_code == 403
+
+
+def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer(org_a: Organisation) -> None:
+    answer = _submit(Client())
+    wrong_pin = Client().post(STATUS, {"case_number": answer["case_number"], "pin": "99999999"})
+    no_case = Client().post(STATUS, {"case_number": "HV-ZZZZ-ZZZZ", "pin": "99999999"})
+    assert wrong_pin.status_code == no_case.status_code == 403
+    assert wrong_pin.content == no_case.content
+
+
+def test_five_wrong_pins_lock_the_case_the_same_whether_it_exists_or_not(org_a: Organisation) -> None:
+    answer = _submit(Client())
+    _five_wrong(answer["case_number"])
+    _five_wrong("HV-ZZZZ-ZZZZ")
+    real = Client(REMOTE_ADDR="10.0.1.1").post(
+        STATUS, {"case_number": answer["case_number"], "pin": answer["pin"]}
+    )
+    fake = Client(REMOTE_ADDR="10.0.1.2").post(STATUS, {"case_number": "HV-ZZZZ-ZZZZ", "pin": "1"})
+    assert real.status_code == fake.status_code == 429
+    assert real.content == fake.content
+    assert (
+        real["Retry-After"] == fake["Retry-After"]
+        or abs(int(real["Retry-After"]) - int(fake["Retry-After"])) <= 1
+    )
+
+
+def test_one_client_is_rate_limited(org_a: Organisation) -> None:
+    client = Client(REMOTE_ADDR="192.0.2.7")
+    for n in range(actions.CLIENT_LIMIT):
+        assert client.post(STATUS, {"case_number": f"HV-AAAA-AA{n:02d}", "pin": "1"}).status_code == 403
+    assert client.post(STATUS, {"case_number": "HV-BBBB-BBBB", "pin": "1"}).status_code == 429
+    other = Client(REMOTE_ADDR="192.0.2.8")
+    assert other.post(STATUS, {"case_number": "HV-BBBB-BBBB", "pin": "1"}).status_code == 403
+
+
+def test_withdrawal_asks_first_then_removes_the_hashes_from_the_index_at_once(org_a: Organisation) -> None:
+    answer = _submit(Client())
+    index = ContentIndex()
+    assert index.lookup(org_a.pk, pdq=[PdqHash.from_hex(PDQ)])
+    credentials = {"case_number": answer["case_number"], "pin": answer["pin"], "do": "withdraw"}
+    ask = Client().post(STATUS, credentials)
+    assert "Are you sure?" in ask.content.decode()
+    assert index.lookup(org_a.pk, pdq=[PdqHash.from_hex(PDQ)])
+    done = Client().post(STATUS, {**credentials, "confirm": "yes"})
+    assert "Your consent is withdrawn" in done.content.decode()
+    assert index.lookup(org_a.pk, pdq=[PdqHash.from_hex(PDQ)]) == []
+
+
+def test_delete_my_data_blanks_the_hashes_and_the_contact(org_a: Organisation) -> None:
+    answer = _submit(Client(), contact="text only")
+    credentials = {"case_number": answer["case_number"], "pin": answer["pin"], "do": "delete"}
+    Client().post(STATUS, credentials)
+    assert Case.objects.get().contact_encrypted is not None
+    done = Client().post(STATUS, {**credentials, "confirm": "yes"})
+    assert "Your data is deleted" in done.content.decode()
+    case = Case.objects.get()
+    assert case.contact_encrypted is None
+    content = case.content.get()
+    assert (content.pdq, content.md5, content.sha256) == ("", "", "")
+    assert ContentIndex().lookup(org_a.pk, pdq=[PdqHash.from_hex(PDQ)]) == []
