@@ -1,0 +1,176 @@
+"""A survivor's journey through the portal in a real browser: choose two pictures, send only
+their hashes, keep the case number and PIN, check the case, withdraw, and leave in a hurry.
+
+Every request the page makes is watched: none may carry any 64-byte run of either picture,
+every body stays small, and nothing goes anywhere but the test server (the quick exit's neutral
+site is answered by a local stub). Runs Debian's Chromium; skipped where it is missing, failed
+instead when ``HAVEN_TEST_REQUIRE_BROWSER=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a thread
+# with a running loop unless told that this is intended (the test's own setup and checks).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+PICTURES = ("bridge-mods/square-256x256.jpg", "misc-images/wee.jpg")
+NEUTRAL = "https://www.google.com/search?q=weather"
+WINDOW = 64
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("HAVEN_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+class Watch:
+    """Every request the page makes, with its body; anything not for the test server is refused."""
+
+    def __init__(self, context: Any, origin: str) -> None:
+        self.bodies: list[bytes] = []
+        self.foreign: list[str] = []
+        self.exits: list[str] = []
+        self.origin = origin
+        context.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        request = route.request
+        url: str = request.url
+        if url.startswith(NEUTRAL.split("?")[0]):
+            self.exits.append(url)
+            route.fulfill(status=200, content_type="text/html", body="<title>Weather</title><h1>Weather</h1>")
+            return
+        if url.startswith(self.origin) or url.startswith("blob:") or url.startswith("data:"):
+            self.bodies.append(request.post_data_buffer or b"")
+            route.continue_()
+            return
+        self.foreign.append(url)
+        route.abort()
+
+
+def _runs(data: bytes) -> set[bytes]:
+    return {data[i : i + WINDOW] for i in range(len(data) - WINDOW + 1)}
+
+
+def _carries_any(body: bytes, runs: set[bytes]) -> bool:
+    return any(body[i : i + WINDOW] in runs for i in range(len(body) - WINDOW + 1))
+
+
+def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, live_server, vectors) -> None:
+    from playwright.sync_api import expect
+
+    from haven.signals import PdqHash
+    from haven.web.accounts.models import Organisation
+    from haven.web.cases.matching import ContentIndex
+    from haven.web.cases.models import Case
+
+    org = Organisation.objects.create(
+        name="Seoul Support Centre", slug="seoul", country="KR", time_zone="Asia/Seoul"
+    )
+    files = [vectors / "pdq" / name for name in PICTURES]
+    runs = set().union(*(_runs(f.read_bytes()) for f in files))
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    watch = Watch(context, live_server.url)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(f"{live_server.url}/portal/?lang=en")
+    expect(page.get_by_role("heading", name="Were you under 18 when the pictures were made?")).to_be_visible()
+    page.get_by_role("link", name="Start: choose pictures").click()
+    page.get_by_label("Choose up to 20 pictures").set_input_files([str(f) for f in files])
+    expect(page.locator(".file")).to_have_count(2)
+    expect(page.locator(".file__state", has_text="Ready")).to_have_count(2, timeout=30_000)
+    assert page.locator("img.thumb").first.get_attribute("src").startswith("blob:")
+    page.get_by_label("How and when is it safe to contact you?").fill("Text only, after 6 pm")
+    page.get_by_role("button", name="Send the fingerprints").click()
+    expect(page.get_by_role("heading", name="Received. Keep these safe.")).to_be_visible()
+    number = page.locator("#case-number").inner_text()
+    pin = page.locator("#pin").inner_text()
+
+    case = Case.objects.get()
+    assert case.number == number
+    assert case.organisation == org
+    assert case.content.count() == 2
+    pdqs = [PdqHash.from_hex(item.pdq) for item in case.content.all()]
+    assert len(ContentIndex().lookup(org.pk, pdq=pdqs, radius=0)) >= 2
+
+    # What left the browser: small bodies, none with any run of either picture's bytes.
+    posted = [body for body in watch.bodies if body]
+    assert posted, "the hashes were posted"
+    for body in posted:
+        assert len(body) < 20_000
+        assert not _carries_any(body, runs)
+    assert watch.foreign == []
+
+    # Her case, with the number and PIN she was shown.
+    page.goto(f"{live_server.url}/portal/status/?lang=en")
+    page.get_by_label("Case number").fill(number)
+    page.get_by_label("PIN (8 digits)").fill(pin)
+    page.get_by_role("button", name="Show my case").click()
+    expect(page.get_by_role("heading", name=f"Case {number}")).to_be_visible()
+    expect(page.locator("[data-pictures]")).to_have_text("2")
+
+    page.get_by_role("button", name="Withdraw my consent").click()
+    page.get_by_role("button", name="Yes, withdraw my consent").click()
+    expect(page.get_by_text("Your consent is withdrawn.")).to_be_visible()
+    assert ContentIndex().lookup(org.pk, pdq=pdqs, radius=0) == []
+
+    # Phone width: nothing scrolls sideways, in either language.
+    page.set_viewport_size({"width": 360, "height": 740})
+    for url in ("/portal/?lang=ko", "/portal/submit/?lang=ko", "/portal/status/?lang=ko", "/portal/?lang=en"):
+        page.goto(live_server.url + url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
+    expect(page.get_by_role("button", name="Quick exit")).to_be_visible()
+
+    # Korean pages render in Korean.
+    page.goto(f"{live_server.url}/portal/?lang=ko")
+    expect(page.get_by_role("button", name="빠른 나가기")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "ko")
+
+    # Quick exit: the button, and Esc.
+    page.get_by_role("button", name="빠른 나가기").click()
+    page.wait_for_url(NEUTRAL)
+    expect(page.get_by_role("heading", name="Weather")).to_be_visible()
+    page.goto(f"{live_server.url}/portal/submit/?lang=en")
+    page.keyboard.press("Escape")
+    page.wait_for_url(NEUTRAL)
+    assert len(watch.exits) == 2
+    assert watch.foreign == []
+    assert problems == []
+    assert context.cookies() == []  # the portal never set one
+    context.close()
