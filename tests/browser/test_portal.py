@@ -116,6 +116,7 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     expect(page.locator(".file")).to_have_count(2)
     expect(page.locator(".file__state", has_text="Ready")).to_have_count(2, timeout=30_000)
     assert page.locator("img.thumb").first.get_attribute("src").startswith("blob:")
+    page.get_by_label("Search for copies").check()  # nothing is ticked for her
     page.get_by_label("How and when is it safe to contact you?").fill("Text only, after 6 pm")
     page.get_by_role("button", name="Send the fingerprints").click()
     expect(page.get_by_role("heading", name="Received. Keep these safe.")).to_be_visible()

@@ -206,3 +206,40 @@ def test_delete_my_data_blanks_the_hashes_and_the_contact(org_a: Organisation) -
     content = case.content.get()
     assert (content.pdq, content.md5, content.sha256) == ("", "", "")
     assert ContentIndex().lookup(org_a.pk, pdq=[PdqHash.from_hex(PDQ)]) == []
+
+
+def test_submissions_count_against_the_client_limit(org_a: Organisation) -> None:
+    client = Client(REMOTE_ADDR="192.0.2.9")
+    for _ in range(actions.CLIENT_LIMIT):
+        _submit(client)
+    response = _post_json(client, {"items": [item()]})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert Case.objects.count() == actions.CLIENT_LIMIT
+
+
+def test_behind_a_proxy_the_limit_follows_the_address_the_proxy_saw(
+    org_a: Organisation, settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    proxy = Client(REMOTE_ADDR="10.9.9.9")
+    for n in range(actions.CLIENT_LIMIT):
+        forged = f"203.0.113.{n}, 198.51.100.1"  # the client wrote the first part, the proxy the last
+        response = proxy.post(
+            STATUS, {"case_number": "HV-AAAA-AAAA", "pin": "1"}, HTTP_X_FORWARDED_FOR=forged
+        )
+        assert response.status_code in (403, 429)
+    limited = proxy.post(
+        STATUS, {"case_number": "HV-BBBB-BBBB", "pin": "1"}, HTTP_X_FORWARDED_FOR="198.51.100.1"
+    )
+    assert limited.status_code == 429
+    other = proxy.post(
+        STATUS, {"case_number": "HV-BBBB-BBBB", "pin": "1"}, HTTP_X_FORWARDED_FOR="198.51.100.2"
+    )
+    assert other.status_code == 403
+
+
+def test_no_consent_is_ticked_for_her(org_a: Organisation) -> None:
+    page = Client().get("/portal/submit/").content.decode()
+    assert 'name="consent"' in page
+    assert " checked" not in page

@@ -123,11 +123,16 @@ def submit_hashes(
     consents: Any,
     contact: str = "",
     minor_when_made: bool = False,
+    client: str = "",
 ) -> tuple[Case, str, str]:
     """A survivor's own submission: an intake case with her hashes and choices.
 
     Returns the case, its number and the PIN, which is shown to her once and kept only as a hash.
+    ``client`` (the requester's address) counts against the same per-client limit as PIN checks,
+    so that nobody can flood a centre with cases; raises PortalLocked past it.
     """
+    if client:
+        _count_client_attempt(client)
     clean = _clean_items(items)
     choices = _clean_consents(consents)
     if not isinstance(contact, str) or not isinstance(minor_when_made, bool):
@@ -246,7 +251,10 @@ def check_access(*, case_number: str, pin: str, client: str) -> Case | None:
             else None
         )
         if access is None:
-            _check_unknown(number, pin, now)
+            if number:
+                _check_unknown(number, pin, now)
+            else:  # not even the shape of a case number: no case can be guessed, nothing to lock
+                _HASHER.verify(pin, _dummy_hash())
             return None
         if access.locked_until is not None and access.locked_until > now:
             raise PortalLocked(int((access.locked_until - now).total_seconds()) + 1)

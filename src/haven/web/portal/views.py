@@ -60,6 +60,16 @@ def portal_page(view: View) -> View:
 
 
 def _client(request: HttpRequest) -> str:
+    """The requester's address, for the per-client rate limit.
+
+    Behind a reverse proxy (HAVEN_BEHIND_PROXY, which sets SECURE_PROXY_SSL_HEADER) every request
+    comes from the proxy, so the address the proxy appended to X-Forwarded-For is used: the last
+    one, as anything before it was written by the client and could be forged.
+    """
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded[:64]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
@@ -130,9 +140,14 @@ def submit_api(request: HttpRequest) -> HttpResponse:
             consents=data.get("consents", {}),
             contact=data.get("contact", ""),
             minor_when_made=data.get("minor", False),
+            client=_client(request),
         )
     except ActionError as exc:
         return _bad(str(exc))
+    except actions.PortalLocked as exc:
+        response = _bad(_("Too many tries from here. Please wait a while and try again."), 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     return JsonResponse({"case_number": number, "pin": pin}, status=201)
 
 
