@@ -4,7 +4,8 @@ their hashes, keep the case number and PIN, check the case, withdraw, and leave 
 Every request the page makes is watched: none may carry any 64-byte run of either picture,
 every body stays small, and nothing goes anywhere but the test server (the quick exit's neutral
 site is answered by a local stub). Runs Debian's Chromium; skipped where it is missing, failed
-instead when ``HAVEN_TEST_REQUIRE_BROWSER=1`` (CI).
+instead when ``HAVEN_TEST_REQUIRE_BROWSER=1`` (CI). Set ``HAVEN_TEST_SCREENSHOTS=DIR`` to keep
+screenshots of the pages at phone width.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+def _screenshot(page: Any, name: str) -> None:
+    folder = os.environ.get("HAVEN_TEST_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 class Watch:
@@ -111,15 +119,20 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
 
     page.goto(f"{live_server.url}/portal/?lang=en")
     expect(page.get_by_role("heading", name="Were you under 18 when the pictures were made?")).to_be_visible()
+    _screenshot(page, "portal-landing.png")
     page.get_by_role("link", name="Start: choose pictures").click()
+    page.wait_for_url("**/portal/submit/**")
+    page.wait_for_load_state()  # submit.js listens for the choice once the page has loaded
     page.get_by_label("Choose up to 20 pictures").set_input_files([str(f) for f in files])
     expect(page.locator(".file")).to_have_count(2)
     expect(page.locator(".file__state", has_text="Ready")).to_have_count(2, timeout=30_000)
     assert page.locator("img.thumb").first.get_attribute("src").startswith("blob:")
+    _screenshot(page, "portal-submit.png")
     page.get_by_label("Search for copies").check()  # nothing is ticked for her
     page.get_by_label("How and when is it safe to contact you?").fill("Text only, after 6 pm")
     page.get_by_role("button", name="Send the fingerprints").click()
     expect(page.get_by_role("heading", name="Received. Keep these safe.")).to_be_visible()
+    _screenshot(page, "portal-received.png")
     number = page.locator("#case-number").inner_text()
     pin = page.locator("#pin").inner_text()
 
@@ -145,6 +158,7 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     page.get_by_role("button", name="Show my case").click()
     expect(page.get_by_role("heading", name=f"Case {number}")).to_be_visible()
     expect(page.locator("[data-pictures]")).to_have_text("2")
+    _screenshot(page, "portal-status.png")
 
     page.get_by_role("button", name="Withdraw my consent").click()
     page.get_by_role("button", name="Yes, withdraw my consent").click()
@@ -162,6 +176,7 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     page.goto(f"{live_server.url}/portal/?lang=ko")
     expect(page.get_by_role("button", name="빠른 나가기")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "ko")
+    _screenshot(page, "portal-landing-ko.png")
 
     # Quick exit: the button, and Esc.
     page.get_by_role("button", name="빠른 나가기").click()

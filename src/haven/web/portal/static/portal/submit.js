@@ -64,7 +64,7 @@ function removeEntry(id) {
   entries.delete(id);
 }
 
-input.addEventListener("change", () => {
+function addChosen() {
   showError("");
   for (const file of input.files) {
     if (entries.size >= maxItems) {
@@ -101,7 +101,11 @@ input.addEventListener("change", () => {
   // Forget the selection itself: the files stay only as long as their thumbnails do.
   input.value = "";
   pump();
-});
+}
+
+input.addEventListener("change", addChosen);
+// Pictures chosen before this script ran (a slow connection) are not lost.
+if (input.files && input.files.length) addChosen();
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
