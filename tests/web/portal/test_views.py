@@ -111,9 +111,11 @@ def test_bad_submissions_get_a_clear_4xx_and_create_nothing(org_a: Organisation,
     assert not Case.objects.exists()
 
 
-def test_an_oversized_body_is_refused(org_a: Organisation) -> None:
-    response = _post_json(Client(), {"items": [item()], "contact": "x" * 70_000})
+@pytest.mark.parametrize("size", [70_000, 3_000_000])
+def test_an_oversized_body_is_refused(org_a: Organisation, size: int) -> None:
+    response = _post_json(Client(), {"items": [item()], "contact": "x" * size})
     assert response.status_code == 413
+    assert response.json()["error"]
     assert not Case.objects.exists()
 
 

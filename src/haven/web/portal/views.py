@@ -116,7 +116,12 @@ def _bad(message: str, status: int = 400) -> JsonResponse:
 @require_http_methods(["POST"])
 @portal_page
 def submit_api(request: HttpRequest) -> HttpResponse:
-    if len(request.body) > MAX_BODY:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    # Refused before the body is read: Django's own limit would answer with a bare 400.
+    if declared > MAX_BODY or len(request.body) > MAX_BODY:
         return _bad(_("That is too much to send at once."), 413)
     try:
         data = json.loads(request.body.decode("utf-8"))
