@@ -67,10 +67,10 @@ def _client(request: HttpRequest) -> str:
     one, as anything before it was written by the client and could be forged.
     """
     if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")[-1].strip()
         if forwarded:
             return forwarded[:64]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    return str(request.META.get("REMOTE_ADDR", "")) or "unknown"
 
 
 def _organisations() -> list[Organisation]:
