@@ -14,7 +14,9 @@ from haven.web.accounts.models import Organisation
 from haven.web.cases.matching import ContentIndex
 from haven.web.cases.models import Case, ContentItem
 from haven.web.portal import actions
+from tests.web.accounts.twofactor import signed_in
 
+from ..conftest import Persona
 from .conftest import PDQ, item
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +247,16 @@ def test_no_consent_is_ticked_for_her(org_a: Organisation) -> None:
     page = Client().get("/portal/submit/").content.decode()
     assert 'name="consent"' in page
     assert " checked" not in page
+
+
+def test_a_counsellor_opens_a_case_that_came_through_the_portal(
+    org_a: Organisation, counsellor: Persona
+) -> None:
+    answer = _submit(Client(), contact="text only")
+    staff = signed_in(counsellor.user)
+    listing = staff.get(reverse("cases:list"))
+    assert answer["case_number"] in listing.content.decode()
+    detail = staff.get(reverse("cases:detail", args=[answer["case_number"]]))
+    assert detail.status_code == 200
+    assert "photo 1" in detail.content.decode()
+    assert answer["pin"] not in detail.content.decode()
