@@ -123,8 +123,12 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     page.get_by_role("link", name="Start: choose pictures").click()
     page.wait_for_url("**/portal/submit/**")
     page.wait_for_load_state()  # submit.js listens for the choice once the page has loaded
-    page.get_by_label("Choose up to 20 pictures").set_input_files([str(f) for f in files])
-    expect(page.locator(".file")).to_have_count(2)
+    chooser = page.get_by_label("Choose up to 20 pictures")
+    # Something that is not a picture is refused on the device and never sent.
+    chooser.set_input_files([{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}])
+    expect(page.locator(".file--failed")).to_contain_text("could not be read as a picture")
+    chooser.set_input_files([str(f) for f in files])
+    expect(page.locator(".file")).to_have_count(3)
     expect(page.locator(".file__state", has_text="Ready")).to_have_count(2, timeout=30_000)
     assert page.locator("img.thumb").first.get_attribute("src").startswith("blob:")
     _screenshot(page, "portal-submit.png")

@@ -87,6 +87,7 @@ function addChosen() {
     const progress = document.createElement("progress");
     progress.max = 1;
     progress.value = 0;
+    progress.setAttribute("aria-label", text.hashing);
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "button button--small";
