@@ -103,6 +103,8 @@ def test_a_submission_answers_with_the_case_number_and_pin(org_a: Organisation) 
         {"items": [item(md5="\x00" * 32)]},
         {"items": [item()], "consents": {"police": True}},
         {"items": [item()], "organisation": 999999},
+        {"items": [item()], "organisation": True},
+        {"items": [item()], "organisation": "1"},
         {"items": [item()], "minor": "yes"},
     ],
 )

@@ -130,14 +130,16 @@ def submit_api(request: HttpRequest) -> HttpResponse:
     if not isinstance(data, dict):
         return _bad(_("The request could not be read. Please try again."))
     organisations = _organisations()
-    if len(organisations) == 1 and data.get("organisation") in (None, "", organisations[0].pk):
-        organisation = organisations[0]
+    chosen = data.get("organisation")
+    if chosen is None and len(organisations) == 1:
+        matches = organisations
+    elif isinstance(chosen, int) and not isinstance(chosen, bool):
+        matches = [o for o in organisations if o.pk == chosen]
     else:
-        chosen = data.get("organisation")
-        matches = [o for o in organisations if isinstance(chosen, int) and o.pk == chosen]
-        if not matches:
-            return _bad(_("Choose the centre you want to help you."))
-        organisation = matches[0]
+        matches = []
+    if not matches:
+        return _bad(_("Choose the centre you want to help you."))
+    organisation = matches[0]
     try:
         _case, number, pin = actions.submit_hashes(
             organisation=organisation,
