@@ -24,6 +24,7 @@ def migrate(out: TextIO) -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0, stdout=out)
+    call_command("createcachetable", verbosity=0, stdout=out)  # the shared cache (rate limits)
 
 
 def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = None) -> int:
