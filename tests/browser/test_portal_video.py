@@ -1,7 +1,8 @@
 """Videos in the portal, in a real browser: one PDQ hash a second, made on the device.
 
-The test video is made here with PyAV (VP8 in WebM, which every Chromium plays): a crop panning
-across a vector photograph, so that consecutive samples differ. The browser's frame hashes
+The test videos are made here with PyAV (VP8 in WebM, which every Chromium plays, and H.264 in
+MP4, which Debian's Chromium plays too): a crop panning across a vector photograph, so that
+consecutive samples differ. The browser's frame hashes
 (video.js) are compared with the server's Python vPDQ of the same file, and then the video goes
 through the portal while every request is watched: none may carry any 64-byte run of the file.
 
@@ -32,9 +33,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 STATIC = Path(__file__).resolve().parents[2] / "src" / "haven" / "web" / "portal" / "static" / "portal"
 PHOTO = "bridge-mods/aaa-orig.jpg"
 SECONDS, FPS, WIDTH, HEIGHT = 6, 10, 320, 240
-# Measured with Debian's Chromium 156: 0, 0, 0, 0, 0 and 2 bits for the six frames (the decoders
-# differ only in rounding); 16 leaves room for other decoders' colour conversion while staying far
-# below PDQ's match threshold of 31.
+# Measured with Debian's Chromium 156: 0, 0, 0, 0, 0 and 2 bits for the six frames of the WebM,
+# 0 for all six of the MP4 (the decoders differ only in rounding). 16 leaves room for other
+# decoders' colour conversion while staying far below PDQ's match threshold of 31.
 MAX_FRAME_DISTANCE = 16
 WINDOW = 64
 CSP = (
@@ -64,15 +65,19 @@ window.harnessReady = true;
 """
 
 
+CODECS = {"webm": ("libvpx", "video/webm"), "mp4": ("libx264", "video/mp4")}
+
+
 def make_video(photo: Path, path: Path) -> Path:
-    """A 6 s, 10 fps, 320x240 VP8 WebM: a crop panning right and down across the photo."""
+    """A 6 s, 10 fps, 320x240 video (VP8 WebM or H.264 MP4, by the file's suffix): a crop
+    panning right and down across the photo."""
     import av
 
     with Image.open(photo) as im:
         source = np.asarray(im.convert("RGB").resize((WIDTH * 2, HEIGHT * 2)))
     frames = SECONDS * FPS
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libvpx", rate=FPS)
+        stream = container.add_stream(CODECS[path.suffix[1:]][0], rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         stream.bit_rate = 2_000_000
         for n in range(frames):
@@ -88,8 +93,14 @@ def make_video(photo: Path, path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def video(vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_video(vectors / "pdq" / PHOTO, tmp_path_factory.mktemp("video") / "panning.webm")
+def videos(vectors: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("video")
+    return {kind: make_video(vectors / "pdq" / PHOTO, folder / f"panning.{kind}") for kind in CODECS}
+
+
+@pytest.fixture(scope="module")
+def video(videos: dict[str, Path]) -> Path:
+    return videos["webm"]
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +154,10 @@ def _serve(data: dict[str, bytes], problems: list[str]) -> ThreadingHTTPServer:
 
 
 @pytest.fixture(scope="module")
-def frames_of(browser: Any, video: Path) -> Iterator[Any]:
+def frames_of(browser: Any, videos: dict[str, Path]) -> Iterator[Any]:
     """Calls video.js on a file in a page of its own, with every outside request refused."""
-    data = {"panning.webm": video.read_bytes(), "notes.webm": b"this is not a video at all" * 40}
+    data = {p.name: p.read_bytes() for p in videos.values()}
+    data["notes.webm"] = b"this is not a video at all" * 40
     problems: list[str] = []
     server = _serve(data, problems)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -176,9 +188,13 @@ def _as_frames(js: list[dict[str, Any]]) -> list[VideoFrame]:
     return [VideoFrame(f["frame"], f["quality"], PdqHash.from_hex(f["pdq"]), f["seconds"]) for f in js]
 
 
-def test_the_browser_hashes_one_frame_a_second_like_the_server(frames_of: Any, video: Path) -> None:
+@pytest.mark.parametrize("kind", list(CODECS))
+def test_the_browser_hashes_one_frame_a_second_like_the_server(
+    frames_of: Any, videos: dict[str, Path], kind: str
+) -> None:
+    video = videos[kind]
     python = video_hash(video, seconds_per_hash=1.0)
-    result = frames_of("panning.webm")
+    result = frames_of(video.name, CODECS[kind][1])
     assert "error" not in result, result
     js = result["frames"]
     assert [f["frame"] for f in js] == list(range(SECONDS))
@@ -189,7 +205,7 @@ def test_the_browser_hashes_one_frame_a_second_like_the_server(frames_of: Any, v
     for mine, theirs in zip(_as_frames(js), python, strict=True):
         if min(mine.quality, theirs.quality) >= 50:
             distances.append(mine.hash.distance(theirs.hash))
-    print(f"JS vs Python frame distances: {distances}")  # the measured distribution, with -s
+    print(f"{kind}: JS vs Python frame distances: {distances}")  # the measured distribution, with -s
     assert len(distances) == SECONDS
     assert max(distances) <= MAX_FRAME_DISTANCE, distances
     # Consecutive samples differ: the pan moves the picture by 53 by 40 pixels a second.
