@@ -266,10 +266,15 @@ def test_a_video_goes_through_the_portal_as_frame_hashes_only(
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.goto(f"{live_server.url}/portal/submit/?lang=en")
     page.wait_for_load_state()
-    page.get_by_label("Choose up to 20 pictures or videos").set_input_files(
-        [{"name": "clip.webm", "mimeType": "video/webm", "buffer": raw}]
-    )
+    chooser = page.get_by_label("Choose up to 20 pictures or videos")
+    # A "video" the browser cannot play is refused on the device and never sent.
+    chooser.set_input_files([{"name": "broken.webm", "mimeType": "video/webm", "buffer": b"no video" * 99}])
+    expect(page.locator(".file--failed")).to_contain_text("could not be played in this browser")
+    chooser.set_input_files([{"name": "clip.webm", "mimeType": "video/webm", "buffer": raw}])
+    expect(page.locator(".file")).to_have_count(2)
+    expect(page.locator(".thumb--video")).to_have_count(2)
     expect(page.locator(".file__state", has_text="Ready")).to_have_count(1, timeout=60_000)
+    assert page.locator("progress").nth(1).evaluate("p => p.value") == 1
     page.get_by_label("Search for copies").check()
     page.get_by_role("button", name="Send the fingerprints").click()
     expect(page.get_by_role("heading", name="Received. Keep these safe.")).to_be_visible()

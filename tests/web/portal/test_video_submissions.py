@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from haven.signals import PdqHash
 from haven.web.accounts.models import Organisation
@@ -66,4 +68,35 @@ def test_more_than_three_hours_of_video_at_once_is_refused(org_a: Organisation) 
     items = [{"kind": "video", "video_frames": long}] * 4
     with pytest.raises(ActionError, match="3 hours"):
         actions.submit_hashes(organisation=org_a, items=items, consents=CONSENTS)
+    assert not ContentItem.objects.exists()
+
+
+def test_the_submit_page_takes_videos_and_lets_the_page_play_them_locally(org_a: Organisation) -> None:
+    response = Client().get("/portal/submit/?lang=en")
+    page = response.content.decode()
+    assert 'accept="image/*,video/*"' in page
+    assert "pictures or videos" in page
+    media = next(d for d in response["Content-Security-Policy"].split(";") if "media-src" in d)
+    assert "blob:" in media
+    assert "data:" not in media
+    korean = Client().get("/portal/submit/?lang=ko").content.decode()
+    assert "동영상" in korean
+
+
+def test_an_hour_of_video_fits_in_one_request(org_a: Organisation) -> None:
+    hour = [[n, 90, PDQ, float(n)] for n in range(MAX_VIDEO_FRAMES)]
+    body = {"items": [{"kind": "video", "video_frames": hour, "md5": MD5}], "consents": CONSENTS}
+    response = Client().post("/portal/api/submit/", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 201, response.content
+    (stored,) = ContentItem.objects.all()
+    assert len(stored.video_frames) == MAX_VIDEO_FRAMES
+
+
+def test_a_malformed_video_through_the_endpoint_gets_a_clear_error(org_a: Organisation) -> None:
+    body = {"items": [{"kind": "video", "video_frames": [[0, 90, "xyz", 0.0]]}], "consents": CONSENTS}
+    response = Client().post(
+        "/portal/api/submit/?lang=en", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "Frame 1" in response.json()["error"]
     assert not ContentItem.objects.exists()
