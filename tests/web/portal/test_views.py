@@ -14,6 +14,7 @@ from haven.web.accounts.models import Organisation
 from haven.web.cases.matching import ContentIndex
 from haven.web.cases.models import Case, ContentItem
 from haven.web.portal import actions
+from haven.web.portal.views import MAX_BODY
 from tests.web.accounts.twofactor import signed_in
 
 from ..conftest import Persona
@@ -115,7 +116,7 @@ def test_bad_submissions_get_a_clear_4xx_and_create_nothing(org_a: Organisation,
     assert not Case.objects.exists()
 
 
-@pytest.mark.parametrize("size", [70_000, 3_000_000])
+@pytest.mark.parametrize("size", [MAX_BODY + 1, 3_000_000])
 def test_an_oversized_body_is_refused(org_a: Organisation, size: int) -> None:
     response = _post_json(Client(), {"items": [item()], "contact": "x" * size})
     assert response.status_code == 413

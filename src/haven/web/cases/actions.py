@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from .classification import MAPPING, Relationship, TfgbvType
 from .models import (
     CASE_NUMBER_ALPHABET,
     FOLLOW_UP_TEXT_MAX,
+    MAX_VIDEO_FRAMES,
     TRANSITIONS,
     Case,
     CaseStatus,
@@ -31,6 +34,7 @@ from .models import (
     ConsentRecord,
     ConsentScope,
     ContentItem,
+    ContentKind,
     FollowUp,
     IndexChange,
 )
@@ -239,6 +243,10 @@ def record_consent(
     return record
 
 
+VideoFrameRow = tuple[int, int, str, float]
+"""One sampled frame of a video: frame number, PDQ quality, PDQ hex, seconds from the start."""
+
+
 @dataclass(frozen=True)
 class HashInput:
     label: str
@@ -247,6 +255,50 @@ class HashInput:
     pdq_dihedral: tuple[str, ...] = ()
     md5: str = ""
     sha256: str = ""
+    kind: str = ContentKind.PHOTO
+    video_frames: tuple[VideoFrameRow, ...] = ()
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _clean_frames(frames: Any) -> tuple[VideoFrameRow, ...]:
+    """Check a video's frame list; any JSON may arrive here, so every field is checked."""
+    if not isinstance(frames, Sequence) or isinstance(frames, str | bytes) or not frames:
+        raise ActionError(_("A video needs the hashes of its frames."))
+    if len(frames) > MAX_VIDEO_FRAMES:
+        raise ActionError(
+            _("A video may have at most %(max)s frame hashes (one a second for an hour).")
+            % {"max": MAX_VIDEO_FRAMES}
+        )
+    clean: list[VideoFrameRow] = []
+    for n, row in enumerate(frames, start=1):
+        if not isinstance(row, Sequence) or isinstance(row, str | bytes) or len(row) != 4:
+            raise ActionError(_("Frame %(n)s must be [frame, quality, PDQ hash, seconds].") % {"n": n})
+        frame, quality, pdq, seconds = row
+        if not (_whole(frame) and frame >= 0):
+            raise ActionError(
+                _("Frame %(n)s: the frame number must be a whole number, 0 or more.") % {"n": n}
+            )
+        if not (_whole(quality) and 0 <= quality <= 100):
+            raise ActionError(_("Frame %(n)s: the quality must be between 0 and 100.") % {"n": n})
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise ActionError(_("Frame %(n)s: the time must be a number of seconds.") % {"n": n})
+        if seconds < 0:
+            raise ActionError(_("Frame %(n)s: the time must not be negative.") % {"n": n})
+        if clean and (seconds <= clean[-1][3] or frame <= clean[-1][0]):
+            raise ActionError(
+                _("Frame %(n)s: frames must be in order, each later than the one before.") % {"n": n}
+            )
+        if not isinstance(pdq, str):
+            raise ActionError(_("Frame %(n)s: the PDQ hash must be 64 hexadecimal digits.") % {"n": n})
+        try:
+            hex_ = str(PdqHash.from_hex(pdq))
+        except InvalidHashError as exc:
+            raise ActionError(_("Frame %(n)s: %(error)s") % {"n": n, "error": exc}) from None
+        clean.append((frame, quality, hex_, round(float(seconds), 3)))
+    return tuple(clean)
 
 
 def _normalise(item: HashInput) -> HashInput:
@@ -257,7 +309,16 @@ def _normalise(item: HashInput) -> HashInput:
         sha = str(Sha256.from_hex(item.sha256)) if item.sha256 else ""
     except InvalidHashError as exc:
         raise ActionError(str(exc)) from None
-    if not (pdq or md5 or sha):
+    if item.kind not in ContentKind.values:
+        raise ActionError(_("The kind of content must be “photo” or “video”."))
+    frames: tuple[VideoFrameRow, ...] = ()
+    if item.kind == ContentKind.VIDEO:
+        frames = _clean_frames(item.video_frames)
+        if pdq or dihedral or item.quality is not None:
+            raise ActionError(_("A video has frame hashes instead of a single PDQ hash."))
+    elif item.video_frames:
+        raise ActionError(_("Only a video has frame hashes."))
+    if not (pdq or md5 or sha or frames):
         raise ActionError(_("Give at least one hash (PDQ, MD5 or SHA-256)."))
     if dihedral and (len(dihedral) != 8 or not pdq or dihedral[0] != pdq):
         raise ActionError(_("Dihedral hashes must be 8, starting with the PDQ hash itself."))
@@ -266,7 +327,7 @@ def _normalise(item: HashInput) -> HashInput:
     label = item.label.strip()[:100]
     if not label:
         raise ActionError(_("Give the item a label, e.g. “photo 1”."))
-    return HashInput(label, pdq, item.quality, dihedral, md5, sha)
+    return HashInput(label, pdq, item.quality, dihedral, md5, sha, item.kind, frames)
 
 
 def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[ContentItem]:
@@ -290,6 +351,8 @@ def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[Conte
                 pdq_dihedral=list(item.pdq_dihedral),
                 md5=item.md5,
                 sha256=item.sha256,
+                kind=item.kind,
+                video_frames=[list(f) for f in item.video_frames],
                 added_by=actor,
             )
             if monitored:

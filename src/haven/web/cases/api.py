@@ -22,7 +22,17 @@ from haven.web.core.errors import ActionError, NotFound
 from . import actions
 from .classification import Relationship, TfgbvType
 from .matching import content_index
-from .models import FOLLOW_UP_TEXT_MAX, Case, CaseStatus, ConsentMethod, ConsentScope, ContentItem, FollowUp
+from .models import (
+    FOLLOW_UP_TEXT_MAX,
+    MAX_VIDEO_FRAMES,
+    Case,
+    CaseStatus,
+    ConsentMethod,
+    ConsentScope,
+    ContentItem,
+    ContentKind,
+    FollowUp,
+)
 
 router = Router(tags=["cases"])
 
@@ -132,6 +142,14 @@ class ContentIn(Input):
     pdq_dihedral: list[str] = Field(default_factory=list, max_length=8)
     md5: str | None = Field(None, pattern=HEX32)
     sha256: str | None = Field(None, pattern=HEX64)
+    kind: ContentKind = ContentKind.PHOTO
+    # Each frame is [frame, quality, pdq_hex, seconds]; the action checks every field, so
+    # that a malformed frame gets a message that names it.
+    video_frames: list[Any] = Field(
+        default_factory=list,
+        max_length=MAX_VIDEO_FRAMES,
+        description="for a video: [frame, quality, pdq_hex, seconds] per sampled frame",
+    )
 
 
 class ContentOut(Schema):
@@ -143,6 +161,8 @@ class ContentOut(Schema):
     md5: str
     sha256: str
     created_at: dt.datetime
+    kind: str
+    video_frames: list[tuple[int, int, str, float]]
 
     @staticmethod
     def of(item: ContentItem) -> ContentOut:
@@ -155,6 +175,8 @@ class ContentOut(Schema):
             md5=item.md5,
             sha256=item.sha256,
             created_at=item.created_at,
+            kind=item.kind,
+            video_frames=[tuple(f) for f in item.video_frames or ()],
         )
 
 
@@ -370,6 +392,8 @@ def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> 
             pdq_dihedral=tuple(p.pdq_dihedral),
             md5=p.md5 or "",
             sha256=p.sha256 or "",
+            kind=p.kind,
+            video_frames=tuple(p.video_frames),  # checked field by field by the action
         )
         for p in payload
     ]

@@ -27,6 +27,10 @@ from .models import ConsentRecord, ConsentScope, ContentItem, IndexChange
 
 LOOKBACK = 1000
 
+# Frames below this PDQ quality (blank, flat or dark frames) would match unrelated videos;
+# vPDQ leaves them out of matching for the same reason.
+VIDEO_QUALITY_FLOOR = 50
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -59,6 +63,11 @@ class ContentIndex:
         self._md5: DigestIndex[Md5] = DigestIndex(Md5)
         self._sha256: DigestIndex[Sha256] = DigestIndex(Sha256)
         self._organisation: dict[int, int] = {}
+        # A video's frames live in their own index under synthetic ids, several per item.
+        self._frames = HammingIndex()
+        self._frame_item: dict[int, int] = {}
+        self._item_frames: dict[int, list[int]] = {}
+        self._next_frame_id = 1
 
     def __len__(self) -> int:
         return len(self._organisation)
@@ -115,6 +124,17 @@ class ContentIndex:
             self._md5.add(item.pk, Md5.from_hex(item.md5))
         if item.sha256:
             self._sha256.add(item.pk, Sha256.from_hex(item.sha256))
+        frame_ids = []
+        for _frame, quality, hex_, _seconds in item.video_frames or ():
+            if quality < VIDEO_QUALITY_FLOOR:
+                continue
+            frame_id = self._next_frame_id
+            self._next_frame_id += 1
+            self._frames.add(frame_id, PdqHash.from_hex(hex_))
+            self._frame_item[frame_id] = item.pk
+            frame_ids.append(frame_id)
+        if frame_ids:
+            self._item_frames[item.pk] = frame_ids
         self._organisation[item.pk] = item.organisation_id
 
     def _drop(self, item_id: int) -> None:
@@ -123,6 +143,9 @@ class ContentIndex:
         for index in (self._pdq, self._md5, self._sha256):
             if item_id in index:
                 index.remove(item_id)
+        for frame_id in self._item_frames.pop(item_id, ()):
+            self._frames.remove(frame_id)
+            del self._frame_item[frame_id]
         del self._organisation[item_id]
 
     def lookup(
@@ -154,9 +177,18 @@ class ContentIndex:
         hits: list[Hit] = []
         mine = self._organisation
         for n, h in enumerate(pdq):
+            # An item is one hit per query: a video's best frame stands for the video.
+            best: dict[int, int] = {}
             for m in self._pdq.query(h, radius):
-                if mine.get(m.id) == organisation_id:
-                    hits.append(Hit(n, m.id, m.distance, "pdq"))
+                best[m.id] = m.distance
+            for m in self._frames.query(h, radius):
+                item_id = self._frame_item[m.id]
+                best[item_id] = min(m.distance, best.get(item_id, m.distance))
+            hits.extend(
+                Hit(n, item_id, distance, "pdq")
+                for item_id, distance in best.items()
+                if mine.get(item_id) == organisation_id
+            )
         for n, d5 in enumerate(md5):
             hits.extend(
                 Hit(n, m.id, 0, "md5") for m in self._md5.query(d5) if mine.get(m.id) == organisation_id

@@ -150,17 +150,32 @@ class ConsentRecord(models.Model):
         return f"{self.scope} {'granted' if self.granted else 'withdrawn'}"
 
 
+class ContentKind(models.TextChoices):
+    PHOTO = "photo", _("Photo")
+    VIDEO = "video", _("Video")
+
+
+# One frame a second for an hour: the longest video a survivor's browser hashes.
+MAX_VIDEO_FRAMES = 3600
+
+
 class ContentItem(models.Model):
-    """A piece of a survivor's content, as hashes only. The picture never reaches the server."""
+    """A piece of a survivor's content, as hashes only. The picture never reaches the server.
+
+    A video is kept as the PDQ hashes of frames sampled from it (``video_frames``: a list of
+    ``[frame, quality, pdq_hex, seconds]``, the vPDQ fields); its ``pdq`` stays empty.
+    """
 
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="content")
     label = models.CharField(_("label"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=8, choices=ContentKind.choices, default=ContentKind.PHOTO)
     pdq = models.CharField(max_length=64, blank=True)
     quality = models.PositiveSmallIntegerField(null=True, blank=True)
     pdq_dihedral = models.JSONField(default=list, blank=True)
     md5 = models.CharField(max_length=32, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    video_frames = models.JSONField(default=list, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

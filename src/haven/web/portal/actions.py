@@ -19,11 +19,13 @@ from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 from haven.web.cases.actions import HashInput, _normalise, consent_withdrawn, current_consent, insert_case
 from haven.web.cases.models import (
+    MAX_VIDEO_FRAMES,
     Case,
     ConsentMethod,
     ConsentRecord,
     ConsentScope,
     ContentItem,
+    ContentKind,
     IndexChange,
 )
 from haven.web.core.errors import ActionError
@@ -34,6 +36,8 @@ ACTOR = "portal"
 MAX_ITEMS = 20
 CONTACT_MAX = 1000
 PIN_DIGITS = 8
+# Frame hashes in one submission: three hours of video at one frame a second.
+MAX_SUBMISSION_FRAMES = 3 * MAX_VIDEO_FRAMES
 
 # The scopes a survivor can decide on herself in the portal; police and service referrals need
 # a conversation with a counsellor first.
@@ -75,8 +79,12 @@ def _clean_items(items: Any) -> list[HashInput]:
     if len(items) > MAX_ITEMS:
         raise ActionError(_("Send at most %(max)s pictures at a time.") % {"max": MAX_ITEMS})
     clean = []
-    for n, item in enumerate(items, start=1):
+    counts = {ContentKind.PHOTO: 0, ContentKind.VIDEO: 0}
+    for item in items:
         if not isinstance(item, Mapping):
+            raise ActionError(_("The pictures’ hashes were not in the expected form."))
+        kind = item.get("kind") or ContentKind.PHOTO
+        if kind not in counts:
             raise ActionError(_("The pictures’ hashes were not in the expected form."))
         fields: dict[str, Any] = {
             "pdq": item.get("pdq") or "",
@@ -92,17 +100,35 @@ def _clean_items(items: Any) -> list[HashInput]:
         quality_ok = quality is None or (isinstance(quality, int) and not isinstance(quality, bool))
         if not (text_ok and dihedral_ok and quality_ok):
             raise ActionError(_("The pictures’ hashes were not in the expected form."))
+        counts[kind] += 1
+        # Labels are the server's own: what the page sends as a label is not kept.
+        if kind == ContentKind.VIDEO:
+            label = _("video %(n)s") % {"n": counts[kind]}
+            frames = item.get("video_frames")
+            # _normalise checks each frame; only the shape of the list is read here.
+            video_frames = tuple(frames) if isinstance(frames, list) else ()
+        else:
+            label = _("photo %(n)s") % {"n": counts[kind]}
+            video_frames = ()
+            if item.get("video_frames"):
+                raise ActionError(_("The pictures’ hashes were not in the expected form."))
         clean.append(
             _normalise(
                 HashInput(
-                    label=_("photo %(n)s") % {"n": n},
+                    label=label,
                     pdq=fields["pdq"],
                     quality=quality,
                     pdq_dihedral=tuple(dihedral),
                     md5=fields["md5"],
                     sha256=fields["sha256"],
+                    kind=kind,
+                    video_frames=video_frames,
                 )
             )
+        )
+    if sum(len(i.video_frames) for i in clean) > MAX_SUBMISSION_FRAMES:
+        raise ActionError(
+            _("Send at most %(hours)s hours of video at a time.") % {"hours": MAX_SUBMISSION_FRAMES // 3600}
         )
     return clean
 
@@ -160,6 +186,8 @@ def submit_hashes(
                 pdq_dihedral=list(item.pdq_dihedral),
                 md5=item.md5,
                 sha256=item.sha256,
+                kind=item.kind,
+                video_frames=[list(f) for f in item.video_frames],
             )
             if choices[ConsentScope.MONITOR]:
                 IndexChange.objects.create(content_item=content, op=IndexChange.Op.ADD)

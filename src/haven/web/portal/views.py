@@ -27,7 +27,9 @@ from haven.web.core.errors import ActionError
 
 from . import actions
 
-MAX_BODY = 64 * 1024  # 20 pictures' hashes are about 15 kB
+# 20 pictures' hashes are about 15 kB; an hour of video (3,600 frame hashes) about 320 kB, and
+# actions.MAX_SUBMISSION_FRAMES keeps a submission to about three hours of video.
+MAX_BODY = 2 * 1024 * 1024
 LANGS = {code for code, _name in settings.LANGUAGES}
 
 View = Callable[..., HttpResponse]
@@ -91,7 +93,9 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@csp_update({"img-src": ["blob:"]})  # the local thumbnails: object URLs of her own files
+# The local thumbnails, and the video element that samples her videos' frames: object URLs of
+# her own files, read on the device.
+@csp_update({"img-src": ["blob:"], "media-src": ["'self'", "blob:"]})
 @portal_page
 def submit_page(request: HttpRequest) -> HttpResponse:
     organisations = _organisations()

@@ -3,6 +3,8 @@
 // Usage (module worker):
 //   const worker = new Worker(new URL("./hash-worker.js", import.meta.url), { type: "module" });
 //   worker.postMessage({ id: 1, file });        // a File or Blob (a bare Blob works too)
+//   worker.postMessage({ id: 2, file, digestsOnly: true });  // a video: MD5 and SHA-256 only
+//                                               // (its frames are hashed by video.js)
 //   worker.onmessage = ({ data }) => ...;
 // Messages back, each with the request's id:
 //   { type: "progress", stage: "reading" | "digesting" | "decoding" | "hashing", fraction }
@@ -18,6 +20,8 @@ import { md5Hex } from "./md5.js";
 import { MIN_DIMENSION, PdqHasher } from "./pdq.js";
 
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
+// A video is read whole to digest it, as a picture is: 2 GB is about an hour of phone video.
+const MAX_VIDEO_BYTES = 2 * 1024 * 1024 * 1024;
 const STRIP_PIXELS = 1 << 22; // pixels per getImageData call: 16 MB of RGBA at a time
 const MIN_SHORT_SIDE = 512; // when the canvas cannot be full size, never hash below this
 
@@ -126,12 +130,25 @@ function hasTransparency(rgba) {
   return false;
 }
 
-async function hashFile(file, progress) {
+function checkFile(file, maxBytes) {
   if (!(file instanceof Blob)) throw new HashingError("No file was given.");
   if (file.size === 0) throw new HashingError("The file is empty.");
-  if (file.size > MAX_FILE_BYTES) {
-    throw new HashingError(`The file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MB.`);
+  if (file.size > maxBytes) {
+    throw new HashingError(`The file is larger than ${maxBytes / 1024 / 1024} MB.`);
   }
+}
+
+/** MD5 and SHA-256 of a video's bytes, for exact copies. */
+async function digestFile(file, progress) {
+  checkFile(file, MAX_VIDEO_BYTES);
+  progress("reading", 0);
+  const buffer = await file.arrayBuffer();
+  progress("digesting", 0);
+  return { sha256: await sha256Hex(buffer), md5: md5Hex(buffer) };
+}
+
+async function hashFile(file, progress) {
+  checkFile(file, MAX_FILE_BYTES);
   progress("reading", 0);
   const buffer = await file.arrayBuffer();
   const bytes = new Uint8Array(buffer);
@@ -205,9 +222,10 @@ self.onmessage = async (event) => {
   const message = event.data;
   const file = message instanceof Blob ? message : message && message.file;
   const id = message instanceof Blob ? undefined : message && message.id;
+  const digestsOnly = !(message instanceof Blob) && Boolean(message && message.digestsOnly);
   const progress = (stage, fraction) => self.postMessage({ type: "progress", id, stage, fraction });
   try {
-    const result = await hashFile(file, progress);
+    const result = digestsOnly ? await digestFile(file, progress) : await hashFile(file, progress);
     self.postMessage({ type: "result", id, ...result });
   } catch (err) {
     const error =

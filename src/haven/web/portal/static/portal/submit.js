@@ -1,5 +1,8 @@
 // The submission page: each chosen picture is hashed in a Web Worker on this device and shown as
-// a local thumbnail (an object URL, never uploaded). Only the hashes and her choices are posted.
+// a local thumbnail (an object URL, never uploaded). A video's bytes are digested in the worker
+// and one frame a second is hashed here (video.js). Only the hashes and her choices are posted.
+import { videoFrames } from "./video.js";
+
 const text = document.getElementById("portal-text").dataset;
 const maxItems = Number(text.max);
 const form = document.getElementById("submit-form");
@@ -9,7 +12,7 @@ const errorBox = document.getElementById("form-error");
 const sendButton = document.getElementById("send");
 
 const worker = new Worker(text.worker, { type: "module" });
-const entries = new Map(); // id -> {file, url, row, status, hashes}
+const entries = new Map(); // id -> {file, url, row, status, hashes, isVideo}
 let nextId = 1;
 const queue = [];
 let busy = false;
@@ -25,14 +28,49 @@ function pump() {
   const entry = entries.get(id);
   if (!entry) return pump();
   busy = true;
-  worker.postMessage({ id, file: entry.file });
+  worker.postMessage({ id, file: entry.file, digestsOnly: entry.isVideo });
 }
 
-worker.onmessage = ({ data }) => {
+function failed(entry, message) {
+  entry.status = "failed";
+  entry.state.textContent = message;
+  entry.row.classList.add("file--failed");
+}
+
+/** After the worker's digests: one PDQ hash a second of the video, on this page. */
+async function hashVideo(entry, digests) {
+  try {
+    const frames = await videoFrames(entry.file, {
+      secondsPerFrame: 1,
+      onProgress: (fraction) => {
+        entry.progress.value = fraction;
+      },
+    });
+    entry.status = "done";
+    entry.hashes = {
+      kind: "video",
+      video_frames: frames.map((f) => [f.frame, f.quality, f.pdq, f.seconds]),
+      md5: digests.md5,
+      sha256: digests.sha256,
+    };
+    entry.progress.value = 1;
+    entry.state.textContent = text.done;
+  } catch (err) {
+    failed(entry, text.videoFailed);
+  }
+}
+
+worker.onmessage = async ({ data }) => {
   const entry = entries.get(data.id);
   if (data.type === "progress") {
-    if (entry) entry.progress.value = data.fraction || 0;
+    // A video's digests are the first part of its work; its frames are the rest.
+    if (entry && !entry.isVideo) entry.progress.value = data.fraction || 0;
     return;
+  }
+  if (entry && entry.isVideo && data.type === "result") {
+    await hashVideo(entry, data);
+    busy = false;
+    return pump();
   }
   busy = false;
   if (entry) {
@@ -48,9 +86,7 @@ worker.onmessage = ({ data }) => {
       entry.progress.value = 1;
       entry.state.textContent = text.done;
     } else {
-      entry.status = "failed";
-      entry.state.textContent = text.failed;
-      entry.row.classList.add("file--failed");
+      failed(entry, entry.isVideo ? text.videoFailed : text.failed);
     }
   }
   pump();
@@ -72,13 +108,22 @@ function addChosen() {
       break;
     }
     const id = nextId++;
+    const isVideo = file.type.startsWith("video/");
     const url = URL.createObjectURL(file);
     const row = document.createElement("li");
     row.className = "file";
-    const img = document.createElement("img");
-    img.src = url;
-    img.alt = "";
-    img.className = "thumb";
+    let thumb;
+    if (isVideo) {
+      // No preview of a video: a marker instead, so that nothing of it plays on screen.
+      thumb = document.createElement("span");
+      thumb.className = "thumb thumb--video";
+      thumb.textContent = text.video;
+    } else {
+      thumb = document.createElement("img");
+      thumb.src = url;
+      thumb.alt = "";
+      thumb.className = "thumb";
+    }
     const info = document.createElement("div");
     info.className = "file__info";
     const state = document.createElement("span");
@@ -94,9 +139,9 @@ function addChosen() {
     remove.textContent = text.remove;
     remove.addEventListener("click", () => removeEntry(id));
     info.append(state, progress);
-    row.append(img, info, remove);
+    row.append(thumb, info, remove);
     list.append(row);
-    entries.set(id, { file, url, row, state, progress, status: "hashing", hashes: null });
+    entries.set(id, { file, url, row, state, progress, status: "hashing", hashes: null, isVideo });
     queue.push(id);
   }
   // Forget the selection itself: the files stay only as long as their thumbnails do.
