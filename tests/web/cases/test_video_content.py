@@ -192,3 +192,16 @@ def test_photos_keep_their_fields_and_are_of_kind_photo(case: Case, counsellor: 
     assert created["kind"] == "photo"
     assert created["video_frames"] == []
     assert created["pdq"] == PDQ
+
+
+def test_the_case_page_shows_a_video_as_its_frame_count(case: Case, counsellor: Persona) -> None:
+    from ..accounts.twofactor import signed_in
+
+    frames = [[0, 100, "f" * 16 + "0" * 48, 0.0], [1, 90, "0" * 48 + "f" * 16, 1.0]]
+    actions.add_content(
+        actor=counsellor.user,
+        case=case,
+        items=[actions.HashInput(label="video 1", kind="video", video_frames=tuple(map(tuple, frames)))],
+    )
+    page = signed_in(counsellor.user).get(f"/cases/{case.number}/").content.decode()
+    assert "2 frame hashes (one a second)" in page
