@@ -10,8 +10,9 @@
 //   { type: "progress", stage: "reading" | "digesting" | "decoding" | "hashing", fraction }
 //   { type: "result", pdq, quality, dihedral, md5, sha256, width, height,
 //     hashedWidth, hashedHeight, scaled, translucent }
-// `translucent` marks pictures with transparent pixels: the browser keeps canvas pixels
-// premultiplied by alpha, so colour under low alpha is approximate (or lost where alpha is 0)
+// `translucent` marks pictures with transparent pixels. They are read through WebGL, which gives
+// the stored colours exactly; where WebGL is missing, a 2D canvas keeps pixels premultiplied by
+// alpha, so colour under low alpha is approximate (or lost where alpha is 0)
 // and the hash can differ from the server's, which ignores alpha.
 //   { type: "error", error: "a sentence for the survivor" }
 // The file never leaves this worker: nothing here makes a network request.
@@ -125,6 +126,53 @@ function rasterise(bitmap) {
   }
 }
 
+/**
+ * The picture's exact, unpremultiplied pixels through WebGL, or null where WebGL cannot hold it.
+ *
+ * A 2D canvas stores colours premultiplied by alpha, so under low alpha they come back
+ * approximate (or black where alpha is 0). The server's decoder keeps the stored colours and
+ * drops alpha; a texture uploaded with premultiplication off and read back gives exactly those.
+ */
+function webglReader(bitmap) {
+  const { width: w, height: h } = bitmap;
+  let gl;
+  try {
+    gl = new OffscreenCanvas(1, 1).getContext("webgl2", { premultipliedAlpha: false, antialias: false });
+  } catch {
+    return null;
+  }
+  if (!gl) return null;
+  const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+  if (w > max || h > max) return null;
+  const texture = gl.createTexture();
+  gl.bindTexture(gl.TEXTURE_2D, texture);
+  gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+  gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+  gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+  gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+  const framebuffer = gl.createFramebuffer();
+  gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+  gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+  if (gl.getError() !== gl.NO_ERROR || gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) {
+    return null;
+  }
+  gl.pixelStorei(gl.PACK_ALIGNMENT, 1);
+  return {
+    w,
+    h,
+    read(y, rows) {
+      const out = new Uint8Array(w * rows * 4);
+      gl.readPixels(0, y, w, rows, gl.RGBA, gl.UNSIGNED_BYTE, out);
+      if (gl.getError() !== gl.NO_ERROR) throw new HashingError("The browser could not read the picture.");
+      return out;
+    },
+    close() {
+      gl.deleteFramebuffer(framebuffer);
+      gl.deleteTexture(texture);
+    },
+  };
+}
+
 function hasTransparency(rgba) {
   for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return true;
   return false;
@@ -187,17 +235,29 @@ async function hashFile(file, progress) {
           `${MIN_DIMENSION} x ${MIN_DIMENSION} pixels.`,
       );
     }
-    const { ctx, w, h, scaled } = rasterise(bitmap);
+    const exact = webglReader(bitmap);
+    let source;
+    if (exact) {
+      source = { w: exact.w, h: exact.h, scaled: false, read: (y, rows) => exact.read(y, rows) };
+    } else {
+      const { ctx, w, h, scaled } = rasterise(bitmap);
+      source = { w, h, scaled, read: (y, rows) => ctx.getImageData(0, y, w, rows).data };
+    }
     bitmap.close();
+    const { w, h, scaled } = source;
     const hasher = new PdqHasher(w, h);
     const strip = Math.max(1, Math.floor(STRIP_PIXELS / w));
     let translucent = false;
-    for (let y = 0; y < h; y += strip) {
-      progress("hashing", y / h);
-      const rows = Math.min(strip, h - y);
-      const pixels = ctx.getImageData(0, y, w, rows).data;
-      if (!translucent) translucent = hasTransparency(pixels);
-      hasher.addRows(pixels);
+    try {
+      for (let y = 0; y < h; y += strip) {
+        progress("hashing", y / h);
+        const rows = Math.min(strip, h - y);
+        const pixels = source.read(y, rows);
+        if (!translucent) translucent = hasTransparency(pixels);
+        hasher.addRows(pixels);
+      }
+    } finally {
+      if (exact) exact.close();
     }
     const { hash, quality, dihedral } = hasher.finish();
     return {
