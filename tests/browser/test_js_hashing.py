@@ -376,3 +376,29 @@ def test_the_worker_rejects_a_corrupt_png_and_a_tiny_picture(site: Site) -> None
     result = site.call("hashInWorker", site.put("garbled", garbled))
     assert result["type"] == "error"
     assert "PNG" in result["error"]
+
+
+def test_the_worker_hashes_a_50_megapixel_photo(site: Site, vectors: Path, tmp_path: Path) -> None:
+    import io
+    import time
+
+    with Image.open(vectors / "pdq" / "bridge-mods" / "aaa-orig.jpg") as im:
+        big = im.convert("RGB").resize((8660, 5773), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=85)
+    del big
+    path = tmp_path / "fifty-megapixels.jpg"
+    path.write_bytes(buffer.getvalue())
+    start = time.perf_counter()
+    result = site.call("hashInWorker", site.put("fifty", buffer.getvalue()))
+    seconds = time.perf_counter() - start
+    site.data.clear()
+    assert result["type"] == "result", result
+    assert (result["width"], result["height"]) == (8660, 5773)
+    python = pdq_hash(path)
+    distance = _distance(result["pdq"], str(python.hash))
+    print(
+        f"\n50 MP JPEG ({len(buffer.getvalue()) / 1e6:.1f} MB): worker {seconds:.1f} s in the page "
+        f"({result['hashedWidth']} x {result['hashedHeight']} hashed), {distance} bits from pdq_hash(path)"
+    )
+    assert distance <= 4
