@@ -70,7 +70,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_createorg(args: argparse.Namespace) -> int:
     from haven.web.core.commands import create_organisation
 
-    return create_organisation(args.slug, args.name, args.country, args.time_zone)
+    return create_organisation(args.slug, args.name, args.country, args.time_zone, args.child_protection_info)
 
 
 def _cmd_createuser(args: argparse.Namespace) -> int:
@@ -133,6 +133,11 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     o.add_argument("--name", required=True)
     o.add_argument("--country", required=True, help="ISO 3166 two-letter code, e.g. KR")
     o.add_argument("--time-zone", default="UTC", help="e.g. Asia/Seoul")
+    o.add_argument(
+        "--child-protection-info",
+        default="",
+        help="hotlines shown on the survivor portal to people who were under 18 when the content was made",
+    )
     o.set_defaults(handler=_cmd_createorg)
 
     u = commands.add_parser("createuser", help="create a staff account")

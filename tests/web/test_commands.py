@@ -137,3 +137,11 @@ def test_serve_demo_starts_a_working_server(tmp_path: Path) -> None:
         proc.wait(timeout=20)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_centre_records_its_child_protection_contacts_from_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["createorg", "busan", "--name", "Busan", "--country", "KR", "--child-protection-info", "1388"]
+    assert main(argv) == 0
+    assert Organisation.objects.get(slug="busan").child_protection_info == "1388"

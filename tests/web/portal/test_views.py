@@ -81,7 +81,7 @@ def test_the_language_follows_the_lang_parameter_then_accept_language(org_a: Org
 def test_the_landing_page_shows_the_child_protection_route(db: None) -> None:
     page = Client().get("/portal/").content.decode()
     assert "under 18" in page
-    assert "Child protection hotline" in page
+    assert "police emergency number" in page
 
 
 def test_a_submission_answers_with_the_case_number_and_pin(org_a: Organisation) -> None:
@@ -263,3 +263,11 @@ def test_a_counsellor_opens_a_case_that_came_through_the_portal(
     assert detail.status_code == 200
     assert "photo 1" in detail.content.decode()
     assert answer["pin"] not in detail.content.decode()
+
+
+def test_the_landing_page_shows_each_centres_child_protection_contacts(org_a: Organisation) -> None:
+    org_a.child_protection_info = "Youth line 1388\nPolice 112"
+    org_a.save()
+    page = Client().get("/portal/").content.decode()
+    assert "Youth line 1388<br>Police 112" in page
+    assert "[the centre adds the number here]" not in page

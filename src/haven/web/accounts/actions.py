@@ -92,7 +92,14 @@ def enrol_totp_device(*, actor: Any, key: str, code: str) -> TOTPDevice:
 
 
 def create_organisation(
-    *, actor: Any, name: str, slug: str = "", country: str, time_zone: str = "UTC", languages: str = "en"
+    *,
+    actor: Any,
+    name: str,
+    slug: str = "",
+    country: str,
+    time_zone: str = "UTC",
+    languages: str = "en",
+    child_protection_info: str = "",
 ) -> Organisation:
     org = Organisation(
         name=name.strip(),
@@ -100,6 +107,7 @@ def create_organisation(
         country=country.upper(),
         time_zone=time_zone,
         languages=languages,
+        child_protection_info=child_protection_info.strip(),
     )
     try:
         org.full_clean()

@@ -23,6 +23,14 @@ class Organisation(models.Model):
     country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 two-letter code"))
     languages = models.CharField(_("languages"), max_length=100, default="en")
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[_valid_time_zone])
+    child_protection_info = models.TextField(
+        _("child-protection contacts"),
+        blank=True,
+        max_length=1000,
+        help_text=_(
+            "Shown on the survivor portal to people who were under 18: hotlines and how to reach them."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -73,14 +73,28 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
     return 0
 
 
-def create_organisation(slug: str, name: str, country: str, time_zone: str, out: TextIO | None = None) -> int:
+def create_organisation(
+    slug: str,
+    name: str,
+    country: str,
+    time_zone: str,
+    child_protection_info: str = "",
+    out: TextIO | None = None,
+) -> int:
     out = out or sys.stdout
     setup()
     from haven.web.accounts.actions import create_organisation as create
     from haven.web.core.errors import ActionError
 
     try:
-        org = create(actor="cli", name=name, slug=slug, country=country, time_zone=time_zone)
+        org = create(
+            actor="cli",
+            name=name,
+            slug=slug,
+            country=country,
+            time_zone=time_zone,
+            child_protection_info=child_protection_info,
+        )
     except ActionError as exc:
         print(f"haven createorg: {exc}", file=sys.stderr)
         return 1

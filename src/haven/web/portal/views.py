@@ -89,7 +89,9 @@ def _locked(request: HttpRequest, error: actions.PortalLocked) -> HttpResponse:
 @require_GET
 @portal_page
 def landing(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/landing.html")
+    # Each centre keeps its own child-protection contacts: the right numbers differ by country.
+    centres = list(Organisation.objects.order_by("name").only("pk", "name", "child_protection_info"))
+    return render(request, "portal/landing.html", {"centres": centres})
 
 
 @require_GET
