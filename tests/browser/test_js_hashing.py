@@ -13,11 +13,9 @@ Runs Debian's Chromium; skipped where it is missing, failed instead when
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +26,12 @@ from PIL import Image, ImageOps
 from haven.signals import PdqHash, pdq_hash
 from tests.signals.photolike import photo_like
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .harness import serve_harness
+
 # Vector files with transparent pixels (only one: the RGBA/LA photographs are fully opaque).
 # pytx/LA.png is random noise under random alpha, the worst case for a 2D canvas, which keeps
 # colours premultiplied; the worker reads pixels through WebGL to get the stored colours exactly.
 TRANSLUCENT = {"pytx/LA.png"}
-STATIC = Path(__file__).resolve().parents[2] / "src" / "haven" / "web" / "portal" / "static" / "portal"
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
     "img-src 'self' blob:; base-uri 'none'; form-action 'none'"
@@ -130,60 +128,10 @@ class Site:
         return self.page.evaluate(f"(args) => window.{function}(...args)", list(args))
 
 
-def _server(site: Site) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            name = path.rsplit("/", 1)[1]
-            headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-            if path == "/":
-                body, headers["Content-Type"] = PAGE, "text/html; charset=utf-8"
-                headers["Content-Security-Policy"] = CSP
-            elif path == "/harness.js":
-                body, headers["Content-Type"] = HARNESS, "text/javascript"
-            elif path == f"/static/portal/{name}" and (STATIC / name).is_file():
-                body, headers["Content-Type"] = (STATIC / name).read_bytes(), "text/javascript"
-            elif path == f"/data/{name}" and name in site.data:
-                body, headers["Content-Type"] = site.data[name], "application/octet-stream"
-            else:
-                site.problems.append(f"unexpected request {self.path}")
-                self.send_error(404)
-                return
-            self.send_response(200)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("HAVEN_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture(scope="module")
 def site(browser: Any) -> Iterator[Site]:
     site = Site()
-    server = _server(site)
+    server = serve_harness(page=PAGE, harness=HARNESS, csp=CSP, data=site.data, problems=site.problems)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,8 @@ from PIL import Image
 
 from haven.signals import PdqHash, VideoFrame, match_video, video_hash
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop; see test_portal.py
+from .harness import serve_harness
 
-CHROMIUM = Path("/usr/bin/chromium")
-STATIC = Path(__file__).resolve().parents[2] / "src" / "haven" / "web" / "portal" / "static" / "portal"
 PHOTO = "bridge-mods/aaa-orig.jpg"
 SECONDS, FPS, WIDTH, HEIGHT = 6, 10, 320, 240
 # Measured with Debian's Chromium 156: 0, 0, 0, 0, 0 and 2 bits for the six frames of the WebM,
@@ -104,62 +100,12 @@ def video(videos: dict[str, Path]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("HAVEN_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-def _serve(data: dict[str, bytes], problems: list[str]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            name = path.rsplit("/", 1)[1]
-            headers = {"Cache-Control": "no-store"}
-            if path == "/":
-                body, headers["Content-Type"] = PAGE, "text/html; charset=utf-8"
-                headers["Content-Security-Policy"] = CSP
-            elif path == "/harness.js":
-                body, headers["Content-Type"] = HARNESS, "text/javascript"
-            elif path == f"/static/portal/{name}" and (STATIC / name).is_file():
-                body, headers["Content-Type"] = (STATIC / name).read_bytes(), "text/javascript"
-            elif path == f"/data/{name}" and name in data:
-                body, headers["Content-Type"] = data[name], "application/octet-stream"
-            else:
-                problems.append(f"unexpected request {self.path}")
-                self.send_error(404)
-                return
-            self.send_response(200)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture(scope="module")
 def frames_of(browser: Any, videos: dict[str, Path]) -> Iterator[Any]:
     """Calls video.js on a file in a page of its own, with every outside request refused."""
     data = {p.name: p.read_bytes() for p in videos.values()}
     data["notes.webm"] = b"this is not a video at all" * 40
     problems: list[str] = []
-    server = _serve(data, problems)
+    server = serve_harness(page=PAGE, harness=HARNESS, csp=CSP, data=data, problems=problems)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"
     context = browser.new_context()
