@@ -218,14 +218,7 @@ def record_consent(
         raise ActionError(_("Unknown way of recording consent."))
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
-        record = ConsentRecord.objects.create(
-            case=case,
-            scope=scope,
-            granted=granted,
-            method=method,
-            recorded_by=actor,
-            note=note[:500],
-        )
+        record = apply_consent(case, scope, granted, method=method, recorded_by=actor, note=note)
         append(
             actor=actor,
             event_type=EventType.CONSENT_GRANTED if granted else EventType.CONSENT_WITHDRAWN,
@@ -233,13 +226,25 @@ def record_consent(
             obj=case,
             summary={"scope": scope, "method": method},
         )
-        if scope == ConsentScope.MONITOR:
-            for item in case.content.filter(removed_at__isnull=True):
-                IndexChange.objects.create(
-                    content_item=item, op=IndexChange.Op.ADD if granted else IndexChange.Op.REMOVE
-                )
-        if not granted:
-            consent_withdrawn.send(sender=Case, case=case, scope=scope)
+    return record
+
+
+def apply_consent(
+    case: Case, scope: str, granted: bool, *, method: str, recorded_by: Any = None, note: str = ""
+) -> ConsentRecord:
+    """Record one grant or withdrawal and its effects, inside the caller's transaction (which
+    holds the case locked and appends the audit event): monitoring consent moves the case's
+    content in or out of every process's matching index, and a withdrawal is announced."""
+    record = ConsentRecord.objects.create(
+        case=case, scope=scope, granted=granted, method=method, recorded_by=recorded_by, note=note[:500]
+    )
+    if scope == ConsentScope.MONITOR:
+        for item in case.content.filter(removed_at__isnull=True):
+            IndexChange.objects.create(
+                content_item=item, op=IndexChange.Op.ADD if granted else IndexChange.Op.REMOVE
+            )
+    if not granted:
+        consent_withdrawn.send(sender=Case, case=case, scope=scope)
     return record
 
 
@@ -330,6 +335,32 @@ def _normalise(item: HashInput) -> HashInput:
     return HashInput(label, pdq, item.quality, dihedral, md5, sha, item.kind, frames)
 
 
+def store_items(
+    case: Case, items: list[HashInput], *, monitored: bool, added_by: Any = None
+) -> list[ContentItem]:
+    """Save already-normalised items on ``case`` (inside the caller's transaction); when the case
+    consents to monitoring, queue them for every process's matching index."""
+    created = []
+    for item in items:
+        content = ContentItem.objects.create(
+            organisation_id=case.organisation_id,
+            case=case,
+            label=item.label,
+            pdq=item.pdq,
+            quality=item.quality,
+            pdq_dihedral=list(item.pdq_dihedral),
+            md5=item.md5,
+            sha256=item.sha256,
+            kind=item.kind,
+            video_frames=[list(f) for f in item.video_frames],
+            added_by=added_by,
+        )
+        if monitored:
+            IndexChange.objects.create(content_item=content, op=IndexChange.Op.ADD)
+        created.append(content)
+    return created
+
+
 def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[ContentItem]:
     """Add hashed content to a case; all items or none."""
     require(actor, Perm.MANAGE_CONTENT)
@@ -340,24 +371,7 @@ def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[Conte
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
         monitored = current_consent(case)[ConsentScope.MONITOR]
-        created = []
-        for item in clean:
-            content = ContentItem.objects.create(
-                organisation_id=case.organisation_id,
-                case=case,
-                label=item.label,
-                pdq=item.pdq,
-                quality=item.quality,
-                pdq_dihedral=list(item.pdq_dihedral),
-                md5=item.md5,
-                sha256=item.sha256,
-                kind=item.kind,
-                video_frames=[list(f) for f in item.video_frames],
-                added_by=actor,
-            )
-            if monitored:
-                IndexChange.objects.create(content_item=content, op=IndexChange.Op.ADD)
-            created.append(content)
+        created = store_items(case, clean, monitored=monitored, added_by=actor)
         append(
             actor=actor,
             event_type=EventType.CONTENT_ADDED,

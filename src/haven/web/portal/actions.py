@@ -17,14 +17,20 @@ from django.utils.translation import gettext as _
 from haven.web.accounts.models import Organisation
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
-from haven.web.cases.actions import HashInput, _normalise, consent_withdrawn, current_consent, insert_case
+from haven.web.cases.actions import (
+    HashInput,
+    _normalise,
+    apply_consent,
+    current_consent,
+    insert_case,
+    store_items,
+)
 from haven.web.cases.models import (
     MAX_VIDEO_FRAMES,
     Case,
     ConsentMethod,
     ConsentRecord,
     ConsentScope,
-    ContentItem,
     ContentKind,
     IndexChange,
 )
@@ -175,23 +181,7 @@ def submit_hashes(
         case = insert_case(Case(organisation=organisation, minor_when_made=minor_when_made), contact=contact)
         for scope, granted in choices.items():
             ConsentRecord.objects.create(case=case, scope=scope, granted=granted, method=ConsentMethod.PORTAL)
-        created = []
-        for item in clean:
-            content = ContentItem.objects.create(
-                organisation=organisation,
-                case=case,
-                label=item.label,
-                pdq=item.pdq,
-                quality=item.quality,
-                pdq_dihedral=list(item.pdq_dihedral),
-                md5=item.md5,
-                sha256=item.sha256,
-                kind=item.kind,
-                video_frames=[list(f) for f in item.video_frames],
-            )
-            if choices[ConsentScope.MONITOR]:
-                IndexChange.objects.create(content_item=content, op=IndexChange.Op.ADD)
-            created.append(content.pk)
+        created = [c.pk for c in store_items(case, clean, monitored=choices[ConsentScope.MONITOR])]
         PortalAccess.objects.create(case=case, pin_hash=_HASHER.encode(pin, _HASHER.salt()))
         # No hashes and no contact details in the trail: just what came in.
         append(
@@ -305,12 +295,7 @@ def _withdraw_all(case: Case) -> list[str]:
     """Withdraw every granted scope (inside the caller's transaction); returns the scopes."""
     granted = [scope for scope, on in current_consent(case).items() if on]
     for scope in granted:
-        ConsentRecord.objects.create(case=case, scope=scope, granted=False, method=ConsentMethod.PORTAL)
-    if ConsentScope.MONITOR in granted:
-        for item in case.content.filter(removed_at__isnull=True):
-            IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
-    for scope in granted:
-        consent_withdrawn.send(sender=Case, case=case, scope=scope)
+        apply_consent(case, scope, False, method=ConsentMethod.PORTAL)
     return granted
 
 
@@ -341,7 +326,17 @@ def delete_my_data(*, case: Case) -> None:
             item.pdq = item.md5 = item.sha256 = ""
             item.pdq_dihedral = []
             item.quality = None
-            item.save(update_fields=["removed_at", "pdq", "md5", "sha256", "pdq_dihedral", "quality"])
+            item.save(
+                update_fields=[
+                    "removed_at",
+                    "pdq",
+                    "md5",
+                    "sha256",
+                    "pdq_dihedral",
+                    "video_frames",
+                    "quality",
+                ]
+            )
             IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
         case.contact_encrypted = None
         case.save(update_fields=["contact_encrypted", "updated_at"])
