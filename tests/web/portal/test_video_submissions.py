@@ -100,3 +100,15 @@ def test_a_malformed_video_through_the_endpoint_gets_a_clear_error(org_a: Organi
     assert response.status_code == 400
     assert "Frame 1" in response.json()["error"]
     assert not ContentItem.objects.exists()
+
+
+def test_delete_my_data_erases_a_videos_frame_hashes_too(org_a: Organisation) -> None:
+    case, _number, _pin = actions.submit_hashes(
+        organisation=org_a, items=[video(PDQ2, PDQ)], consents=CONSENTS
+    )
+    actions.delete_my_data(case=case)
+    (stored,) = ContentItem.objects.filter(case=case)
+    assert stored.video_frames == []
+    assert (stored.md5, stored.sha256) == ("", "")
+    assert stored.removed_at is not None
+    assert ContentIndex().lookup(org_a.pk, pdq=[PdqHash.from_hex(PDQ2)], radius=0) == []

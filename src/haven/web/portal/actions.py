@@ -325,6 +325,7 @@ def delete_my_data(*, case: Case) -> None:
             item.removed_at = item.removed_at or now
             item.pdq = item.md5 = item.sha256 = ""
             item.pdq_dihedral = []
+            item.video_frames = []
             item.quality = None
             item.save(
                 update_fields=[
