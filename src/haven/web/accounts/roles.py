@@ -31,6 +31,8 @@ class Perm(StrEnum):
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
     VIEW_REPORTS = "view_reports"
+    TAKEDOWN = "takedown"  # sightings, evidence, notices, rechecks
+    MANAGE_PLATFORMS = "manage_platforms"  # the platform directory
 
 
 _CASEWORK = {
@@ -41,13 +43,18 @@ _CASEWORK = {
     Perm.MANAGE_CONSENT,
     Perm.MANAGE_CONTENT,
     Perm.LOOKUP,
+    Perm.TAKEDOWN,
 }
 
 MATRIX: dict[str, frozenset[Perm]] = {
-    Role.ADMIN: frozenset(_CASEWORK | {Perm.VIEW_AUDIT, Perm.MANAGE_USERS, Perm.VIEW_REPORTS}),
+    Role.ADMIN: frozenset(
+        _CASEWORK | {Perm.VIEW_AUDIT, Perm.MANAGE_USERS, Perm.VIEW_REPORTS, Perm.MANAGE_PLATFORMS}
+    ),
     Role.COUNSELLOR: frozenset(_CASEWORK),
     # Deletion officers work from hashes and URLs: no survivor contact details, no consent changes.
-    Role.DELETION_OFFICER: frozenset({Perm.VIEW_CASES, Perm.MANAGE_CONTENT, Perm.LOOKUP}),
+    Role.DELETION_OFFICER: frozenset(
+        {Perm.VIEW_CASES, Perm.MANAGE_CONTENT, Perm.LOOKUP, Perm.TAKEDOWN, Perm.MANAGE_PLATFORMS}
+    ),
     # Reviewers look at monitoring candidates: they see cases' hashes, nothing personal.
     Role.REVIEWER: frozenset({Perm.VIEW_CASES, Perm.LOOKUP}),
     # Analysts see anonymised aggregates only.

@@ -29,6 +29,16 @@ class EventType(models.TextChoices):
     REFERRAL_UPDATED = "referral.updated", _("Referral updated")
     FOLLOW_UP_ADDED = "follow_up.added", _("Follow-up added")
     FOLLOW_UP_DONE = "follow_up.done", _("Follow-up done")
+    PLATFORM_SAVED = "platform.saved", _("Platform saved in the directory")
+    SIGHTING_ADDED = "sighting.added", _("Sighting added")
+    SIGHTING_STATE_CHANGED = "sighting.state_changed", _("Sighting state changed")
+    EVIDENCE_CAPTURED = "evidence.captured", _("Evidence captured")
+    SIGHTING_RECHECKED = "sighting.rechecked", _("Sighting rechecked")
+    NOTICE_DRAFTED = "notice.drafted", _("Notice drafted")
+    NOTICE_SENT = "notice.sent", _("Notice sent")
+    NOTICE_REPLY = "notice.reply", _("Reply to a notice logged")
+    NOTICE_CLOSED = "notice.closed", _("Notice closed")
+    NOTICES_EXPORTED = "notice.exported", _("Notice records exported")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 

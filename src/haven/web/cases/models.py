@@ -116,6 +116,7 @@ class FollowUp(models.Model):
 class ConsentScope(models.TextChoices):
     MONITOR = "monitor", _("Keep hashes and monitor for re-uploads")
     TAKEDOWN = "takedown", _("Send takedown notices on the survivor's behalf")
+    IDENTIFY = "identify", _("Name the survivor in takedown notices")
     SHARE = "share", _("Share hashes with partner platforms")
     POLICE = "police", _("Refer to police")
     SERVICES = "services", _("Refer to legal, medical or psychological services")

@@ -15,6 +15,7 @@ from haven.web.accounts.tokens import user_for_token
 from haven.web.cases.api import router as cases_router
 from haven.web.core.errors import ActionError, NotFound
 from haven.web.referrals.api import router as referrals_router
+from haven.web.takedown.api import router as takedown_router
 
 
 class BearerToken(HttpBearer):
@@ -25,7 +26,8 @@ class BearerToken(HttpBearer):
 api = NinjaAPI(
     title="Haven API",
     version=__version__,
-    description="Cases, consent, content hashes and lookups. Authenticate with `Authorization: Bearer TOKEN` "
+    description="Cases, consent, content hashes, lookups, and the takedown desk. "
+    "Authenticate with `Authorization: Bearer TOKEN` "
     "(`haven token create USERNAME`).",
     auth=BearerToken(),
     urls_namespace="api",
@@ -33,6 +35,7 @@ api = NinjaAPI(
 )
 api.add_router("/", cases_router)
 api.add_router("/", referrals_router)
+api.add_router("/", takedown_router)
 
 
 @api.exception_handler(ActionError)

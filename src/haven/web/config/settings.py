@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "haven.web.cases",
     "haven.web.referrals",
     "haven.web.portal",
+    "haven.web.takedown",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,11 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# The safe fetcher (evidence capture, rechecks): loopback only for a test site on this machine.
+HAVEN_FETCH_ALLOW_LOOPBACK = env_bool("HAVEN_FETCH_ALLOW_LOOPBACK", False)
+HAVEN_FETCH_MAX_BYTES = env_int("HAVEN_FETCH_MAX_BYTES", 25 * 2**20, minimum=1024)
+HAVEN_FETCH_TIMEOUT_SECONDS = env_int("HAVEN_FETCH_TIMEOUT_SECONDS", 30, minimum=1)
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -9,5 +9,6 @@ urlpatterns = [
     path("audit/", include("haven.web.audit.urls")),
     path("portal/", include("haven.web.portal.urls")),
     path("", include("haven.web.referrals.urls")),
+    path("", include("haven.web.takedown.urls")),
     path("", include("haven.web.cases.urls")),
 ]

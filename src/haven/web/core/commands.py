@@ -160,7 +160,10 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     setup()
     from django.core.management import call_command
 
+    from haven.web.takedown.tasks import sweep
+
     out = out or sys.stdout
+    sweep.enqueue()  # overdue deadlines and rechecks missed while no worker ran; it requeues itself
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]

@@ -1,0 +1,93 @@
+"""URLs as officers paste them: checked, normalised for de-duplication, and mapped to a platform."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from haven.web.core.errors import ActionError
+
+MAX_URL_LENGTH = 2000
+
+# Query parameters that only track who clicked: dropped so one page is one sighting.
+_TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "igshid", "si", "ref_src")
+
+
+def _host(host: str) -> str:
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        raise ActionError(_("The address has no host name."))
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ActionError(_("The host name %(host)s is not valid.") % {"host": host}) from None
+    allow_loopback = getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False)
+    if not ip.is_global and not (allow_loopback and ip.is_loopback):
+        raise ActionError(_("%(host)s is a private or reserved address.") % {"host": host})
+    return f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
+
+
+def normalise(url: str) -> str:
+    """The canonical form of a web address; refuses anything that is not a public http(s) URL."""
+    url = url.strip()
+    if not url:
+        raise ActionError(_("The address is empty."))
+    if len(url) > MAX_URL_LENGTH:
+        raise ActionError(_("The address is longer than %(n)d characters.") % {"n": MAX_URL_LENGTH})
+    if any(ord(c) < 33 for c in url):
+        raise ActionError(_("The address contains spaces or control characters."))
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ActionError(_("%(url)s is not a valid address.") % {"url": url[:200]}) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ActionError(
+            _("Only http and https addresses can be handled, not %(scheme)s.") % {"scheme": scheme or "?"}
+        )
+    if parts.username or parts.password:
+        raise ActionError(_("Addresses with a user name or password are not accepted."))
+    host = _host(parts.hostname or "")
+    netloc = host if port is None or port == {"http": 80, "https": 443}[scheme] else f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(_TRACKING)
+    ]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+def url_key(normalised: str) -> str:
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def host_of(normalised: str) -> str:
+    return (urlsplit(normalised).hostname or "").lower()
+
+
+def domain_candidates(host: str) -> list[str]:
+    """``a.b.example.com`` -> itself, ``b.example.com``, ``example.com``, ``com``: most specific first."""
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def clean_domain(text: str) -> str:
+    """A domain pattern as an administrator types it (``*.example.com``, ``https://example.com/x``)."""
+    text = text.strip().lower()
+    if "://" in text:
+        text = urlsplit(text).hostname or ""
+    text = text.removeprefix("*.").removeprefix(".").rstrip(".")
+    if not text or len(text) > 253 or any(c.isspace() or c in "/?#@:" for c in text):
+        raise ActionError(_("%(domain)s is not a domain name.") % {"domain": text or "?"})
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ActionError(_("%(domain)s is not a domain name.") % {"domain": text}) from None

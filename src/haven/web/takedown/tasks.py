@@ -1,0 +1,53 @@
+"""Background jobs of the takedown desk, run by ``haven worker``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django_tasks import task
+
+from .models import Sighting
+
+
+@task()
+def recheck_sighting(sighting_id: int, scheduled_for: str) -> str:
+    """Recheck one sighting when it is due.
+
+    ``scheduled_for`` is the due time the job was queued for: when an officer's action has
+    rescheduled the sighting since, this older job finds a different time and does nothing,
+    so duplicate jobs are harmless.
+    """
+    from .actions import recheck
+
+    sighting = Sighting.objects.select_related("case").filter(pk=sighting_id).first()
+    if sighting is None or sighting.next_check_at is None:
+        return "gone"
+    if sighting.next_check_at != dt.datetime.fromisoformat(scheduled_for):
+        return "rescheduled"
+    outcome = recheck(actor="worker", sighting=sighting)
+    return "removed" if outcome.gone else outcome.reason
+
+
+SWEEP_EVERY = dt.timedelta(minutes=15)
+
+
+@task()
+def sweep() -> int:
+    """Mark sightings past their notice deadline as unanswered and queue rechecks that are past
+    due (after a worker was down); then queue the next sweep, unless one is already waiting."""
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from .actions import due_for_recheck, mark_overdue
+
+    count = mark_overdue()
+    for pk, when in Sighting.objects.filter(pk__in=due_for_recheck()).values_list("pk", "next_check_at"):
+        if when is not None:
+            recheck_sighting.enqueue(pk, when.isoformat())
+            count += 1
+    pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
+        run_after__lte=timezone.now()
+    )
+    if not pending.exists():
+        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    return count

@@ -1,0 +1,126 @@
+"""A real local "platform" (web server on 127.0.0.1) and a real SMTP server for the takedown tests."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.test import Client, override_settings
+from PIL import Image
+
+from haven.signals import pdq_hash
+from haven.web.cases import actions as case_actions
+from haven.web.cases.models import Case
+from haven.web.takedown import actions
+from haven.web.takedown.models import Platform
+from tests.scan.site import TestSite, serve
+from tests.web.accounts.twofactor import signed_in
+from tests.web.conftest import Persona
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[TestSite]:
+    yield from serve()
+
+
+@pytest.fixture
+def photo(vectors: Path) -> Image.Image:
+    """The survivor's photo: a real photograph from the reference vectors."""
+    with Image.open(vectors / "pdq" / "bridge-mods" / "aaa-orig.jpg") as image:
+        return image.convert("RGB")
+
+
+def jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+@dataclass
+class Mailbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+    on_message: Callable[[EmailMessage], None] | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        if self.on_message is not None:
+            self.on_message(message)
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1, with Django's SMTP backend pointed at it."""
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=port,
+            EMAIL_USE_TLS=False,
+            DEFAULT_FROM_EMAIL="takedown@centre-a.example",
+        ):
+            yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def loopback() -> Iterator[None]:
+    """The safe fetcher may reach the test platform on 127.0.0.1 (and nothing else private)."""
+    with override_settings(HAVEN_FETCH_ALLOW_LOOPBACK=True, HAVEN_FETCH_TIMEOUT_SECONDS=5):
+        yield
+
+
+@pytest.fixture
+def consenting_case(case: Case, counsellor: Persona, photo: Image.Image) -> Case:
+    """The persona case, with consent to takedown and the hash of one photo (as the portal sends it)."""
+    case_actions.record_consent(
+        actor=counsellor.user, case=case, scope="takedown", granted=True, method="in_person"
+    )
+    result = pdq_hash(photo)
+    case_actions.add_content(
+        actor=counsellor.user,
+        case=case,
+        items=[case_actions.HashInput(label="photo 1", pdq=str(result.hash), quality=result.quality)],
+    )
+    return case
+
+
+@pytest.fixture
+def platform(admin: Persona) -> Platform:
+    return actions.save_platform(
+        actor=admin.user,
+        data=actions.PlatformInput(
+            name="Local Test Platform",
+            kind="forum",
+            domains=["127.0.0.1"],
+            abuse_email="abuse@platform.test",
+            regimes=["dsa", "policy"],
+            response_hours=72,
+        ),
+    )
+
+
+@pytest.fixture
+def client_of() -> Callable[[Persona], Client]:
+    return lambda persona: signed_in(persona.user)
