@@ -28,7 +28,7 @@ from .conftest import Mailbox, jpeg
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
-EXPLANATION = "The survivor reported the post to us on 3 November; she never agreed to its publication."
+EXPLANATION = "The survivor reported the post to us on 3 November; they never agreed to its publication."
 
 
 def _events(since: int) -> list[str]:

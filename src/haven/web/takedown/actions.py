@@ -405,7 +405,7 @@ def capture_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = 
         try:
             results.append((kind, fetch(url)))
         except FetchError as exc:
-            raise ActionError(_("Could not fetch %(url)s: %(error)s") % {"url": url, "error": exc}) from None
+            raise ActionError(_("Could not fetch the address: %(error)s") % {"error": exc}) from None
     with transaction.atomic():
         sighting = Sighting.objects.select_for_update().select_related("case").get(pk=sighting.pk)
         rows = []

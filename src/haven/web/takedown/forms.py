@@ -75,13 +75,13 @@ class NoticeForm(forms.Form):
         label=_("The survivor's work (DMCA only)"),
         required=False,
         max_length=500,
-        help_text=_("For example: a photograph the survivor took of herself in 2023."),
+        help_text=_("For example: a photograph the survivor took of themselves in 2023."),
     )
     owner_authorised = forms.BooleanField(
         label=_("The survivor owns the copyright and has authorised us to act (DMCA only)"), required=False
     )
     survivor_name = forms.CharField(
-        label=_("Survivor's name (only with her consent to be named)"), required=False, max_length=200
+        label=_("Survivor's name (only with their consent to be named)"), required=False, max_length=200
     )
     good_faith = forms.BooleanField(
         label=_("I confirm the good-faith statement in this notice"), required=False

@@ -193,7 +193,7 @@ class Notice(models.Model):
     """A notice to one platform about one or more URLs, drafted from a legal-regime template.
 
     The rendered text is the record of what was sent; it is stored encrypted because it may
-    name the survivor (only where her consent allows it).
+    name the survivor (only where their consent allows it).
     """
 
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")

@@ -5,7 +5,7 @@ and how to word the notice in English and in Korean.  :func:`render` refuses to 
 notice that lacks a required element, naming what is missing, so that no notice leaves the
 centre that the platform could reject as incomplete.
 
-The organisation is always the notifier.  The survivor's name appears only when her consent
+The organisation is always the notifier.  The survivor's name appears only when their consent
 allows it (the caller passes ``survivor_name`` only then).
 """
 
@@ -120,7 +120,7 @@ class Regime:
 
 def _who_en(facts: NoticeFacts) -> str:
     if facts.survivor_name.strip():
-        return f"{facts.survivor_name.strip()}, whom we support and who has asked us to act on her behalf"
+        return f"{facts.survivor_name.strip()}, whom we support and who has asked us to act on their behalf"
     return "a person we support, who has asked us to act on their behalf and whose identity we withhold for their safety"
 
 
@@ -152,7 +152,7 @@ class DsaArticle16(Regime):
             "about illegal content on your service.\n\n"
             f"1. Exact location of the content (URLs):\n{_urls(f)}\n\n"
             "2. Why the content is illegal:\n"
-            f"  These are intimate images of {_who_en(f)}, shared without her consent. "
+            f"  These are intimate images of {_who_en(f)}, shared without their consent. "
             f"{f.explanation.strip()}\n\n"
             f"3. Notifier:\n{_contact(f)}\n\n"
             "4. Statement: I confirm my bona fide belief that the information and allegations in this "
@@ -286,7 +286,7 @@ class KoreaDeletion(Regime):
             "Under Article 7-3 of the Act on the Prevention of Sexual Violence and Protection of Victims, "
             f"{f.notifier} supports the deletion of illegally filmed or distributed sexual material. Under "
             "Article 22-5 of the Telecommunications Business Act you must delete or block such material "
-            "without delay when asked by the victim or by an institution supporting her.\n\n"
+            "without delay when asked by the victim or by an institution supporting them.\n\n"
             f"1. Material (URLs):\n{_urls(f)}\n\n"
             f"2. The material shows {_who_en(f)} and was filmed or distributed without consent. "
             f"{f.explanation.strip()}\n\n"
