@@ -18,6 +18,7 @@ from haven.web.accounts.roles import Role
 from haven.web.cases import actions
 from haven.web.cases.classification import Relationship, TfgbvType
 from haven.web.cases.models import CaseStatus, ConsentMethod, ConsentScope
+from haven.web.takedown.demo import seed_takedown
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def seed_demo(seed: int = 2024) -> DemoLogin | None:
         types = list(TfgbvType.values)
         relationships = list(Relationship.values)
         today = timezone.localdate()
+        cases = []
         for _ in range(14):
             author = rng.choice(counsellors)
             case = actions.create_case(
@@ -121,5 +123,8 @@ def seed_demo(seed: int = 2024) -> DemoLogin | None:
             }[target]
             for status in path:
                 case = actions.change_status(actor=author, case=case, status=status)
+            if target != CaseStatus.CLOSED:
+                cases.append(case)
+        seed_takedown(actor=demo, cases=cases, rng=rng)
         codes = _backup_codes(demo)
     return DemoLogin("demo", password, codes)

@@ -322,15 +322,57 @@ def add_sightings(
 FetchFn = Callable[[str], Any]
 
 
-def _fetch(url: str) -> Any:
-    from haven.scan import FetchPolicy, fetch
+def _policy() -> Any:
+    from haven.scan import FetchPolicy
 
-    policy = FetchPolicy(
+    return FetchPolicy(
         allow_loopback=getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False),
         max_bytes=settings.HAVEN_FETCH_MAX_BYTES,
         total_timeout_s=settings.HAVEN_FETCH_TIMEOUT_SECONDS,
     )
-    return fetch(url, policy)
+
+
+def _fetch(url: str) -> Any:
+    from haven.scan import fetch
+
+    return fetch(url, _policy())
+
+
+def fetch_all(urls: Iterable[str]) -> FetchFn:
+    """Fetch many URLs at once (a few at a time per host) and return a fetch function that
+    answers from those results, so that bulk capture and recheck take as long as the slowest
+    host rather than the sum of all."""
+    import asyncio
+
+    from haven.scan import Fetcher, FetchError
+
+    wanted = list(dict.fromkeys(urls))
+
+    async def run() -> dict[str, Any]:
+        async with Fetcher(_policy()) as fetcher:
+
+            async def one(url: str) -> Any:
+                try:
+                    return await fetcher.fetch(url)
+                except FetchError as exc:
+                    return exc
+
+            return dict(zip(wanted, await asyncio.gather(*(one(u) for u in wanted)), strict=True))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        results = asyncio.run(run())
+    else:  # inside an event loop (an async caller): fetch one by one instead
+        return _fetch
+
+    def answer(url: str) -> Any:
+        result = results[url] if url in results else _fetch(url)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    return answer
 
 
 def _content_hashes(case: Case) -> list[tuple[ContentItem, list[PdqHash]]]:

@@ -376,6 +376,50 @@ def recheck(request: HttpRequest, pk: PathId) -> RecheckOut:
     )
 
 
+class BulkIn(Input):
+    sightings: list[Id] = Field(..., min_length=1, max_length=actions.MAX_BULK_URLS)
+
+
+class BulkResult(Schema):
+    sighting: int
+    ok: bool
+    state: SightingState
+    detail: str
+
+
+def _bulk(request: HttpRequest, payload: BulkIn, what: str) -> list[BulkResult]:
+    user = _user(request)
+    require(user, Perm.TAKEDOWN)
+    rows = _sightings(request, payload.sightings)
+    fetch = actions.fetch_all(u for s in rows for u in (s.url, s.media_url) if u)
+    out = []
+    for s in rows:
+        try:
+            if what == "capture":
+                evidence = actions.capture_evidence(actor=user, sighting=s, fetch=fetch)
+                detail = ", ".join(f"HTTP {e.status}" for e in evidence)
+            else:
+                detail = actions.recheck(actor=user, sighting=s, fetch=fetch).reason
+            ok = True
+        except ActionError as exc:
+            ok, detail = False, str(exc)
+        s.refresh_from_db(fields=["state"])
+        out.append(BulkResult(sighting=s.pk, ok=ok, state=SightingState(s.state), detail=detail))
+    return out
+
+
+@router.post("/captures", response={200: list[BulkResult], **ERRORS})
+def capture_many(request: HttpRequest, payload: BulkIn) -> list[BulkResult]:
+    """Capture evidence for many sightings at once (fetched concurrently); one result each."""
+    return _bulk(request, payload, "capture")
+
+
+@router.post("/rechecks", response={200: list[BulkResult], **ERRORS})
+def recheck_many(request: HttpRequest, payload: BulkIn) -> list[BulkResult]:
+    """Recheck many sightings at once; one result each."""
+    return _bulk(request, payload, "recheck")
+
+
 @router.post("/escalations", response={200: list[SightingOut], **ERRORS})
 def escalate(request: HttpRequest, payload: EscalateIn) -> list[SightingOut]:
     user = _user(request)

@@ -212,12 +212,13 @@ def bulk(request: HttpRequest) -> HttpResponse:
             except ActionError as exc:
                 failed.append(f"{s.url}: {exc}")
     elif action in ("capture", "recheck"):
+        fetch = actions.fetch_all(u for s in chosen for u in (s.url, s.media_url) if u)
         for s in chosen:
             try:
                 if action == "capture":
-                    actions.capture_evidence(actor=user, sighting=s)
+                    actions.capture_evidence(actor=user, sighting=s, fetch=fetch)
                 else:
-                    actions.recheck(actor=user, sighting=s)
+                    actions.recheck(actor=user, sighting=s, fetch=fetch)
                 done += 1
             except ActionError as exc:
                 failed.append(str(exc))
