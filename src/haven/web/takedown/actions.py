@@ -567,7 +567,7 @@ def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput
     except regimes.MissingElements as exc:
         labels = [str(regimes.ELEMENTS[e][0]) for e in exc.missing]
         raise ActionError(
-            _("This %(regime)s notice would lack: %(missing)s.")
+            _("The notice (%(regime)s) would lack: %(missing)s.")
             % {"regime": regime.name, "missing": "; ".join(labels)}
         ) from None
     with transaction.atomic():

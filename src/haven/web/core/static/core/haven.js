@@ -22,4 +22,16 @@
       heading.focus();
     }
   });
+
+  // "Tick all" in a table of checkboxes (the takedown queue); without the script, each is ticked by hand.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box || box.id !== "tick-all" || !box.form) {
+      return;
+    }
+    var boxes = box.form.querySelectorAll('input[type="checkbox"][name="sighting"]');
+    for (var i = 0; i < boxes.length; i++) {
+      boxes[i].checked = box.checked;
+    }
+  });
 })();
