@@ -289,3 +289,40 @@ def test_an_officer_works_a_list_of_urls_to_removed_in_the_ui(
     assert web.get("/takedown/notices/export.csv").status_code == 200
     assert web.get("/takedown/notices/export.xml").status_code == 404
     assert b"Local Test Platform" in web.get("/takedown/notices/").content
+
+
+def test_the_worker_runs_the_queued_recheck_and_the_sweep(
+    site: TestSite,
+    consenting_case: Case,
+    platform: Platform,
+    officer: Persona,
+    django_capture_on_commit_callbacks: Callable[..., object],
+) -> None:
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    rows = _captured(site, consenting_case, officer, "/wf/worker")
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[attr-defined]
+        actions.send_notice(actor=officer.user, notice=_draft(officer, rows))
+    job = DBTaskResult.objects.get(task_path__endswith="recheck_sighting")
+    site.put("/wf/worker", "gone", status=404)
+    # Not due for an hour: the worker leaves it.
+    call_command("db_worker", "--batch", "--no-startup-delay", "--queue-name", "*", verbosity=0)
+    assert Sighting.objects.get(pk=rows[0].pk).state == "sent"
+    # Due now (as an hour later): the worker rechecks and the sighting is removed.
+    DBTaskResult.objects.filter(pk=job.pk).update(run_after=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[attr-defined]
+        call_command("db_worker", "--batch", "--no-startup-delay", "--queue-name", "*", verbosity=0)
+    sighting = Sighting.objects.get(pk=rows[0].pk)
+    assert sighting.state == "removed"
+    assert sighting.checks_done == 1
+    # A stale job for a time that was rescheduled since does nothing.
+    from haven.web.takedown.tasks import recheck_sighting
+
+    assert recheck_sighting.call(sighting.pk, "2000-01-01T00:00:00+00:00") in ("rescheduled", "gone")
+    # The sweep marks overdue sightings and queues the next sweep once.
+    from haven.web.takedown.tasks import sweep
+
+    sweep.call()
+    sweep.call()
+    assert DBTaskResult.objects.filter(task_path__endswith="tasks.sweep", status="READY").count() == 1
