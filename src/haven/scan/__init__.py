@@ -6,6 +6,7 @@ lists; ``_private`` modules may change without notice.
 """
 
 from ._bank import DEFAULT_THRESHOLD, BankEntry, BankFileError, BankHit, BankReader, BankSnapshot, JsonlBank
+from ._command import ScanCommand, run_scan_command
 from ._fetch import Fetcher, FetchError, FetchPolicy, FetchResult, fetch
 from ._html import PageLinks, extract
 from ._model import Candidate, CandidateSink, ListSink, ScanError, ScanReport, ScanStats
@@ -52,6 +53,7 @@ __all__ = [
     "MediaRef",
     "Page",
     "PageLinks",
+    "ScanCommand",
     "ScanError",
     "ScanOptions",
     "ScanReport",
@@ -65,6 +67,7 @@ __all__ = [
     "extract",
     "fetch",
     "parse_source",
+    "run_scan_command",
     "scan",
     "scan_async",
     "sniff",
