@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ScanOptions", "scan", "scan_async"]
 
+_BATCH_WAIT_S = 0.05
+
 
 @dataclass(frozen=True)
 class ScanOptions:
@@ -325,8 +327,20 @@ async def _scan(
                 if first is None:
                     return
                 batch = [first]
-                while len(batch) < executor.batch_size and not queue.empty():
-                    more = queue.get_nowait()
+                # Fill a batch for a little while: a Dask task per picture would cost more
+                # in scheduling than the hashing itself.
+                deadline = time.monotonic() + _BATCH_WAIT_S
+                while len(batch) < executor.batch_size:
+                    if queue.empty():
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        try:
+                            more = await asyncio.wait_for(queue.get(), left)
+                        except TimeoutError:
+                            break
+                    else:
+                        more = queue.get_nowait()
                     if more is None:
                         done = True
                         break

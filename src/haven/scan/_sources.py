@@ -235,6 +235,7 @@ class Sitemap:
         queue = [self.url]
         seen_maps: set[str] = set()
         pages: list[str] = []
+        dropped = 0
         while queue and len(seen_maps) < self.max_sitemaps and len(pages) < self.max_pages:
             url = queue.pop(0)
             if url in seen_maps:
@@ -260,15 +261,17 @@ class Sitemap:
                 elif kind == "urlset" and block == "url":
                     if len(pages) < self.max_pages:
                         pages.append(loc)
+                    else:
+                        dropped += 1
                     for image in node.iter():
                         if _local(image.tag) == "image":
                             inner = next((c.text for c in image if _local(c.tag) == "loc"), None)
                             if inner:
                                 yield MediaRef(urljoin(result.final_url, inner.strip()), loc)
-        if queue:
+        if queue and len(pages) < self.max_pages:
             ctx.error(self.url, "limit", f"{self.url}: stopped after {self.max_sitemaps} sitemaps.")
-        if len(pages) >= self.max_pages:
-            ctx.error(self.url, "limit", f"{self.url}: stopped after {self.max_pages} pages.")
+        elif dropped or queue:
+            ctx.error(self.url, "limit", f"{self.url}: stopped at its limit of {self.max_pages} pages.")
         async for found in ctx.map_bounded(dict.fromkeys(pages)):
             yield found
 
