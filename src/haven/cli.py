@@ -46,6 +46,93 @@ def _cmd_hash(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from haven.scan import ScanCommand, run_scan_command
+
+    command = ScanCommand(
+        sources=args.sources,
+        bank=args.bank,
+        scheduler=args.scheduler,
+        depth=args.depth,
+        max_pages=args.max_pages,
+        same_site=args.same_site,
+        allow_loopback=args.allow_loopback,
+        threshold=args.threshold,
+        jobs=args.jobs,
+        videos=args.videos,
+    )
+    return run_scan_command(command, sys.stdout, sys.stderr)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _threshold(text: str) -> int:
+    value = _count(text)
+    if value > 64:
+        raise argparse.ArgumentTypeError("a PDQ distance is between 0 and 64 bits")
+    return value
+
+
+_SCAN_SOURCES = """sources:
+  https://site/page    crawl from this page (see --depth, --max-pages, --any-site)
+  sitemap:URL          the pages a sitemap.xml or sitemap index lists
+  feed:URL             the items of an RSS or Atom feed
+  urls:FILE            the URLs in FILE, one a line (urls:- reads standard input)
+  warc:FILE            pictures and videos archived in a WARC file (FILE.warc and
+                       FILE.warc.gz are recognised without the prefix)
+  DIR                  picture and video files under a folder
+
+Candidates are printed as JSON Lines on standard output; progress and a summary go to
+standard error. Media are hashed in memory and never written to disk. Exit status 0 when
+the scan ran (whether or not anything matched or some URLs failed), 2 on usage errors.
+"""
+
+
+def _add_scan_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = commands.add_parser(
+        "scan",
+        help="look for known pictures on web pages, feeds, sitemaps, folders or WARC files",
+        description="Scan sources for pictures that match a bank of hashes (the output of `haven hash`).",
+        epilog=_SCAN_SOURCES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("sources", nargs="+", metavar="SOURCE", help="where to look (see below)")
+    s.add_argument("--bank", metavar="HASHES.jsonl", help="the hashes to look for (`haven hash` output)")
+    s.add_argument("--threshold", type=_threshold, default=31, metavar="D", help="PDQ match distance (31)")
+    s.add_argument("--depth", type=_count, default=1, metavar="N", help="links to follow from a page (1)")
+    s.add_argument("--max-pages", type=_count, default=1000, metavar="N", help="pages per source (1000)")
+    site = s.add_mutually_exclusive_group()
+    site.add_argument(
+        "--same-site",
+        dest="same_site",
+        action="store_true",
+        default=True,
+        help="a crawl stays on the start page's site and its subdomains (default)",
+    )
+    site.add_argument("--any-site", dest="same_site", action="store_false", help="a crawl may go anywhere")
+    s.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="hashing processes (0 = one per core)")
+    s.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="fetch and hash media on this Dask cluster (pip install 'haven[cluster]')",
+    )
+    s.add_argument("--videos", action="store_true", help="also hash videos, one frame a second (slow)")
+    s.add_argument(
+        "--allow-loopback",
+        action="store_true",
+        help="for testing only: allow fetching from this machine (127.0.0.1, ::1)",
+    )
+    s.set_defaults(handler=_cmd_scan)
+
+
 def _read_password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -200,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode every pixel instead of the faster reduced decode (slower; for conformance checks)",
     )
     h.set_defaults(handler=_cmd_hash)
+    _add_scan_command(commands)
     _add_web_commands(commands)
     return parser
 

@@ -5,14 +5,70 @@ bank snapshot -> candidates for human review.  The public surface is what ``__al
 lists; ``_private`` modules may change without notice.
 """
 
+from ._bank import DEFAULT_THRESHOLD, BankEntry, BankFileError, BankHit, BankReader, BankSnapshot, JsonlBank
+from ._command import ScanCommand, run_scan_command
 from ._fetch import Fetcher, FetchError, FetchPolicy, FetchResult, fetch
+from ._html import PageLinks, extract
+from ._model import Candidate, CandidateSink, ListSink, ScanError, ScanReport, ScanStats
+from ._pipeline import ScanOptions, scan, scan_async
 from ._sniff import sniff
+from ._sources import (
+    SOURCES,
+    Blob,
+    Crawl,
+    Feed,
+    Folder,
+    Found,
+    MediaRef,
+    Page,
+    Sitemap,
+    Source,
+    SourceContext,
+    UrlList,
+    Warc,
+)
+from ._spec import SourceSpecError, parse_source
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
+    "SOURCES",
+    "BankEntry",
+    "BankFileError",
+    "BankHit",
+    "BankReader",
+    "BankSnapshot",
+    "Blob",
+    "Candidate",
+    "CandidateSink",
+    "Crawl",
+    "Feed",
     "FetchError",
     "FetchPolicy",
     "FetchResult",
     "Fetcher",
+    "Folder",
+    "Found",
+    "JsonlBank",
+    "ListSink",
+    "MediaRef",
+    "Page",
+    "PageLinks",
+    "ScanCommand",
+    "ScanError",
+    "ScanOptions",
+    "ScanReport",
+    "ScanStats",
+    "Sitemap",
+    "Source",
+    "SourceContext",
+    "SourceSpecError",
+    "UrlList",
+    "Warc",
+    "extract",
     "fetch",
+    "parse_source",
+    "run_scan_command",
+    "scan",
+    "scan_async",
     "sniff",
 ]

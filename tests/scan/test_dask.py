@@ -1,0 +1,58 @@
+"""The same scan on a Dask cluster (two local worker processes) gives the same report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from haven.scan import Crawl, FetchPolicy, ScanOptions, scan
+
+from .site import TestSite
+from .test_pipeline import Gallery, comparable
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def gallery(site: TestSite) -> Gallery:
+    return Gallery(site, "/dask-gallery")
+
+
+def test_a_dask_scan_equals_the_local_scan(gallery: Gallery, policy: FetchPolicy, client: object) -> None:
+    options = ScanOptions(policy=policy)
+    local = scan([Crawl(gallery.index, depth=1)], gallery.bank, options=options)
+    on_cluster = scan(
+        [Crawl(gallery.index, depth=1)],
+        gallery.bank,
+        options=replace(options, dask_batch_size=2),
+        scheduler=client,  # type: ignore[arg-type]
+    )
+    assert len(local.candidates) == 2
+    assert comparable(on_cluster) == comparable(local)
+
+
+def test_a_scheduler_address_works_too(gallery: Gallery, policy: FetchPolicy, client: object) -> None:
+    address = client.scheduler.address  # type: ignore[attr-defined]
+    assert address.startswith("tcp://127.0.0.1:")
+    report = scan(
+        [Crawl(gallery.page2, depth=0)], gallery.bank, options=ScanOptions(policy=policy), scheduler=address
+    )
+    assert {c.content_id for c in report.candidates} == {"content-0", "content-1"}
