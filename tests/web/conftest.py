@@ -3,6 +3,7 @@
 * ``counsellor`` — the case's counsellor (owner), organisation A
 * ``colleague``  — another counsellor in organisation A
 * ``officer``    — a deletion officer in organisation A
+* ``reviewer``   — a reviewer of monitoring matches in organisation A
 * ``analyst``    — an analyst in organisation A
 * ``admin``      — an administrator of organisation A
 * ``outsider``   — a counsellor of organisation B, who must never see A's rows
@@ -72,6 +73,11 @@ def colleague(org_a: Organisation) -> Persona:
 @pytest.fixture
 def officer(org_a: Organisation) -> Persona:
     return _persona("officer", org_a, Role.DELETION_OFFICER)
+
+
+@pytest.fixture
+def reviewer(org_a: Organisation) -> Persona:
+    return _persona("reviewer", org_a, Role.REVIEWER)
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ class Perm(StrEnum):
     VIEW_REPORTS = "view_reports"
     TAKEDOWN = "takedown"  # sightings, evidence, notices, rechecks
     MANAGE_PLATFORMS = "manage_platforms"  # the platform directory
+    MANAGE_SOURCES = "manage_sources"  # monitoring sources and their runs
+    REVIEW = "review"  # the review queue of monitoring matches
 
 
 _CASEWORK = {
@@ -44,19 +46,29 @@ _CASEWORK = {
     Perm.MANAGE_CONTENT,
     Perm.LOOKUP,
     Perm.TAKEDOWN,
+    Perm.REVIEW,
 }
 
 MATRIX: dict[str, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
-        _CASEWORK | {Perm.VIEW_AUDIT, Perm.MANAGE_USERS, Perm.VIEW_REPORTS, Perm.MANAGE_PLATFORMS}
+        _CASEWORK
+        | {Perm.VIEW_AUDIT, Perm.MANAGE_USERS, Perm.VIEW_REPORTS, Perm.MANAGE_PLATFORMS, Perm.MANAGE_SOURCES}
     ),
     Role.COUNSELLOR: frozenset(_CASEWORK),
     # Deletion officers work from hashes and URLs: no survivor contact details, no consent changes.
     Role.DELETION_OFFICER: frozenset(
-        {Perm.VIEW_CASES, Perm.MANAGE_CONTENT, Perm.LOOKUP, Perm.TAKEDOWN, Perm.MANAGE_PLATFORMS}
+        {
+            Perm.VIEW_CASES,
+            Perm.MANAGE_CONTENT,
+            Perm.LOOKUP,
+            Perm.TAKEDOWN,
+            Perm.MANAGE_PLATFORMS,
+            Perm.MANAGE_SOURCES,
+            Perm.REVIEW,
+        }
     ),
     # Reviewers look at monitoring candidates: they see cases' hashes, nothing personal.
-    Role.REVIEWER: frozenset({Perm.VIEW_CASES, Perm.LOOKUP}),
+    Role.REVIEWER: frozenset({Perm.VIEW_CASES, Perm.LOOKUP, Perm.REVIEW}),
     # Analysts see anonymised aggregates only.
     Role.ANALYST: frozenset({Perm.VIEW_REPORTS}),
 }

@@ -39,6 +39,12 @@ class EventType(models.TextChoices):
     NOTICE_REPLY = "notice.reply", _("Reply to a notice logged")
     NOTICE_CLOSED = "notice.closed", _("Notice closed")
     NOTICES_EXPORTED = "notice.exported", _("Notice records exported")
+    SOURCE_SAVED = "source.saved", _("Monitoring source saved")
+    SCAN_QUEUED = "scan.queued", _("Scan started")
+    SCAN_FINISHED = "scan.finished", _("Scan finished")
+    CANDIDATE_VIEWED = "candidate.viewed", _("Found picture shown unblurred")
+    CANDIDATE_CONFIRMED = "candidate.confirmed", _("Match confirmed")
+    CANDIDATE_REJECTED = "candidate.rejected", _("Match rejected")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "haven.web.referrals",
     "haven.web.portal",
     "haven.web.takedown",
+    "haven.web.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 HAVEN_FETCH_ALLOW_LOOPBACK = env_bool("HAVEN_FETCH_ALLOW_LOOPBACK", False)
 HAVEN_FETCH_MAX_BYTES = env_int("HAVEN_FETCH_MAX_BYTES", 25 * 2**20, minimum=1024)
 HAVEN_FETCH_TIMEOUT_SECONDS = env_int("HAVEN_FETCH_TIMEOUT_SECONDS", 30, minimum=1)
+
+# Scheduled scans run in the worker; a Dask scheduler address (tcp://HOST:8786) spreads them out.
+HAVEN_SCAN_SCHEDULER = env_str("HAVEN_SCAN_SCHEDULER", "")
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

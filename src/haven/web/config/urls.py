@@ -10,5 +10,6 @@ urlpatterns = [
     path("portal/", include("haven.web.portal.urls")),
     path("", include("haven.web.referrals.urls")),
     path("", include("haven.web.takedown.urls")),
+    path("", include("haven.web.monitoring.urls")),
     path("", include("haven.web.cases.urls")),
 ]

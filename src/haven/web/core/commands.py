@@ -160,10 +160,14 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     setup()
     from django.core.management import call_command
 
-    from haven.web.takedown.tasks import sweep
+    from haven.web.monitoring.tasks import sweep as monitoring_sweep
+    from haven.web.takedown.tasks import sweep as takedown_sweep
 
     out = out or sys.stdout
-    sweep.enqueue()  # overdue deadlines and rechecks missed while no worker ran; it requeues itself
+    # Each sweep requeues itself: overdue deadlines, rechecks and scheduled scans missed while no
+    # worker ran are caught up at once.
+    takedown_sweep.enqueue()
+    monitoring_sweep.enqueue()
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]

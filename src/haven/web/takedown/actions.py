@@ -241,6 +241,14 @@ def add_sightings(
     """Add the URLs where a case's content was seen. Any invalid URL refuses the whole batch."""
     require(actor, Perm.TAKEDOWN)
     same_organisation(actor, case)
+    return insert_sightings(actor=actor, case=case, urls=urls, source=source, media_url=media_url)
+
+
+def insert_sightings(
+    *, actor: Any, case: Case, urls: Iterable[str], source: str, media_url: str = ""
+) -> AddResult:
+    """:func:`add_sightings` for callers that checked permission themselves (a reviewer who
+    confirms a monitoring match); inside or outside the caller's transaction."""
     if source not in SightingSource.values:
         raise ActionError(_("Unknown source."))
     urls = list(urls)
@@ -434,10 +442,15 @@ def capture_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = 
     A fetch that is refused or fails (a private address, a timeout, too large) raises
     :class:`ActionError` and changes nothing.
     """
-    from haven.scan import FetchError
-
     require(actor, Perm.TAKEDOWN)
     same_organisation(actor, sighting)
+    return record_evidence(actor=actor, sighting=sighting, fetch=fetch)
+
+
+def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> list[Evidence]:
+    """:func:`capture_evidence` for callers that checked permission themselves."""
+    from haven.scan import FetchError
+
     fetch = fetch or _fetch
     targets = [(Evidence.Kind.PAGE, sighting.url)]
     if sighting.media_url:

@@ -34,4 +34,54 @@
       boxes[i].checked = box.checked;
     }
   });
+
+  // The review queue: J/K move between matches, V shows the picture, C confirms, X rejects.
+  // Pictures stay blurred until asked for; the unblurred one is fetched only then.
+  function reveal(card) {
+    var img = card && card.querySelector("img[data-sharp]");
+    if (img && img.getAttribute("src") !== img.getAttribute("data-sharp")) {
+      img.setAttribute("src", img.getAttribute("data-sharp"));
+      img.classList.add("candidate__image--sharp");
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest ? event.target.closest("[data-reveal]") : null;
+    if (link) {
+      event.preventDefault();
+      reveal(link.closest("[data-candidate]"));
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (!document.querySelector("[data-review-list]") || event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    var tag = event.target && event.target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") {
+      return;
+    }
+    var cards = Array.prototype.slice.call(document.querySelectorAll("[data-candidate]"));
+    if (!cards.length) {
+      return;
+    }
+    var current = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("[data-candidate]") : null;
+    var index = cards.indexOf(current);
+    var key = event.key.toLowerCase();
+    if (key === "j" || key === "k") {
+      var next = key === "j" ? Math.min(index + 1, cards.length - 1) : Math.max(index - 1, 0);
+      cards[next].focus();
+      event.preventDefault();
+    } else if (current && key === "v") {
+      reveal(current);
+      event.preventDefault();
+    } else if (current && (key === "c" || key === "x")) {
+      var button = current.querySelector(key === "c" ? "[data-confirm]" : "[data-reject]");
+      if (button) {
+        button.click();
+        event.preventDefault();
+      }
+    }
+  });
 })();

@@ -1,0 +1,121 @@
+"""The web app's side of the scanner's ports: the bank of consenting cases, and the review queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from django.db import IntegrityError, transaction
+
+from haven.scan import BankEntry, Candidate
+from haven.signals import InvalidHashError, Md5, PdqHash
+from haven.web.cases.actions import current_consent
+from haven.web.cases.models import Case, CaseStatus, ConsentScope, ContentItem
+
+from .models import REJECTED_NEAR, Rejection, ScanRun
+from .models import Candidate as CandidateRow
+
+
+def monitored_cases(organisation_id: int) -> list[int]:
+    """Open cases of the organisation whose current consent covers monitoring."""
+    cases = Case.objects.filter(organisation_id=organisation_id).exclude(status=CaseStatus.CLOSED)
+    return [c.pk for c in cases.prefetch_related("consents") if current_consent(c).get(ConsentScope.MONITOR)]
+
+
+class CaseBank:
+    """:class:`haven.scan.BankReader` over one organisation's consenting cases.
+
+    A video contributes the PDQ hash of each sampled frame, under the video's content id.
+    """
+
+    def __init__(self, organisation_id: int) -> None:
+        self.organisation_id = organisation_id
+
+    def read_bank(self) -> Iterator[BankEntry]:
+        items = ContentItem.objects.filter(
+            case_id__in=monitored_cases(self.organisation_id), removed_at__isnull=True
+        ).only("pk", "case_id", "pdq", "quality", "md5", "video_frames")
+        for item in items:
+            md5 = Md5.from_hex(item.md5) if item.md5 else None
+            if item.pdq or md5 is not None:
+                yield BankEntry(
+                    content_id=str(item.pk),
+                    case_id=str(item.case_id),
+                    pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
+                    md5=md5,
+                    quality=item.quality if item.quality is not None else 100,
+                )
+            for _frame, quality, hx, _seconds in item.video_frames or ():
+                yield BankEntry(
+                    content_id=str(item.pk),
+                    case_id=str(item.case_id),
+                    pdq=PdqHash.from_hex(hx),
+                    quality=quality,
+                )
+
+
+class QueueSink:
+    """Files a scan's matches into the review queue (a :class:`haven.scan.CandidateSink`).
+
+    It is fed after the scan, from synchronous code (the ORM does not run inside the scan's
+    event loop).  Consent is checked again for every match, so a withdrawal during a long
+    scan still counts; a match already queued for the case, or rejected before (the same
+    file, or a near copy of it), is not raised again.
+    """
+
+    def __init__(self, run: ScanRun) -> None:
+        self.run = run
+        self.added = 0
+        self._rejected: dict[int, list[tuple[str, PdqHash | None]]] = {}
+
+    def _was_rejected(self, case_id: int, sha256: str, pdq: PdqHash | None) -> bool:
+        if case_id not in self._rejected:
+            self._rejected[case_id] = [
+                (r.sha256, PdqHash.from_hex(r.pdq) if r.pdq else None)
+                for r in Rejection.objects.filter(case_id=case_id)
+            ]
+        for old_sha, old_pdq in self._rejected[case_id]:
+            if old_sha == sha256:
+                return True
+            if pdq is not None and old_pdq is not None and pdq.distance(old_pdq) <= REJECTED_NEAR:
+                return True
+        return False
+
+    def add(self, candidate: Candidate) -> None:
+        case_id = int(candidate.case_id)
+        case = (
+            Case.objects.filter(pk=case_id, organisation_id=self.run.organisation_id)
+            .prefetch_related("consents")
+            .first()
+        )
+        if case is None or not current_consent(case).get(ConsentScope.MONITOR):
+            return
+        try:
+            pdq = PdqHash.from_hex(candidate.pdq) if candidate.pdq else None
+        except InvalidHashError:
+            pdq = None
+        if self._was_rejected(case_id, candidate.sha256, pdq):
+            return
+        try:
+            with transaction.atomic():
+                CandidateRow.objects.create(
+                    organisation_id=self.run.organisation_id,
+                    run=self.run,
+                    case_id=case_id,
+                    content_item_id=int(candidate.content_id),
+                    media_url=candidate.media_url[:2000],
+                    page_url=(candidate.page_url or "")[:2000],
+                    distance=candidate.distance,
+                    kind=candidate.kind,
+                    transform=candidate.transform,
+                    sha256=candidate.sha256,
+                    md5=candidate.md5,
+                    pdq=candidate.pdq or "",
+                    quality=candidate.quality,
+                    found_at=candidate.found_at
+                    if candidate.found_at.tzinfo
+                    else candidate.found_at.replace(tzinfo=dt.UTC),
+                )
+        except IntegrityError:  # the same file at the same address, already queued
+            return
+        self.added += 1

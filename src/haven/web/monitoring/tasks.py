@@ -1,0 +1,40 @@
+"""Background jobs of monitoring, run by ``haven worker``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django_tasks import task
+
+from .models import ScanRun
+
+SWEEP_EVERY = dt.timedelta(minutes=5)
+
+
+@task()
+def run_source(run_id: int) -> str:
+    from .actions import execute_run
+
+    run = ScanRun.objects.select_related("source").filter(pk=run_id, status=ScanRun.Status.QUEUED).first()
+    if run is None:
+        return "gone"
+    return execute_run(run).status
+
+
+@task()
+def sweep() -> int:
+    """Queue a run of every source whose schedule has come; then queue the next sweep once."""
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from .actions import due_sources, queue_run
+
+    due = due_sources()
+    for source in due:
+        queue_run(actor="scheduler", source=source)
+    pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
+        run_after__lte=timezone.now()
+    )
+    if not pending.exists():
+        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    return len(due)

@@ -1,0 +1,175 @@
+"""Monitoring pages: sources and their runs, and the review queue (found pictures blurred by default)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from PIL import Image, ImageFilter
+
+from haven.web.accounts.decorators import staff_required, staff_user
+from haven.web.accounts.roles import Perm
+from haven.web.audit.chain import append
+from haven.web.audit.models import EventType
+from haven.web.core.access import same_organisation
+from haven.web.core.errors import ActionError, NotFound
+
+from . import actions
+from .forms import SourceForm
+from .models import Candidate, CandidateState, MonitorSource, ScanRun
+
+PREVIEW_SIDE = 320
+PREVIEW_MAX_PIXELS = 60_000_000
+BLUR_RADIUS = 14
+
+
+def _org(request: HttpRequest) -> int:
+    org = staff_user(request).organisation_id
+    if org is None:
+        raise Http404
+    return org
+
+
+def _own(request: HttpRequest, model: Any, pk: int) -> Any:
+    obj = model.objects.filter(pk=pk).first()
+    try:
+        same_organisation(staff_user(request), obj)
+    except NotFound:
+        raise Http404 from None
+    return obj
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.MANAGE_SOURCES)
+def sources(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = staff_user(request)
+    source = _own(request, MonitorSource, pk) if pk is not None else None
+    initial: dict[str, Any] = {}
+    if source is not None:
+        initial = {
+            f: getattr(source, f)
+            for f in ("name", "kind", "target", "depth", "max_pages", "same_site", "every_hours", "active")
+        }
+    form = SourceForm(request.POST or None, initial=initial or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = actions.save_source(
+                actor=user, data=actions.SourceInput(**form.cleaned_data), source=source
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("%(name)s saved.") % {"name": saved.name})
+            return redirect("monitoring:sources")
+    rows = []
+    for s in MonitorSource.objects.filter(organisation_id=_org(request)):
+        rows.append((s, s.runs.first()))
+    return render(request, "monitoring/sources.html", {"form": form, "rows": rows, "editing": source})
+
+
+@require_POST
+@staff_required(Perm.MANAGE_SOURCES)
+def run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    source = _own(request, MonitorSource, pk)
+    run = actions.queue_run(actor=staff_user(request), source=source)
+    messages.success(
+        request, _("Scan of %(name)s queued: the background worker runs it.") % {"name": source.name}
+    )
+    return redirect("monitoring:run", pk=run.pk)
+
+
+@require_GET
+@staff_required(Perm.MANAGE_SOURCES)
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _own(request, ScanRun, pk)
+    return render(request, "monitoring/run.html", {"run": run, "stats": run.stats, "errors": run.errors})
+
+
+@require_GET
+@staff_required(Perm.REVIEW)
+def review(request: HttpRequest) -> HttpResponse:
+    """Matches waiting for review, grouped by case; pictures blurred until asked for."""
+    rows = (
+        Candidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING)
+        .select_related("case", "content_item", "run__source")
+        .order_by("case__number", "found_at", "id")[:200]
+    )
+    total = Candidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING).count()
+    return render(request, "monitoring/review.html", {"candidates": rows, "total": total})
+
+
+def _preview(data: bytes, sharp: bool) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        if image.width * image.height > PREVIEW_MAX_PIXELS:
+            raise ValueError("too many pixels")
+        image.draft("RGB", (PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
+        picture = image.convert("RGB")
+    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    if not sharp:
+        picture = picture.filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+@require_GET
+@staff_required(Perm.REVIEW)
+def candidate_image(request: HttpRequest, pk: int) -> HttpResponse:
+    """The found picture, fetched again now, shrunk and (unless asked) blurred; never stored.
+
+    Showing it unblurred is an audited event.
+    """
+    from haven.scan import FetchError
+    from haven.web.takedown.actions import _fetch
+
+    candidate = _own(request, Candidate, pk)
+    sharp = request.GET.get("sharp") == "1"
+    try:
+        result = _fetch(candidate.media_url)
+        if not (200 <= result.status < 300 and result.sniffed_type.startswith("image/")):
+            raise ValueError("not a picture now")
+        body = _preview(result.body, sharp)
+    except (FetchError, ValueError, OSError, Image.DecompressionBombError):
+        return HttpResponse(status=404, content_type="text/plain")
+    if sharp:
+        with transaction.atomic():
+            append(
+                actor=staff_user(request),
+                event_type=EventType.CANDIDATE_VIEWED,
+                organisation=candidate.organisation_id,
+                obj=candidate,
+                summary={"case": candidate.case.number},
+            )
+    response = HttpResponse(body, content_type="image/jpeg")
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@require_POST
+@staff_required(Perm.REVIEW)
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    candidate = _own(request, Candidate, pk)
+    user = staff_user(request)
+    decision = request.POST.get("decision")
+    try:
+        if decision == "confirm":
+            sighting = actions.confirm(actor=user, candidate=candidate)
+            messages.success(
+                request,
+                _("Confirmed: on the takedown desk for case %(case)s.") % {"case": sighting.case.number},
+            )
+        elif decision == "reject":
+            actions.reject(actor=user, candidate=candidate)
+            messages.success(request, _("Rejected: it will not be raised again for this case."))
+        else:
+            raise ActionError(_("Choose confirm or reject."))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("monitoring:review") + "#review-list")
