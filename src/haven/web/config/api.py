@@ -14,6 +14,7 @@ from haven import __version__
 from haven.web.accounts.tokens import user_for_token
 from haven.web.cases.api import router as cases_router
 from haven.web.core.errors import ActionError, NotFound
+from haven.web.monitoring.api import router as monitoring_router
 from haven.web.referrals.api import router as referrals_router
 from haven.web.takedown.api import router as takedown_router
 
@@ -26,7 +27,7 @@ class BearerToken(HttpBearer):
 api = NinjaAPI(
     title="Haven API",
     version=__version__,
-    description="Cases, consent, content hashes, lookups, and the takedown desk. "
+    description="Cases, consent, content hashes, lookups, the takedown desk and monitoring. "
     "Authenticate with `Authorization: Bearer TOKEN` "
     "(`haven token create USERNAME`).",
     auth=BearerToken(),
@@ -36,6 +37,7 @@ api = NinjaAPI(
 api.add_router("/", cases_router)
 api.add_router("/", referrals_router)
 api.add_router("/", takedown_router)
+api.add_router("/", monitoring_router)
 
 
 @api.exception_handler(ActionError)
