@@ -86,6 +86,14 @@ class TestSite:
             return web.Response(status=status, body=data, headers={"Content-Type": content_type, **headers})
         parts = path.strip("/").split("/")
         match parts:
+            case ["flaky", n, *rest]:
+                # Busy (503, Retry-After: 0) for the first n requests, then the document at /rest.
+                if self.hits[key] <= int(n):
+                    return web.Response(status=503, text="busy", headers={"Retry-After": "0"})
+                status, content_type, data, headers = self.documents["/" + "/".join(rest)]
+                return web.Response(
+                    status=status, body=data, headers={"Content-Type": content_type, **headers}
+                )
             case ["status", code]:
                 return web.Response(status=int(code), text=f"status {code}")
             case ["chain", n] if int(n) > 0:

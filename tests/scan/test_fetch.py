@@ -281,3 +281,40 @@ def test_the_user_agent_names_haven(site: TestSite, policy: FetchPolicy) -> None
 )
 def test_sniffing_by_magic_bytes(head: bytes, kind: str) -> None:
     assert sniff(head) == kind
+
+
+def test_a_busy_answer_is_tried_again_with_back_off(site: TestSite, policy: FetchPolicy) -> None:
+    site.put("/fetch/busy.html", "<p>here after all</p>")
+    url = site.url("/flaky/2/fetch/busy.html")
+    result = fetch(url, dataclasses.replace(policy, retries=2, backoff_s=0))
+    assert result.status == 200
+    assert result.body == b"<p>here after all</p>"
+    assert site.hits["/flaky/2/fetch/busy.html"] == 3
+
+
+def test_retries_run_out_and_the_last_answer_stands(site: TestSite, policy: FetchPolicy) -> None:
+    site.put("/fetch/busy2.html", "<p>too late</p>")
+    result = fetch(site.url("/flaky/5/fetch/busy2.html"), dataclasses.replace(policy, retries=1, backoff_s=0))
+    assert result.status == 503
+    assert site.hits["/flaky/5/fetch/busy2.html"] == 2
+    # An error that is not transient is not retried.
+    broken = site.put("/fetch/broken.html", "<p>broken</p>", status=500)
+    assert fetch(broken, dataclasses.replace(policy, retries=3, backoff_s=0)).status == 500
+    assert site.hits["/fetch/broken.html"] == 1
+
+
+def test_a_closed_port_is_retried_then_refused(policy: FetchPolicy) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    error = refused(f"http://127.0.0.1:{port}/", dataclasses.replace(policy, retries=2, backoff_s=0.01))
+    assert error.code == "connect"
+
+
+def test_retry_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="retries"):
+        FetchPolicy(retries=-1)
+    with pytest.raises(ValueError, match="backoff"):
+        FetchPolicy(backoff_s=-1)

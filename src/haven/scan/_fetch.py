@@ -66,6 +66,16 @@ _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _CHUNK: Final = 64 * 1024
 
 
+_TRANSIENT_STATUSES: Final = frozenset({429, 502, 503, 504})
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    """Seconds from a ``Retry-After`` header given in seconds; otherwise ``default``."""
+    if value is not None and value.strip().isdigit():
+        return float(value.strip())
+    return default
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     """The limits of one fetch.  The defaults suit scanning public web pages."""
@@ -82,6 +92,12 @@ class FetchPolicy:
     """Only tests set this; private, link-local, multicast and reserved addresses are always refused."""
     user_agent: str = DEFAULT_USER_AGENT
     per_host_concurrency: int = 2
+    retries: int = 2
+    """Further tries after a transient failure: no connection, or HTTP 429, 502, 503, 504."""
+    backoff_s: float = 1.0
+    """The wait before the first retry, doubled for each next one; a ``Retry-After`` of up to
+    ``max_backoff_s`` seconds is honoured instead."""
+    max_backoff_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("total_timeout_s", "connect_timeout_s", "read_timeout_s"):
@@ -93,6 +109,10 @@ class FetchPolicy:
             raise ValueError("max_redirects must be 0 or more")
         if self.per_host_concurrency < 1:
             raise ValueError("per_host_concurrency must be at least 1")
+        if self.retries < 0:
+            raise ValueError("retries must be 0 or more")
+        if self.backoff_s < 0 or self.max_backoff_s < 0:
+            raise ValueError("backoff_s and max_backoff_s must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -321,7 +341,29 @@ class Fetcher:
         return slot
 
     async def fetch(self, url: str, *, max_bytes: int | None = None) -> FetchResult:
-        """GET ``url`` (following redirects); raises :class:`FetchError`."""
+        """GET ``url`` (following redirects); raises :class:`FetchError`.
+
+        A transient failure (no connection; HTTP 429, 502, 503 or 504) is tried again up to
+        ``policy.retries`` times with exponential back-off; the last answer or error stands.
+        A timeout is not retried: a site that drips slowly must not hold a scan three times as long.
+        """
+        policy = self.policy
+        for attempt in range(policy.retries + 1):
+            last = attempt == policy.retries
+            try:
+                result = await self._fetch_once(url, max_bytes)
+            except FetchError as exc:
+                if last or exc.code != "connect":
+                    raise
+                wait = policy.backoff_s * 2**attempt
+            else:
+                if last or result.status not in _TRANSIENT_STATUSES:
+                    return result
+                wait = _retry_after(result.headers.get("retry-after"), policy.backoff_s * 2**attempt)
+            await asyncio.sleep(min(wait, policy.max_backoff_s))
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+    async def _fetch_once(self, url: str, max_bytes: int | None) -> FetchResult:
         if self._session is None:
             raise RuntimeError("use the Fetcher as 'async with Fetcher(...) as fetcher'")
         policy = self.policy
