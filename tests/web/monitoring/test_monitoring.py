@@ -255,3 +255,16 @@ def test_the_worker_runs_due_sources(
     assert run.status == "done"
     assert run.started_by == "scheduler"
     assert run.candidates == 1
+
+
+def test_a_run_is_claimed_by_one_worker_only(
+    site: TestSite, monitored: Case, officer: Persona, photo: Image.Image
+) -> None:
+    from haven.web.monitoring.tasks import run_source
+
+    run = actions.queue_run(actor=officer.user, source=_source(officer, _site(site, photo, "/m9")))
+    assert run_source.call(run.pk) == "done"
+    # A second worker handed the same job finds it taken and scans nothing.
+    assert run_source.call(run.pk) == "gone"
+    assert Candidate.objects.count() == 1
+    assert ScanRun.objects.get(pk=run.pk).candidates == 1

@@ -13,12 +13,17 @@ SWEEP_EVERY = dt.timedelta(minutes=5)
 
 @task()
 def run_source(run_id: int) -> str:
+    from django.utils import timezone
+
     from .actions import execute_run
 
-    run = ScanRun.objects.select_related("source").filter(pk=run_id, status=ScanRun.Status.QUEUED).first()
-    if run is None:
+    # Claim the run with a conditional UPDATE, so that two workers never scan the same run.
+    claimed = ScanRun.objects.filter(pk=run_id, status=ScanRun.Status.QUEUED).update(
+        status=ScanRun.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
         return "gone"
-    return execute_run(run).status
+    return execute_run(ScanRun.objects.select_related("source").get(pk=run_id)).status
 
 
 @task()
