@@ -236,6 +236,9 @@ def test_who_may_do_what(
     assert Candidate.objects.get().state == "pending"
 
 
+# The worker closes its database connection after its jobs, as in production; on PostgreSQL that
+# would end a test wrapped in one transaction, so this test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_due_sources(
     site: TestSite,
     monitored: Case,

@@ -291,6 +291,9 @@ def test_an_officer_works_a_list_of_urls_to_removed_in_the_ui(
     assert b"Local Test Platform" in web.get("/takedown/notices/").content
 
 
+# The worker closes its database connection after its jobs, as in production; on PostgreSQL that
+# would end a test wrapped in one transaction, so this test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_queued_recheck_and_the_sweep(
     site: TestSite,
     consenting_case: Case,

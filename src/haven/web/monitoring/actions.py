@@ -211,7 +211,7 @@ def due_sources(now: dt.datetime | None = None) -> list[MonitorSource]:
 def _pending(actor: Any, candidate: Candidate) -> Candidate:
     require(actor, Perm.REVIEW)
     same_organisation(actor, candidate)
-    locked = Candidate.objects.select_for_update().select_related("case").get(pk=candidate.pk)
+    locked = Candidate.objects.select_for_update(of=("self",)).select_related("case").get(pk=candidate.pk)
     if locked.state != CandidateState.PENDING:
         raise ActionError(_("This match has already been reviewed."))
     return locked

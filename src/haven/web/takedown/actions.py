@@ -462,7 +462,7 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
         except FetchError as exc:
             raise ActionError(_("Could not fetch the address: %(error)s") % {"error": exc}) from None
     with transaction.atomic():
-        sighting = Sighting.objects.select_for_update().select_related("case").get(pk=sighting.pk)
+        sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         rows = []
         for kind, result in results:
             ev = _evidence(sighting, kind, result, actor=actor, purpose="capture")
@@ -645,7 +645,9 @@ def _mark_sent(notice: Notice, *, actor: Any, via: str, now: dt.datetime) -> Non
 def _ready(actor: Any, notice: Notice) -> Notice:
     require(actor, Perm.TAKEDOWN)
     same_organisation(actor, notice)
-    notice = Notice.objects.select_for_update().select_related("case", "platform").get(pk=notice.pk)
+    notice = (
+        Notice.objects.select_for_update(of=("self",)).select_related("case", "platform").get(pk=notice.pk)
+    )
     if notice.state != NoticeState.READY:
         raise ActionError(_("This notice has already been sent or closed."))
     _check_takedown_consent(notice.case)
@@ -728,7 +730,7 @@ def log_reply(
     if received_at > now + dt.timedelta(minutes=5):
         raise ActionError(_("A reply cannot be received in the future."))
     with transaction.atomic():
-        notice = Notice.objects.select_for_update().select_related("case").get(pk=notice.pk)
+        notice = Notice.objects.select_for_update(of=("self",)).select_related("case").get(pk=notice.pk)
         if notice.state == NoticeState.READY:
             raise ActionError(_("This notice has not been sent yet."))
         reply = NoticeReply.objects.create(
@@ -798,7 +800,7 @@ def escalate(*, actor: Any, sightings: Sequence[Sighting], target: str, note: st
     with transaction.atomic():
         for s in sightings:
             same_organisation(actor, s)
-            locked = Sighting.objects.select_for_update().select_related("case").get(pk=s.pk)
+            locked = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=s.pk)
             _move(locked, S.ESCALATED, actor=actor, note=f"{target}: {note}".strip(": "))
 
 
@@ -808,7 +810,7 @@ def mark_overdue(now: dt.datetime | None = None) -> int:
     count = 0
     with transaction.atomic():
         due = (
-            Sighting.objects.select_for_update()
+            Sighting.objects.select_for_update(of=("self",))
             .select_related("case")
             .filter(state__in=[S.SENT, S.ACKNOWLEDGED], deadline_at__lt=now)
         )
@@ -876,7 +878,7 @@ def recheck(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> 
             failure = str(exc)
             break
     with transaction.atomic():
-        sighting = Sighting.objects.select_for_update().select_related("case").get(pk=sighting.pk)
+        sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         rows = []
         for kind, result in results:
             ev = _evidence(sighting, kind, result, actor=actor, purpose="recheck")
