@@ -32,6 +32,25 @@ from ._hashes import Md5, PdqHash, Sha256, md5, sha256
 from ._image import DEFAULT_LIMITS, Limits
 from ._index import DigestIndex, DuplicateIdError, HammingIndex, IndexFileError, Match
 from ._pdq import WEAK_QUALITY
+from ._robust import (
+    ANGLES,
+    CROPS,
+    DIHEDRAL,
+    KINDS,
+    QUALITY_FLOOR,
+    THRESHOLDS,
+    WHOLE,
+    BankFormatError,
+    QuerySignal,
+    RobustMatch,
+    RobustMatcher,
+    Signal,
+    load_bank,
+    photo_boxes,
+    query_signals,
+    robust_signals,
+    signals_of_record,
+)
 from ._video import (
     CorruptVideoError,
     NotAVideoError,
@@ -43,10 +62,18 @@ from ._video import (
 )
 
 __all__ = [
+    "ANGLES",
+    "CROPS",
     "DEFAULT_LIMITS",
+    "DIHEDRAL",
     "DIHEDRAL_ORDER",
     "HASHERS",
+    "KINDS",
+    "QUALITY_FLOOR",
+    "THRESHOLDS",
     "WEAK_QUALITY",
+    "WHOLE",
+    "BankFormatError",
     "CorruptImageError",
     "CorruptVideoError",
     "DecompressionBombError",
@@ -71,7 +98,11 @@ __all__ = [
     "NotAnImageError",
     "PdqHash",
     "PdqResult",
+    "QuerySignal",
+    "RobustMatch",
+    "RobustMatcher",
     "Sha256",
+    "Signal",
     "TruncatedImageError",
     "UnreadableFileError",
     "UnsupportedImageError",
@@ -80,11 +111,16 @@ __all__ = [
     "expand_paths",
     "hash_file",
     "hash_files",
+    "load_bank",
     "match_video",
     "md5",
     "parse_vpdq",
     "pdq_hash",
     "pdq_hash_dihedral",
+    "photo_boxes",
+    "query_signals",
+    "robust_signals",
     "sha256",
+    "signals_of_record",
     "video_hash",
 ]
