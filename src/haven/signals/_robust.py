@@ -22,6 +22,7 @@ signal kind (docs/robust-matching.md has the measurements behind each number).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,7 +33,7 @@ from PIL import Image
 from ._errors import InvalidHashError
 from ._hashers import ImageSource, PdqResult, _luma, _result
 from ._hashes import PdqHash
-from ._image import DEFAULT_LIMITS, Limits, LumaPlane
+from ._image import DEFAULT_LIMITS, Limits, LumaPlane, read_file_bytes
 from ._index import HammingIndex
 from ._pdq import Float64Array, bits_of, dct_16, downsample_64, quality_of
 
@@ -290,6 +291,8 @@ def _band_cuts(plane: Float64Array) -> list[tuple[int, int, int, int]]:
         boxes.append((max(top), 0, rows, cols))
     if bottom:
         boxes.append((0, 0, min(bottom), cols))
+    if top and bottom and min(bottom) > max(top):
+        boxes.append((max(top), 0, min(bottom), cols))
     return boxes
 
 
@@ -311,8 +314,14 @@ def photo_boxes(plane: Float64Array) -> list[tuple[int, int, int, int]]:
     blocks = _xy_cut(_busy(plane), (0, 0, rows, cols))
     blocks.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     for block in blocks[:2]:
-        if _big_enough(block):
-            boxes.append(_inside(block, _strip_uniform(_crop(plane, block))))
+        if not _big_enough(block):
+            continue
+        stripped = _inside(block, _strip_uniform(_crop(plane, block)))
+        boxes.append(stripped)
+        # A line of text just above or below the photo (a post's author, its buttons).
+        for band in _band_cuts(_crop(plane, stripped)):
+            inner = _inside(stripped, band)
+            boxes.append(_inside(inner, _strip_uniform(_crop(plane, inner))))
     seen: list[tuple[int, int, int, int]] = []
     for box in boxes:
         area = (box[2] - box[0]) * (box[3] - box[1])
@@ -506,6 +515,16 @@ class RobustMatcher:
                 if seen is None or m.distance < seen.distance:
                     best[item] = RobustMatch(m.distance, item, kind, candidate.candidate)
         return sorted(best.values())
+
+
+def match_file(
+    path: str | os.PathLike[str], matcher: RobustMatcher, *, limits: Limits = DEFAULT_LIMITS
+) -> list[RobustMatch]:
+    """The bank items a picture file matches (read once, normalised, matched).
+
+    Raises a :class:`HashingError` subclass for a file that cannot be hashed.
+    """
+    return matcher.match(query_signals(read_file_bytes(path, limits), limits=limits))
 
 
 # -- bank files (``haven hash`` JSON Lines) ----------------------------------------------
