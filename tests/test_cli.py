@@ -126,3 +126,99 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(pictures: Path) -> No
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 3  # the bar never mixes into the JSON Lines
     assert b"3/3" in drawn
+
+
+def match(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, object]], str]:
+    status = main(["match", *args])
+    captured = capsys.readouterr()
+    return status, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_robust_adds_the_extra_crop_signals(pictures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, (record,) = run(capsys, "--robust", str(pictures / "one.jpg"))
+    assert status == 0
+    extra = record["extra"]
+    assert isinstance(extra, list)
+    assert extra
+    assert {"kind", "pdq"} == set(extra[0])
+    assert all(len(e["pdq"]) == 64 for e in extra)
+    assert "pdq_dihedral" not in record
+
+
+def test_match_finds_a_cropped_and_padded_copy_in_a_robust_bank(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, records = run(capsys, "--robust", str(pictures))
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text("".join(json.dumps(r) + "\n" for r in records))
+    original = Image.open(pictures / "one.jpg")
+    w, h = original.size
+    original.crop((0, 0, int(w * 0.6), int(h * 0.6))).save(tmp_path / "corner.jpg", quality=90)
+    padded = Image.new("RGB", (max(w, h) + 80, max(w, h) + 80), (0, 0, 0))
+    padded.paste(original, (40, 40))
+    padded.save(tmp_path / "padded.png")
+    status, results, _ = match(
+        capsys, "--bank", str(bank), str(tmp_path / "corner.jpg"), str(tmp_path / "padded.png")
+    )
+    assert status == 0
+    for result in results:
+        matches = result["matches"]
+        assert isinstance(matches, list)
+        assert [m["path"] for m in matches] == [str(pictures / "one.jpg")]
+        assert 0 <= matches[0]["distance"] <= 31
+    assert results[0]["matches"][0]["kind"] == "corner60_tl"  # type: ignore[index]
+
+
+def test_match_against_a_plain_bank_reports_no_match_for_an_unrelated_picture(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, records = run(capsys, str(pictures / "one.jpg"))
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(json.dumps(records[0]) + "\n")
+    status, results, _ = match(capsys, "--bank", str(bank), str(pictures / "sub" / "two.png"))
+    assert status == 0
+    assert results == [{"path": str(pictures / "sub" / "two.png"), "matches": []}]
+
+
+def test_match_reports_a_bad_query_file_and_exits_one(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(json.dumps({"path": "x.jpg", "pdq": "0f" * 32, "quality": 100}) + "\n")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    status, results, _ = match(capsys, "--bank", str(bank), str(broken), str(pictures / "one.jpg"))
+    assert status == 1
+    assert set(results[0]) == {"path", "error"}
+    assert results[1]["matches"] == []
+
+
+@pytest.mark.parametrize(
+    ("second_line", "message"),
+    [
+        ("{oops", "line 2: not JSON"),
+        (json.dumps({"path": "b.jpg", "pdq": "abc"}), "line 2: "),
+        (
+            json.dumps({"path": "b.jpg", "pdq": "0" * 64, "extra": [{"kind": "centre80", "pdq": "zz" * 32}]}),
+            "line 2: ",
+        ),
+    ],
+)
+def test_match_refuses_a_malformed_bank_naming_the_line(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], second_line: str, message: str
+) -> None:
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(json.dumps({"path": "a.jpg", "pdq": "0" * 64}) + "\n" + second_line + "\n")
+    status, results, err = match(capsys, "--bank", str(bank), str(pictures / "one.jpg"))
+    assert status == 2
+    assert results == []
+    assert message in err
+    assert str(bank) in err
+
+
+def test_match_with_a_missing_bank_exits_two(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = match(capsys, "--bank", str(tmp_path / "nope.jsonl"), str(pictures / "one.jpg"))
+    assert status == 2
+    assert "cannot read the bank" in err

@@ -27,7 +27,7 @@ def _cmd_hash(args: argparse.Namespace) -> int:
     from haven.signals import FileError, expand_paths, hash_files
 
     paths = list(expand_paths(args.paths))
-    results = hash_files(paths, jobs=args.jobs, full_resolution=args.full_resolution)
+    results = hash_files(paths, jobs=args.jobs, full_resolution=args.full_resolution, robust=args.robust)
     failed = 0
     out = sys.stdout
     with tqdm(
@@ -42,6 +42,37 @@ def _cmd_hash(args: argparse.Namespace) -> int:
                 failed += 1
             out.write(json.dumps(result.as_record(dihedral=args.dihedral), ensure_ascii=False) + "\n")
             bar.update(1)
+    out.flush()
+    return 1 if failed else 0
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    from haven.signals import BankFormatError, HashingError, expand_paths, load_bank, match_file
+
+    try:
+        with open(args.bank, encoding="utf-8") as fh:
+            matcher = load_bank(fh)
+    except OSError as exc:
+        print(f"haven match: cannot read the bank {args.bank}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"haven match: the bank {args.bank} is not UTF-8 text", file=sys.stderr)
+        return 2
+    except BankFormatError as exc:
+        print(f"haven match: {args.bank}: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    out = sys.stdout
+    for path in expand_paths(args.paths):
+        record: dict[str, object] = {"path": path}
+        try:
+            found = match_file(path, matcher)
+        except HashingError as exc:
+            failed += 1
+            record["error"] = str(exc)
+        else:
+            record["matches"] = [{"path": m.item, "distance": m.distance, "kind": m.kind} for m in found]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
     out.flush()
     return 1 if failed else 0
 
@@ -286,7 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="decode every pixel instead of the faster reduced decode (slower; for conformance checks)",
     )
+    h.add_argument(
+        "--robust",
+        action="store_true",
+        help='also print the PDQ of fixed crops that survive cropping and framing ("extra")',
+    )
     h.set_defaults(handler=_cmd_hash)
+
+    m = commands.add_parser(
+        "match",
+        help="match pictures against a bank of hashes, robust to crops, framing and small rotations",
+        description=(
+            "Match picture files and folders against a bank (the JSON Lines output of `haven hash`, "
+            'with or without --robust and --dihedral). One JSON object per file: {"path", "matches": '
+            '[{"path", "distance", "kind"}]}, or {"path", "error"}. Exit status 0 when every file '
+            "was matched, 1 when any failed, 2 when the bank cannot be read."
+        ),
+    )
+    m.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to look up")
+    m.add_argument("--bank", required=True, metavar="HASHES.jsonl", help="`haven hash` output")
+    m.set_defaults(handler=_cmd_match)
     _add_scan_command(commands)
     _add_web_commands(commands)
     return parser

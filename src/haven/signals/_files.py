@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -16,6 +16,7 @@ from ._errors import HashingError
 from ._hashers import PdqResult, pdq_hash
 from ._hashes import Md5, Sha256
 from ._image import DEFAULT_LIMITS, Limits, read_file_bytes
+from ._robust import Signal, robust_signals
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,8 @@ class FileHashes:
     pdq: PdqResult
     md5: Md5
     sha256: Sha256
+    extra: tuple[Signal, ...] = field(default=())
+    """The robust signals beyond the whole-picture PDQ (``robust=True``)."""
 
     def as_record(self, *, dihedral: bool = False) -> dict[str, Any]:
         """The JSON Lines form written by ``haven hash``."""
@@ -38,6 +41,8 @@ class FileHashes:
         }
         if dihedral:
             record["pdq_dihedral"] = [str(h) for h in self.pdq.dihedral()]
+        if self.extra:
+            record["extra"] = [{"kind": s.kind, "pdq": str(s.hash)} for s in self.extra]
         return record
 
 
@@ -53,21 +58,26 @@ class FileError:
 
 
 def hash_file(
-    path: str | os.PathLike[str], *, full_resolution: bool = False, limits: Limits = DEFAULT_LIMITS
+    path: str | os.PathLike[str],
+    *,
+    full_resolution: bool = False,
+    robust: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> FileHashes:
-    """Read a file once and compute its PDQ hash and digests."""
+    """Read a file once and compute its PDQ hash and digests (and the robust signals)."""
     data = read_file_bytes(path, limits)
     # The digests first: they describe the bytes even when the picture is corrupt,
     # but a file that is not a picture is still an error for this pipeline.
     md5_digest = Md5.of(data)
     sha_digest = Sha256.of(data)
     pdq = pdq_hash(data, full_resolution=full_resolution, limits=limits)
-    return FileHashes(os.fspath(path), pdq, md5_digest, sha_digest)
+    extra = tuple(robust_signals(data, limits=limits)[1:]) if robust else ()
+    return FileHashes(os.fspath(path), pdq, md5_digest, sha_digest, extra)
 
 
-def _hash_one(path: str, full_resolution: bool, limits: Limits) -> FileHashes | FileError:
+def _hash_one(path: str, full_resolution: bool, robust: bool, limits: Limits) -> FileHashes | FileError:
     try:
-        return hash_file(path, full_resolution=full_resolution, limits=limits)
+        return hash_file(path, full_resolution=full_resolution, robust=robust, limits=limits)
     except HashingError as exc:
         return FileError(path, exc)
 
@@ -98,6 +108,7 @@ def hash_files(
     *,
     jobs: int = 1,
     full_resolution: bool = False,
+    robust: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[FileHashes | FileError]:
     """Hash files in order; a bad file yields a :class:`FileError` and the batch goes on.
@@ -105,7 +116,7 @@ def hash_files(
     ``jobs`` > 1 spreads the work over that many processes (hashing is CPU-bound,
     so threads would not help).
     """
-    work = partial(_hash_one, full_resolution=full_resolution, limits=limits)
+    work = partial(_hash_one, full_resolution=full_resolution, robust=robust, limits=limits)
     if jobs <= 1:
         yield from map(work, paths)
         return

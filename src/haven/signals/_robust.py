@@ -1,0 +1,594 @@
+"""Robust picture matching: extra PDQ signals per photo and a normalised query.
+
+Plain PDQ describes the whole frame, so an edit that changes the frame (a crop,
+padding, a caption band, a screenshot around the photo, a small rotation) or covers
+part of it (an emoji, a line of text) moves the hash far away.  Two things bring it
+back, both built only from PDQ:
+
+* **Submit side** (:func:`robust_signals`): besides the whole-picture PDQ, the PDQ of
+  a few fixed sub-rectangles of the picture (centre crops, corners, halves).  Each is
+  a PDQ of a crop, so it reveals about as little as a PDQ.  The list is small,
+  deterministic and needs nothing but crops of the decoded picture, so the portal can
+  compute the same signals in the browser.
+* **Query side** (:func:`query_signals`): the suspect picture is normalised into a
+  handful of candidates: uniform borders and padding stripped, the photo rectangle
+  found inside a frame (caption band, app screenshot) by cutting along background
+  gaps, small rotations undone, and the same fixed sub-rectangles as the submit side.
+
+:class:`RobustMatcher` matches every candidate against the bank with a threshold per
+signal kind (docs/robust-matching.md has the measurements behind each number).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+from PIL import Image
+
+from ._errors import InvalidHashError
+from ._hashers import ImageSource, PdqResult, _luma, _result
+from ._hashes import PdqHash
+from ._image import DEFAULT_LIMITS, Limits, LumaPlane, read_file_bytes
+from ._index import HammingIndex
+from ._pdq import Float64Array, bits_of, dct_16, downsample_64, quality_of
+
+WHOLE: Final = "pdq"
+"""The kind of the whole-picture PDQ hash (the plain ``pdq`` of ``haven hash``)."""
+
+DIHEDRAL: Final = "pdq_dihedral"
+"""The kind of a bank's stored rotated/flipped variants of the whole-picture hash."""
+
+# Fixed sub-rectangles, as fractions of the upright picture: (left, top, right, bottom).
+CROPS: Final[Mapping[str, tuple[float, float, float, float]]] = {
+    "centre80": (0.10, 0.10, 0.90, 0.90),
+    "centre64": (0.18, 0.18, 0.82, 0.82),
+    "centre50": (0.25, 0.25, 0.75, 0.75),
+    "corner60_tl": (0.00, 0.00, 0.60, 0.60),
+    "corner60_tr": (0.40, 0.00, 1.00, 0.60),
+    "corner60_bl": (0.00, 0.40, 0.60, 1.00),
+    "corner60_br": (0.40, 0.40, 1.00, 1.00),
+    "top50": (0.00, 0.00, 1.00, 0.50),
+    "bottom50": (0.00, 0.50, 1.00, 1.00),
+    "left50": (0.00, 0.00, 0.50, 1.00),
+    "right50": (0.50, 0.00, 1.00, 1.00),
+}
+"""The extra signals :func:`robust_signals` stores, by kind."""
+
+KINDS: Final = (WHOLE, DIHEDRAL, *CROPS)
+"""Every signal kind a bank may hold."""
+
+QUALITY_FLOOR: Final = 50
+"""Crops and query candidates below this PDQ quality are too flat to trust: skipped."""
+
+THRESHOLDS: Final[Mapping[str, int]] = {
+    WHOLE: 31,
+    DIHEDRAL: 31,
+    **dict.fromkeys(CROPS, 31),
+}
+"""The largest distance that counts as a match, per bank signal kind."""
+
+ANGLES: Final = (-10.0, -5.0, 5.0, 10.0)
+"""Rotations (degrees, counter-clockwise) the query side tries to undo."""
+
+_WORK_MIN_SIDE: Final = 256  # the query side analyses a copy reduced to about this short side
+_MIN_CANDIDATE_SIDE: Final = 32
+_MIN_CANDIDATE_AREA: Final = 0.12  # of the query picture
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One stored signal of a picture: a PDQ hash of the whole picture or of a sub-rectangle."""
+
+    kind: str
+    hash: PdqHash
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySignal:
+    """One normalised candidate of a query picture.
+
+    ``hashes`` holds the candidate's hash, or its 8 dihedral variants when rotations and
+    flips are tried; ``targets`` are the bank kinds it may match (None: every kind).
+    """
+
+    candidate: str
+    hashes: tuple[PdqHash, ...]
+    quality: int
+    targets: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RobustMatch:
+    """A bank item that matched: its best distance, the bank kind and the query candidate."""
+
+    distance: int
+    item: str
+    kind: str
+    candidate: str
+
+
+class BankFormatError(ValueError):
+    """A bank file line cannot be read; the message names the line."""
+
+
+# -- planes ----------------------------------------------------------------------------
+
+
+def _upright(luma: LumaPlane) -> tuple[Float64Array, int]:
+    plane = luma.plane
+    o = luma.orientation
+    if o.transpose:
+        plane = plane.T
+    if o.flip_rows:
+        plane = plane[::-1]
+    if o.flip_cols:
+        plane = plane[:, ::-1]
+    return np.ascontiguousarray(plane), luma.block
+
+
+def _shrink(plane: Float64Array, block: int) -> tuple[Float64Array, int]:
+    """Box-reduce by an integer factor, keeping the short side at least ``_WORK_MIN_SIDE``."""
+    factor = 1
+    while min(plane.shape) // (factor * 2) >= _WORK_MIN_SIDE:
+        factor *= 2
+    if factor == 1:
+        return plane, block
+    rows, cols = (plane.shape[0] // factor) * factor, (plane.shape[1] // factor) * factor
+    reduced = plane[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor).mean(axis=(1, 3))
+    return reduced, block * factor
+
+
+def _working_plane(source: ImageSource, limits: Limits) -> tuple[PdqResult, Float64Array, int]:
+    luma = _luma(source, False, limits)
+    whole = _result(luma)
+    plane, block = _shrink(*_upright(luma))
+    return whole, plane, block
+
+
+def _hash_plane(plane: Float64Array, block: int) -> PdqResult:
+    """PDQ of a (reduced) plane; each pixel stands for ``block`` x ``block`` original pixels."""
+    full = (plane.shape[0] * block, plane.shape[1] * block)
+    samples = downsample_64(np.ascontiguousarray(plane), full, block)
+    coefficients = dct_16(samples)
+    return PdqResult(bits_of(coefficients), quality_of(samples), coefficients)
+
+
+def _box(shape: tuple[int, ...], fractions: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    rows, cols = shape[0], shape[1]
+    left, top, right, bottom = fractions
+    return (round(top * rows), round(left * cols), round(bottom * rows), round(right * cols))
+
+
+def _crop(plane: Float64Array, box: tuple[int, int, int, int]) -> Float64Array:
+    r0, c0, r1, c1 = box
+    return plane[r0:r1, c0:c1]
+
+
+def _big_enough(box: tuple[int, int, int, int]) -> bool:
+    r0, c0, r1, c1 = box
+    return min(r1 - r0, c1 - c0) >= _MIN_CANDIDATE_SIDE
+
+
+# -- submit side -------------------------------------------------------------------------
+
+
+def robust_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> list[Signal]:
+    """The signals to store for a picture: its PDQ, then the PDQ of each fixed crop.
+
+    Crops whose quality is below :data:`QUALITY_FLOOR` (flat sky, a plain wall) are left
+    out, so flat regions of different photos cannot collide.  Raises a
+    :class:`HashingError` subclass for content that cannot be hashed.
+    """
+    whole, plane, block = _working_plane(source, limits)
+    return [Signal(WHOLE, whole.hash, whole.quality), *_crop_signals(plane, block)]
+
+
+def _crop_signals(plane: Float64Array, block: int) -> Iterator[Signal]:
+    for kind, fractions in CROPS.items():
+        box = _box(plane.shape, fractions)
+        if not _big_enough(box):
+            continue
+        result = _hash_plane(_crop(plane, box), block)
+        if result.quality >= QUALITY_FLOOR:
+            yield Signal(kind, result.hash, result.quality)
+
+
+# -- query side: finding the photo inside a frame ----------------------------------------
+
+
+def _strip_uniform(
+    plane: Float64Array, tolerance: float = 10.0, share: float = 0.97
+) -> tuple[int, int, int, int]:
+    """The box left after removing rows and columns of one colour from each edge (padding, letterbox)."""
+    rows, cols = plane.shape
+
+    def uniform(line: Float64Array) -> bool:
+        ref = float(np.median(line))
+        return float(np.mean(np.abs(line - ref) <= tolerance)) >= share
+
+    r0, r1, c0, c1 = 0, rows, 0, cols
+    while r1 - r0 > _MIN_CANDIDATE_SIDE and uniform(plane[r0, c0:c1]):
+        r0 += 1
+    while r1 - r0 > _MIN_CANDIDATE_SIDE and uniform(plane[r1 - 1, c0:c1]):
+        r1 -= 1
+    while c1 - c0 > _MIN_CANDIDATE_SIDE and uniform(plane[r0:r1, c0]):
+        c0 += 1
+    while c1 - c0 > _MIN_CANDIDATE_SIDE and uniform(plane[r0:r1, c1 - 1]):
+        c1 -= 1
+    return r0, c0, r1, c1
+
+
+def _busy(plane: Float64Array, threshold: float = 4.0) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Pixels with visible local change; flat backgrounds (UI, bands, bars) are not busy."""
+    dy = np.zeros_like(plane)
+    dx = np.zeros_like(plane)
+    dy[1:, :] = np.abs(np.diff(plane, axis=0))
+    dx[:, 1:] = np.abs(np.diff(plane, axis=1))
+    change = np.maximum(dx, dy)
+    busy: np.ndarray[Any, np.dtype[np.bool_]] = change > threshold
+    return busy
+
+
+def _runs(occupied: np.ndarray[Any, np.dtype[np.bool_]], min_gap: int) -> list[tuple[int, int]]:
+    """Runs of occupied positions, merging runs separated by fewer than ``min_gap`` empty ones."""
+    idx = np.flatnonzero(occupied)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > min_gap)
+    starts = np.concatenate(([idx[0]], idx[breaks + 1]))
+    ends = np.concatenate((idx[breaks], [idx[-1]])) + 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _xy_cut(
+    busy: np.ndarray[Any, np.dtype[np.bool_]], box: tuple[int, int, int, int], depth: int = 0
+) -> list[tuple[int, int, int, int]]:
+    """Recursive X-Y cut: split the box along rows or columns that are empty, down to blocks."""
+    r0, c0, r1, c1 = box
+    sub = busy[r0:r1, c0:c1]
+    row_runs = _runs(sub.sum(axis=1) > max(1, 0.004 * (c1 - c0)), min_gap=max(2, (r1 - r0) // 100))
+    col_runs = _runs(sub.sum(axis=0) > max(1, 0.004 * (r1 - r0)), min_gap=max(2, (c1 - c0) // 100))
+    if not row_runs or not col_runs:
+        return []
+    if depth >= 6:
+        return [(r0 + row_runs[0][0], c0 + col_runs[0][0], r0 + row_runs[-1][1], c0 + col_runs[-1][1])]
+    if len(row_runs) > 1:
+        parts = [(r0 + a, c0, r0 + b, c1) for a, b in row_runs]
+    elif len(col_runs) > 1:
+        parts = [(r0, c0 + a, r1, c0 + b) for a, b in col_runs]
+    else:
+        trimmed = (r0 + row_runs[0][0], c0 + col_runs[0][0], r0 + row_runs[0][1], c0 + col_runs[0][1])
+        if trimmed == box:
+            return [box]
+        return _xy_cut(busy, trimmed, depth + 1)
+    blocks: list[tuple[int, int, int, int]] = []
+    for part in parts:
+        blocks.extend(_xy_cut(busy, part, depth + 1))
+    return blocks
+
+
+def _band_cuts(plane: Float64Array) -> list[tuple[int, int, int, int]]:
+    """Boxes below a caption band on top, or above one at the bottom (meme framing).
+
+    A band ends where a row of one colour (the band's background) meets a row that is
+    not; the deepest such edge in the outer 45 % is where the photo starts.
+    """
+    rows, cols = plane.shape
+    ref = np.median(plane, axis=1, keepdims=True)
+    uniform = np.mean(np.abs(plane - ref) <= 10.0, axis=1) >= 0.97
+    starts = np.flatnonzero(uniform[:-1] & ~uniform[1:]) + 1  # row r-1 uniform, row r not
+    top = [int(r) for r in starts if r <= 0.45 * rows]
+    ends = np.flatnonzero(~uniform[:-1] & uniform[1:]) + 1  # row r-1 not uniform, row r uniform
+    bottom = [int(r) for r in ends if r >= 0.55 * rows]
+    boxes = []
+    if top:
+        boxes.append((max(top), 0, rows, cols))
+    if bottom:
+        boxes.append((0, 0, min(bottom), cols))
+    if top and bottom and min(bottom) > max(top):
+        boxes.append((max(top), 0, min(bottom), cols))
+    return boxes
+
+
+def _inside(box: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return (box[0] + inner[0], box[1] + inner[1], box[0] + inner[2], box[1] + inner[3])
+
+
+def photo_boxes(plane: Float64Array) -> list[tuple[int, int, int, int]]:
+    """Boxes (top, left, bottom, right) that may hold the photo inside a framed picture.
+
+    Padding and letterbox bars are stripped; a caption band is cut off; inside a
+    screenshot, the largest blocks an X-Y cut along flat gaps finds, each stripped of its
+    own bars.
+    """
+    rows, cols = plane.shape
+    boxes = [_strip_uniform(plane)]
+    for band in _band_cuts(plane):
+        boxes.append(_inside(band, _strip_uniform(_crop(plane, band))))
+    blocks = _xy_cut(_busy(plane), (0, 0, rows, cols))
+    blocks.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    for block in blocks[:2]:
+        if not _big_enough(block):
+            continue
+        stripped = _inside(block, _strip_uniform(_crop(plane, block)))
+        boxes.append(stripped)
+        # A line of text just above or below the photo (a post's author, its buttons).
+        for band in _band_cuts(_crop(plane, stripped)):
+            inner = _inside(stripped, band)
+            boxes.append(_inside(inner, _strip_uniform(_crop(plane, inner))))
+    seen: list[tuple[int, int, int, int]] = []
+    for box in boxes:
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        if box == (0, 0, rows, cols) or box in seen or not _big_enough(box):
+            continue
+        if area < _MIN_CANDIDATE_AREA * rows * cols:
+            continue
+        seen.append(box)
+    return seen
+
+
+# -- query side: undoing a small rotation ------------------------------------------------
+
+
+def _original_size(width: float, height: float, degrees: float, cropped: bool) -> tuple[float, float] | None:
+    """The size of the picture before it was turned by ``degrees`` into ``width`` x ``height``.
+
+    ``cropped``: the turned picture was cut to its largest inscribed rectangle (as AugLy's
+    ``rotate`` does); otherwise it was expanded to hold all of it (corners filled).
+    Both are linear in the original size for the angles tried here.
+    """
+    a = math.radians(abs(degrees))
+    c, s = math.cos(a), math.sin(a)
+    if cropped:
+        w, h = width * c + height * s, width * s + height * c
+        # The inscribed rectangle has this form only while the short side is long enough.
+        if min(w, h) <= 2.0 * s * c * max(w, h):
+            return None
+        return w, h
+    det = c * c - s * s
+    w, h = (width * c - height * s) / det, (height * c - width * s) / det
+    return (w, h) if min(w, h) > 0 else None
+
+
+def _covered(box: tuple[float, float, float, float], turned: tuple[float, float], degrees: float) -> bool:
+    """Does the box (centred coordinates of the original) lie inside the turned query rectangle?"""
+    a = math.radians(abs(degrees))
+    c, s = math.cos(a), math.sin(a)
+    left, top, right, bottom = box
+    half_w, half_h = turned[0] / 2.0 + 0.5, turned[1] / 2.0 + 0.5
+    for x in (left, right):
+        for y in (top, bottom):
+            if abs(x * c + y * s) > half_w or abs(-x * s + y * c) > half_h:
+                return False
+            if abs(x * c - y * s) > half_w or abs(x * s + y * c) > half_h:
+                return False
+    return True
+
+
+def _derotated(plane: Float64Array, degrees: float) -> Iterator[tuple[str, str | None, Float64Array]]:
+    """Regions of the original picture recovered from a query that was turned by ``degrees``.
+
+    Yields (hypothesis, bank kind or None for the whole picture, region).  For a query cut
+    to its inscribed rectangle, the original's size follows from the query's, so each
+    centre crop that the query still covers is cut out where the submit side cut it.
+    """
+    rows, cols = plane.shape
+    im = Image.fromarray(plane.astype(np.float32), mode="F")
+    back = np.asarray(im.rotate(-degrees, resample=Image.Resampling.BILINEAR, expand=True), dtype=np.float64)
+    centre_r, centre_c = back.shape[0] / 2.0, back.shape[1] / 2.0
+    for cropped in (True, False):
+        size = _original_size(cols, rows, degrees, cropped)
+        if size is None:
+            continue
+        w, h = size
+        regions: list[tuple[str | None, tuple[float, float, float, float]]] = []
+        if cropped:
+            regions.extend((kind, CROPS[kind]) for kind in ("centre80", "centre64", "centre50"))
+        else:
+            regions.append((None, (0.0, 0.0, 1.0, 1.0)))
+        for kind, (fl, ft, fr, fb) in regions:
+            box = ((fl - 0.5) * w, (ft - 0.5) * h, (fr - 0.5) * w, (fb - 0.5) * h)
+            if cropped and not _covered(box, (cols, rows), degrees):
+                continue
+            r0, r1 = max(round(centre_r + box[1]), 0), round(centre_r + box[3])
+            c0, c1 = max(round(centre_c + box[0]), 0), round(centre_c + box[2])
+            if min(r1 - r0, c1 - c0) < _MIN_CANDIDATE_SIDE:
+                continue
+            yield ("inscribed" if cropped else "expanded"), kind, back[r0:r1, c0:c1]
+
+
+# -- query side: the candidates ----------------------------------------------------------
+
+
+def query_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> list[QuerySignal]:
+    """The normalised candidates of a suspect picture, to match with :class:`RobustMatcher`.
+
+    Candidates below :data:`QUALITY_FLOOR` are left out.  Raises a :class:`HashingError`
+    subclass for content that cannot be hashed.
+    """
+    whole, plane, block = _working_plane(source, limits)
+    out: list[QuerySignal] = []
+
+    def add(name: str, result: PdqResult, *, dihedral: bool, targets: frozenset[str] | None = None) -> None:
+        if result.quality < QUALITY_FLOOR:
+            return
+        hashes = tuple(result.dihedral()) if dihedral else (result.hash,)
+        out.append(QuerySignal(name, hashes, result.quality, targets))
+
+    add("whole", whole, dihedral=True)
+    for kind, fractions in CROPS.items():
+        box = _box(plane.shape, fractions)
+        if _big_enough(box):
+            add(
+                f"crop:{kind}",
+                _hash_plane(_crop(plane, box), block),
+                dihedral=False,
+                targets=frozenset({kind}),
+            )
+    for i, box in enumerate(photo_boxes(plane)):
+        add(f"photo:{i}", _hash_plane(_crop(plane, box), block), dihedral=True)
+    for degrees in ANGLES:
+        for hypothesis, target, region in _derotated(plane, degrees):
+            name = f"derotate:{degrees:g}:{hypothesis}:{target or WHOLE}"
+            targets = None if target is None else frozenset({target})
+            add(name, _hash_plane(region, block), dihedral=False, targets=targets)
+    return out
+
+
+# -- matching ----------------------------------------------------------------------------
+
+
+class RobustMatcher:
+    """A bank of pictures' signals, matched against query candidates with per-kind thresholds.
+
+    Items are named by a string (a path, a case reference).  The signals live in one
+    :class:`HammingIndex`, so a bank of a million signals answers a query in milliseconds.
+    """
+
+    def __init__(self, thresholds: Mapping[str, int] | None = None) -> None:
+        self.thresholds: dict[str, int] = dict(THRESHOLDS if thresholds is None else thresholds)
+        unknown = set(self.thresholds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown signal kinds: {', '.join(sorted(unknown))}")
+        self._index = HammingIndex()
+        self._items: list[str] = []
+        self._kinds: list[str] = []
+        self._radius = max(self.thresholds.values(), default=0)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def index(self) -> HammingIndex:
+        return self._index
+
+    def add(self, item: str, signals: Iterable[Signal]) -> None:
+        """Store the signals of one bank item; kinds without a threshold are not stored."""
+        ids: list[int] = []
+        hashes: list[PdqHash] = []
+        for signal in signals:
+            if signal.kind not in KINDS:
+                raise ValueError(f"unknown signal kind {signal.kind!r}")
+            if signal.kind not in self.thresholds:
+                continue
+            ids.append(len(self._items))
+            hashes.append(signal.hash)
+            self._items.append(item)
+            self._kinds.append(signal.kind)
+        if ids:
+            self._index.add_many(ids, hashes)
+
+    def add_filler(self, words: np.ndarray[Any, np.dtype[np.uint64]], kind: str = WHOLE) -> None:
+        """Store hashes that belong to no named item (for measuring a large bank)."""
+        start = len(self._items)
+        self._items.extend([""] * len(words))
+        self._kinds.extend([kind] * len(words))
+        self._index.add_many(np.arange(start, start + len(words), dtype=np.int64), words)
+
+    def match(self, query: Iterable[QuerySignal]) -> list[RobustMatch]:
+        """Every bank item some candidate matches, at its best distance, nearest first."""
+        candidates = list(query)
+        owners: list[int] = []
+        hashes: list[PdqHash] = []
+        for n, candidate in enumerate(candidates):
+            owners.extend([n] * len(candidate.hashes))
+            hashes.extend(candidate.hashes)
+        if not hashes or len(self._index) == 0:
+            return []
+        best: dict[str, RobustMatch] = {}
+        for owner, found in zip(owners, self._index.query_many(hashes, self._radius), strict=True):
+            candidate = candidates[owner]
+            for m in found:
+                kind = self._kinds[m.id]
+                item = self._items[m.id]
+                if not item or m.distance > self.thresholds[kind]:
+                    continue
+                if candidate.targets is not None and kind not in candidate.targets:
+                    continue
+                seen = best.get(item)
+                if seen is None or m.distance < seen.distance:
+                    best[item] = RobustMatch(m.distance, item, kind, candidate.candidate)
+        return sorted(best.values())
+
+
+def match_file(
+    path: str | os.PathLike[str], matcher: RobustMatcher, *, limits: Limits = DEFAULT_LIMITS
+) -> list[RobustMatch]:
+    """The bank items a picture file matches (read once, normalised, matched).
+
+    Raises a :class:`HashingError` subclass for a file that cannot be hashed.
+    """
+    return matcher.match(query_signals(read_file_bytes(path, limits), limits=limits))
+
+
+# -- bank files (``haven hash`` JSON Lines) ----------------------------------------------
+
+
+def signals_of_record(record: Mapping[str, Any]) -> list[Signal]:
+    """The signals in one ``haven hash`` record: ``pdq``, ``pdq_dihedral`` and ``extra``.
+
+    Raises :class:`InvalidHashError` for a malformed hash and :class:`ValueError` for a
+    malformed record.
+    """
+    out: list[Signal] = []
+    quality = record.get("quality", 100)
+    if not isinstance(quality, int) or isinstance(quality, bool):
+        raise ValueError("'quality' must be a whole number")
+    pdq = record.get("pdq")
+    if not isinstance(pdq, str):
+        raise ValueError("no 'pdq' hash")
+    out.append(Signal(WHOLE, PdqHash.from_hex(pdq), quality))
+    dihedral = record.get("pdq_dihedral", [])
+    if not isinstance(dihedral, list) or not all(isinstance(h, str) for h in dihedral):
+        raise ValueError("'pdq_dihedral' must be a list of hex hashes")
+    out.extend(Signal(DIHEDRAL, PdqHash.from_hex(h), quality) for h in dihedral)
+    extra = record.get("extra", [])
+    if not isinstance(extra, list):
+        raise ValueError("'extra' must be a list")
+    for entry in extra:
+        if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+            raise ValueError("each 'extra' entry needs a 'kind' and a 'pdq'")
+        kind, value = entry["kind"], entry.get("pdq")
+        if kind not in CROPS:
+            raise ValueError(f"unknown signal kind {kind!r}")
+        if not isinstance(value, str):
+            raise ValueError(f"the {kind!r} entry has no 'pdq' hash")
+        out.append(Signal(kind, PdqHash.from_hex(value), QUALITY_FLOOR))
+    return out
+
+
+def load_bank(lines: Iterable[str], matcher: RobustMatcher | None = None) -> RobustMatcher:
+    """A matcher holding every record of a ``haven hash`` JSON Lines bank.
+
+    Records that report an error (files that could not be hashed) are skipped.  A line
+    that is not such a record raises :class:`BankFormatError` naming the line.
+    """
+    import json
+
+    bank = RobustMatcher() if matcher is None else matcher
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BankFormatError(f"line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise BankFormatError(f"line {number}: expected a JSON object")
+        if "error" in record and "pdq" not in record:
+            continue
+        path = record.get("path")
+        if not isinstance(path, str):
+            raise BankFormatError(f"line {number}: no 'path'")
+        try:
+            signals = signals_of_record(record)
+        except (InvalidHashError, ValueError) as exc:
+            raise BankFormatError(f"line {number}: {exc}") from None
+        bank.add(path, signals)
+    return bank
