@@ -50,12 +50,21 @@ def key_ring() -> tuple[tuple[bytes, AESGCM], ...]:
 
 
 def encrypt(plaintext: str, context: str) -> bytes:
-    key_id, aead = key_ring()[0]
-    nonce = os.urandom(12)
-    return _VERSION + key_id + nonce + aead.encrypt(nonce, plaintext.encode(), context.encode())
+    return encrypt_bytes(plaintext.encode(), context)
 
 
 def decrypt(token: bytes | memoryview, context: str) -> str:
+    return decrypt_bytes(token, context).decode()
+
+
+def encrypt_bytes(data: bytes, context: str) -> bytes:
+    """:func:`encrypt` for binary values (an evidence screenshot)."""
+    key_id, aead = key_ring()[0]
+    nonce = os.urandom(12)
+    return _VERSION + key_id + nonce + aead.encrypt(nonce, data, context.encode())
+
+
+def decrypt_bytes(token: bytes | memoryview, context: str) -> bytes:
     token = bytes(token)
     if len(token) < 1 + 4 + 12 + 16 or token[:1] != _VERSION:
         raise DecryptionError("not an encrypted value")
@@ -63,7 +72,7 @@ def decrypt(token: bytes | memoryview, context: str) -> str:
     for candidate_id, aead in key_ring():
         if candidate_id == key_id:
             try:
-                return aead.decrypt(nonce, body, context.encode()).decode()
+                return aead.decrypt(nonce, body, context.encode())
             except InvalidTag:
                 raise DecryptionError("the value was tampered with or belongs elsewhere") from None
     raise DecryptionError("the value was encrypted with a key that is no longer in HAVEN_ENCRYPTION_KEYS")
