@@ -33,6 +33,8 @@ class EventType(models.TextChoices):
     SIGHTING_ADDED = "sighting.added", _("Sighting added")
     SIGHTING_STATE_CHANGED = "sighting.state_changed", _("Sighting state changed")
     EVIDENCE_CAPTURED = "evidence.captured", _("Evidence captured")
+    SCREENSHOT_VIEWED = "evidence.screenshot_viewed", _("Evidence screenshot viewed")
+    SCREENSHOTS_EXPIRED = "evidence.screenshots_expired", _("Expired evidence screenshots deleted")
     SIGHTING_RECHECKED = "sighting.rechecked", _("Sighting rechecked")
     NOTICE_DRAFTED = "notice.drafted", _("Notice drafted")
     NOTICE_SENT = "notice.sent", _("Notice sent")

@@ -223,6 +223,12 @@ HAVEN_FETCH_ALLOW_LOOPBACK = env_bool("HAVEN_FETCH_ALLOW_LOOPBACK", False)
 HAVEN_FETCH_MAX_BYTES = env_int("HAVEN_FETCH_MAX_BYTES", 25 * 2**20, minimum=1024)
 HAVEN_FETCH_TIMEOUT_SECONDS = env_int("HAVEN_FETCH_TIMEOUT_SECONDS", 30, minimum=1)
 
+# Evidence screenshots: off unless asked for; taken by Chromium (pip install 'haven[screenshots]'),
+# every request it makes answered by the safe fetcher; stored encrypted and deleted after the days given.
+HAVEN_EVIDENCE_SCREENSHOTS = env_bool("HAVEN_EVIDENCE_SCREENSHOTS", False)
+HAVEN_EVIDENCE_SCREENSHOT_DAYS = env_int("HAVEN_EVIDENCE_SCREENSHOT_DAYS", 30, minimum=1)
+HAVEN_CHROMIUM = env_str("HAVEN_CHROMIUM", "/usr/bin/chromium")
+
 # Scheduled scans run in the worker; a Dask scheduler address (tcp://HOST:8786) spreads them out.
 HAVEN_SCAN_SCHEDULER = env_str("HAVEN_SCAN_SCHEDULER", "")
 

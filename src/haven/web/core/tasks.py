@@ -42,7 +42,35 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
                     case.save(update_fields=changed)
                     rewritten += 1
             last_pk = cases[-1].pk
-    if rewritten:
+    screenshots = _reencrypt_screenshots(batch_size)
+    if rewritten or screenshots:
+        summary = {"cases": rewritten, **({"screenshots": screenshots} if screenshots else {})}
         with transaction.atomic():
-            append(actor="worker", event_type=EventType.KEYS_ROTATED, summary={"cases": rewritten})
+            append(actor="worker", event_type=EventType.KEYS_ROTATED, summary=summary)
+    return rewritten + screenshots
+
+
+def _reencrypt_screenshots(batch_size: int) -> int:
+    """Evidence screenshots: their key context names the evidence row, so it is computed per row."""
+    from haven.web.takedown.models import EvidenceScreenshot
+
+    rewritten = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            shots = list(
+                EvidenceScreenshot.objects.select_for_update()
+                .filter(pk__gt=last_pk)
+                .order_by("pk")[:batch_size]
+            )
+            if not shots:
+                break
+            for shot in shots:
+                if not crypto.is_current(shot.image_encrypted):
+                    context = EvidenceScreenshot.context(shot.evidence_id)
+                    plain = crypto.decrypt_bytes(shot.image_encrypted, context)
+                    shot.image_encrypted = crypto.encrypt_bytes(plain, context)
+                    shot.save(update_fields=["image_encrypted"])
+                    rewritten += 1
+            last_pk = shots[-1].pk
     return rewritten

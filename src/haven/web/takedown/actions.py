@@ -30,12 +30,13 @@ from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, CaseStatus, ConsentScope, ContentItem
 from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
-from haven.web.core.errors import ActionError
+from haven.web.core.errors import ActionError, NotFound
 
 from . import addresses, regimes
 from .models import (
     ActionTaken,
     Evidence,
+    EvidenceScreenshot,
     Notice,
     NoticeReply,
     NoticeState,
@@ -448,7 +449,12 @@ def capture_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = 
 
 
 def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> list[Evidence]:
-    """:func:`capture_evidence` for callers that checked permission themselves."""
+    """:func:`capture_evidence` for callers that checked permission themselves.
+
+    With ``HAVEN_EVIDENCE_SCREENSHOTS`` on, the page is also photographed (see
+    :mod:`.screenshot`); a screenshot that cannot be taken never fails the capture: the fetch
+    evidence is recorded as usual and the page's row says why there is no picture.
+    """
     from haven.scan import FetchError
 
     fetch = fetch or _fetch
@@ -461,12 +467,18 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
             results.append((kind, fetch(url)))
         except FetchError as exc:
             raise ActionError(_("Could not fetch the address: %(error)s") % {"error": exc}) from None
+    shot, shot_error = (None, "")
+    if settings.HAVEN_EVIDENCE_SCREENSHOTS:
+        shot, shot_error = _take_screenshot(sighting.url, results[0][1])
     with transaction.atomic():
         sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         rows = []
         for kind, result in results:
             ev = _evidence(sighting, kind, result, actor=actor, purpose="capture")
-            ev.save()
+            if kind == Evidence.Kind.PAGE:
+                _attach_screenshot(ev, shot, shot_error)
+            else:
+                ev.save()
             rows.append(ev)
         media = next((e for e in rows if e.pdq), None)
         append(
@@ -480,6 +492,7 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
                 "status": [e.status for e in rows],
                 "sha256": [e.sha256 for e in rows],
                 "distance": media.distance if media else None,
+                **({"screenshot_sha256": shot.sha256} if shot is not None else {}),
             },
         )
         if sighting.state == S.FOUND:
@@ -488,6 +501,117 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
                 note += " · " + _("PDQ distance %(d)d") % {"d": media.distance}
             _move(sighting, S.EVIDENCE, actor=actor, note=note)
     return rows
+
+
+# --- screenshots -------------------------------------------------------------------------------
+
+
+def _take_screenshot(url: str, page: Any) -> tuple[Any, str]:
+    """A screenshot of ``url`` and "", or None and why there is none (in words an officer can read)."""
+    from haven.scan import FetchResult
+
+    from . import screenshot
+
+    try:
+        shot = screenshot.take(
+            url,
+            policy=_policy(),
+            executable=settings.HAVEN_CHROMIUM,
+            already=page if isinstance(page, FetchResult) else None,
+        )
+    except screenshot.ScreenshotError as exc:
+        return None, _screenshot_error(exc)[:300]
+    return shot, ""
+
+
+def _screenshot_error(exc: Any) -> str:
+    from . import screenshot
+
+    if exc.code == "no_browser":
+        return _("No screenshot: Chromium was not found at %(path)s (set HAVEN_CHROMIUM).") % {
+            "path": exc.detail
+        }
+    if exc.code == "no_playwright":
+        return _("No screenshot: Playwright is not installed (pip install 'haven[screenshots]').")
+    if exc.code == "timeout":
+        return _("No screenshot: the page took longer than %(seconds)d seconds to render.") % {
+            "seconds": screenshot.TOTAL_SECONDS
+        }
+    if exc.code == "page":
+        return _("No screenshot: the browser could not load the page (%(detail)s).") % {"detail": exc.detail}
+    return _("No screenshot: the browser failed (%(detail)s).") % {"detail": exc.detail}
+
+
+def _attach_screenshot(ev: Evidence, shot: Any, error: str) -> None:
+    """Save the page's evidence row with its screenshot (encrypted, expiring) or the reason for none."""
+    if shot is None:
+        ev.screenshot_error = error
+        ev.save()
+        return
+    now = timezone.now()
+    expires = now + dt.timedelta(days=settings.HAVEN_EVIDENCE_SCREENSHOT_DAYS)
+    ev.screenshot_sha256 = shot.sha256
+    ev.screenshot_expires_at = expires
+    ev.save()
+    EvidenceScreenshot.objects.create(
+        organisation_id=ev.organisation_id,
+        evidence=ev,
+        image_encrypted=crypto.encrypt_bytes(shot.png, EvidenceScreenshot.context(ev.pk)),
+        height=shot.height,
+        clipped=shot.clipped,
+        created_at=now,
+        expires_at=expires,
+    )
+
+
+def open_screenshot(*, actor: Any, evidence: Evidence) -> bytes:
+    """The PNG of an evidence screenshot, for a member of the organisation with the takedown
+    permission; each showing is audited.  Raises NotFound when there is none (any more)."""
+    require(actor, Perm.TAKEDOWN)
+    same_organisation(actor, evidence)
+    with transaction.atomic():
+        shot = EvidenceScreenshot.objects.filter(evidence=evidence, expires_at__gt=timezone.now()).first()
+        if shot is None:
+            raise NotFound
+        png = crypto.decrypt_bytes(shot.image_encrypted, EvidenceScreenshot.context(evidence.pk))
+        append(
+            actor=actor,
+            event_type=EventType.SCREENSHOT_VIEWED,
+            organisation=evidence.organisation_id,
+            obj=evidence,
+            summary={
+                "case": evidence.sighting.case.number,
+                "sighting": evidence.sighting_id,
+                "screenshot_sha256": evidence.screenshot_sha256,
+            },
+        )
+    return png
+
+
+def expire_screenshots(now: dt.datetime | None = None) -> int:
+    """Delete every screenshot past its expiry (the evidence rows keep their SHA-256); return how many."""
+    now = now or timezone.now()
+    deleted = 0
+    with transaction.atomic():
+        expired = list(
+            EvidenceScreenshot.objects.select_for_update(skip_locked=True)
+            .filter(expires_at__lte=now)
+            .values_list("pk", "organisation_id", "evidence_id")
+        )
+        by_org: dict[int, list[int]] = {}
+        for _pk, org, evidence_id in expired:
+            by_org.setdefault(org, []).append(evidence_id)
+        for org, evidence_ids in sorted(by_org.items()):
+            deleted += EvidenceScreenshot.objects.filter(
+                pk__in=[pk for pk, o, _e in expired if o == org]
+            ).delete()[0]
+            append(
+                actor="worker",
+                event_type=EventType.SCREENSHOTS_EXPIRED,
+                organisation=org,
+                summary={"evidence": evidence_ids},
+            )
+    return deleted
 
 
 # --- notices -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # PDQ distance at or under which found media counts as a case's content (PDQ's own recommended radius).
@@ -163,6 +164,11 @@ class Evidence(models.Model):
     captured_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
+    # A screenshot of the page (HAVEN_EVIDENCE_SCREENSHOTS): its digest stays after the picture
+    # itself (EvidenceScreenshot) is deleted at expiry, so the record still says what was captured.
+    screenshot_sha256 = models.CharField(max_length=64, blank=True)
+    screenshot_expires_at = models.DateTimeField(null=True, blank=True)
+    screenshot_error = models.CharField(max_length=300, blank=True)  # why none was taken, in words
 
     class Meta:
         ordering = ["fetched_at", "id"]
@@ -173,6 +179,38 @@ class Evidence(models.Model):
     @property
     def matches(self) -> bool:
         return self.distance is not None and self.distance <= MATCH_DISTANCE
+
+    @property
+    def screenshot_available(self) -> bool:
+        """A screenshot was taken and has not expired (one past expiry is refused before the job
+        deletes it)."""
+        return bool(self.screenshot_sha256) and (
+            self.screenshot_expires_at is not None and self.screenshot_expires_at > timezone.now()
+        )
+
+
+class EvidenceScreenshot(models.Model):
+    """The picture of a page, encrypted, until it expires; a row of its own so that listing
+    evidence never loads it.  The key's context names the evidence row, so a ciphertext moved
+    to another row does not decrypt."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    evidence = models.OneToOneField(Evidence, on_delete=models.CASCADE, related_name="screenshot")
+    image_encrypted = models.BinaryField(editable=False)
+    height = models.PositiveIntegerField()
+    clipped = models.BooleanField(default=False)  # the page was longer than the picture
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+
+    def __str__(self) -> str:
+        return f"screenshot of evidence {self.evidence_id}"
+
+    @staticmethod
+    def context(evidence_id: int) -> str:
+        return f"takedown.EvidenceScreenshot.image:{evidence_id}"
 
 
 class NoticeState(models.TextChoices):

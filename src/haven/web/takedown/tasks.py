@@ -32,14 +32,25 @@ SWEEP_EVERY = dt.timedelta(minutes=15)
 
 
 @task()
+def expire_screenshots() -> int:
+    """Delete evidence screenshots past their expiry; the evidence rows keep their SHA-256."""
+    from . import actions
+
+    return actions.expire_screenshots()
+
+
+@task()
 def sweep() -> int:
-    """Mark sightings past their notice deadline as unanswered and queue rechecks that are past
-    due (after a worker was down); then queue the next sweep, unless one is already waiting."""
+    """Mark sightings past their notice deadline as unanswered, queue rechecks that are past
+    due (after a worker was down) and delete expired evidence screenshots; then queue the next
+    sweep, unless one is already waiting."""
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
     from .actions import due_for_recheck, mark_overdue
 
+    # Expired screenshots go within a sweep of their expiry, whatever else this sweep finds.
+    expire_screenshots.call()
     count = mark_overdue()
     for pk, when in Sighting.objects.filter(pk__in=due_for_recheck()).values_list("pk", "next_check_at"):
         if when is not None:
