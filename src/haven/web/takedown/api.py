@@ -62,6 +62,12 @@ class EvidenceOut(Schema):
     matched_item: int | None
     error: str
     fetched_at: dt.datetime
+    screenshot: bool = Field(
+        description="A screenshot of the page is kept (shown to staff on the sighting page, not over the API)"
+    )
+    screenshot_sha256: str = Field(description="SHA-256 of the screenshot's PNG; kept after it expires")
+    screenshot_expires_at: dt.datetime | None = Field(description="When the screenshot is (or was) deleted")
+    screenshot_error: str = Field(description="Why no screenshot was taken, when screenshots are on")
 
     @staticmethod
     def of(e: Evidence) -> EvidenceOut:
@@ -86,6 +92,10 @@ class EvidenceOut(Schema):
             matched_item=e.matched_item_id,
             error=e.error,
             fetched_at=e.fetched_at,
+            screenshot=e.screenshot_available,
+            screenshot_sha256=e.screenshot_sha256,
+            screenshot_expires_at=e.screenshot_expires_at,
+            screenshot_error=e.screenshot_error,
         )
 
 

@@ -37,7 +37,7 @@ from .forms import (
     SightingsForm,
     WebFormSentForm,
 )
-from .models import OPEN_STATES, Notice, NoticeState, Platform, Sighting, SightingState
+from .models import OPEN_STATES, Evidence, Notice, NoticeState, Platform, Sighting, SightingState
 from .pdf import notice_pdf
 
 PAGE_SIZE = 50
@@ -265,6 +265,9 @@ def sighting_action(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Evidence captured (HTTP %(status)s).")
                 % {"status": ", ".join(str(e.status) for e in rows)},
             )
+            for e in rows:
+                if e.screenshot_error:
+                    messages.warning(request, e.screenshot_error)
         elif action == "recheck":
             outcome = actions.recheck(actor=user, sighting=sighting)
             messages.success(request, _("Rechecked: %(reason)s.") % {"reason": outcome.reason})
@@ -279,6 +282,21 @@ def sighting_action(request: HttpRequest, pk: int) -> HttpResponse:
     except ActionError as exc:
         messages.error(request, str(exc))
     return redirect("takedown:sighting", pk=sighting.pk)
+
+
+@require_GET
+@staff_required(Perm.TAKEDOWN)
+def evidence_screenshot(request: HttpRequest, pk: int) -> HttpResponse:
+    """The screenshot of a page, decrypted for this one response; never cached, each showing audited."""
+    evidence = _own(request, Evidence, pk)
+    try:
+        png = actions.open_screenshot(actor=staff_user(request), evidence=evidence)
+    except NotFound:
+        raise Http404 from None
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "no-store, private"
+    response["Content-Disposition"] = f'inline; filename="evidence-{evidence.pk}.png"'
+    return response
 
 
 # --- notices ---------------------------------------------------------------------------------
