@@ -224,6 +224,9 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", default="local1,local2,dask", help="which of local1, local2, dask to run")
+    parser.add_argument(
+        "--threshold", type=int, default=31, help="PDQ match distance (31, the scanner's default)"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -238,7 +241,7 @@ def main() -> int:
         entries.append(
             BankEntry(f"bank-{k}:{name}", f"case-{k}", result.hash, md5(out.getvalue()), result.quality)
         )
-    bank = BankSnapshot(entries)
+    bank = BankSnapshot(entries, threshold=args.threshold)
     expected = {i: entries[b].content_id for i, b in planted(args.pages, len(entries)).items()}
     print(
         f"{len(photos)} distinct photos: {len(bank_photos)} in the bank, {len(others)} others",
@@ -286,7 +289,10 @@ def main() -> int:
     finally:
         server.terminate()
 
-    print(f"\n{args.pages:,} pages, {len(expected)} planted copies; {len(bank_photos)} bank photos\n")
+    print(
+        f"\n{args.pages:,} pages, {len(expected)} planted copies; {len(bank_photos)} bank photos; "
+        f"threshold {args.threshold}\n"
+    )
     print("| executor | pages/s | images/s | MB/s | elapsed s | recall | false candidates | errors |")
     print("|---|--:|--:|--:|--:|--:|--:|--|")
     for label, r in results.items():
@@ -301,6 +307,7 @@ def main() -> int:
             {
                 "pages": args.pages,
                 "seed": args.seed,
+                "threshold": args.threshold,
                 "photos": len(photos),
                 "bank_photos": len(bank_photos),
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
