@@ -1,15 +1,20 @@
-// Hashes one picture file off the main thread: PDQ (+ dihedral variants, quality), MD5, SHA-256.
+// Hashes one picture file off the main thread: PDQ (+ dihedral variants, quality), the PDQ of
+// fixed crops (robust.js), MD5, SHA-256.
 //
 // Usage (module worker):
 //   const worker = new Worker(new URL("./hash-worker.js", import.meta.url), { type: "module" });
 //   worker.postMessage({ id: 1, file });        // a File or Blob (a bare Blob works too)
-//   worker.postMessage({ id: 2, file, digestsOnly: true });  // a video: MD5 and SHA-256 only
+//   worker.postMessage({ id: 2, file, extra: false });  // skip the crop signals
+//   worker.postMessage({ id: 3, file, digestsOnly: true });  // a video: MD5 and SHA-256 only
 //                                               // (its frames are hashed by video.js)
 //   worker.onmessage = ({ data }) => ...;
 // Messages back, each with the request's id:
 //   { type: "progress", stage: "reading" | "digesting" | "decoding" | "hashing", fraction }
-//   { type: "result", pdq, quality, dihedral, md5, sha256, width, height,
+//   { type: "result", pdq, quality, dihedral, extra, md5, sha256, width, height,
 //     hashedWidth, hashedHeight, scaled, translucent }
+// `extra` is [{ kind, pdq, quality }, ...]: the PDQ of each fixed crop ("centre80", ...,
+// "right50", in haven.signals.CROPS order) whose quality reaches the floor of 50, as
+// haven.signals.robust_signals gives them after its whole-picture entry. Absent with extra: false.
 // `translucent` marks pictures with transparent pixels. They are read through WebGL, which gives
 // the stored colours exactly; where WebGL is missing, a 2D canvas keeps pixels premultiplied by
 // alpha, so colour under low alpha is approximate (or lost where alpha is 0)
@@ -19,6 +24,7 @@
 
 import { md5Hex } from "./md5.js";
 import { MIN_DIMENSION, PdqHasher } from "./pdq.js";
+import { RobustHasher } from "./robust.js";
 
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 // A video is read whole to digest it, as a picture is: 2 GB is about an hour of phone video.
@@ -195,7 +201,7 @@ async function digestFile(file, progress) {
   return { sha256: await sha256Hex(buffer), md5: md5Hex(buffer) };
 }
 
-async function hashFile(file, progress) {
+async function hashFile(file, progress, withExtra) {
   checkFile(file, MAX_FILE_BYTES);
   progress("reading", 0);
   const buffer = await file.arrayBuffer();
@@ -245,7 +251,7 @@ async function hashFile(file, progress) {
     }
     bitmap.close();
     const { w, h, scaled } = source;
-    const hasher = new PdqHasher(w, h);
+    const hasher = withExtra ? new RobustHasher(w, h) : new PdqHasher(w, h);
     const strip = Math.max(1, Math.floor(STRIP_PIXELS / w));
     let translucent = false;
     try {
@@ -259,11 +265,13 @@ async function hashFile(file, progress) {
     } finally {
       if (exact) exact.close();
     }
-    const { hash, quality, dihedral } = hasher.finish();
+    const { hash, quality, dihedral, crops } = hasher.finish();
+    const extra = crops && crops.map(({ kind, hash: pdq, quality: q }) => ({ kind, pdq, quality: q }));
     return {
       pdq: hash,
       quality,
       dihedral,
+      ...(extra ? { extra } : {}),
       md5,
       sha256,
       width,
@@ -283,9 +291,10 @@ self.onmessage = async (event) => {
   const file = message instanceof Blob ? message : message && message.file;
   const id = message instanceof Blob ? undefined : message && message.id;
   const digestsOnly = !(message instanceof Blob) && Boolean(message && message.digestsOnly);
+  const withExtra = message instanceof Blob || !message || message.extra !== false;
   const progress = (stage, fraction) => self.postMessage({ type: "progress", id, stage, fraction });
   try {
-    const result = digestsOnly ? await digestFile(file, progress) : await hashFile(file, progress);
+    const result = digestsOnly ? await digestFile(file, progress) : await hashFile(file, progress, withExtra);
     self.postMessage({ type: "result", id, ...result });
   } catch (err) {
     const error =

@@ -107,6 +107,39 @@ function buildBand(n) {
   return { n, starts, ends, weights, tails, tailStarts };
 }
 
+/**
+ * The dense 64 x n operator, exactly as _axis_operator returns it (float residue past each
+ * row's true end zeroed). The streaming hasher uses the run form above; robust.js needs the
+ * dense rows to sum them over blocks as numpy's reduceat does.
+ */
+export function axisOperator(n) {
+  const window = Math.floor((n + 2 * OUT - 1) / (2 * OUT));
+  const half = Math.floor((window + 2) / 2);
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  const inv = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    lo[k] = Math.max(0, k - (window - half));
+    hi[k] = Math.min(n - 1, k + half - 1);
+    inv[k] = 1.0 / (hi[k] - lo[k] + 1);
+  }
+  const op = new Float64Array(OUT * n);
+  const diff = new Float64Array(n + 1);
+  for (let r = 0; r < OUT; r++) {
+    const s = Math.floor(((r + 0.5) * n) / OUT);
+    diff.fill(0);
+    for (let k = lo[s]; k <= hi[s]; k++) diff[lo[k]] += inv[s] * inv[k];
+    for (let k = lo[s]; k <= hi[s]; k++) diff[hi[k] + 1] += -(inv[s] * inv[k]);
+    const stop = Math.min(n, hi[hi[s]] + 1);
+    let acc = 0;
+    for (let j = 0; j < stop; j++) {
+      acc += diff[j];
+      op[r * n + j] = acc;
+    }
+  }
+  return op;
+}
+
 const bandCache = new Map();
 function band(n) {
   let b = bandCache.get(n);
@@ -134,8 +167,10 @@ function checkSize(width, height) {
  * Streaming PDQ: feed the RGBA rows top to bottom with addRows(), then finish().
  */
 export class PdqHasher {
-  constructor(width, height) {
+  /** `onLuma(luma, y)`, if given, sees each row's luma (a reused Float64Array) as it is added. */
+  constructor(width, height, onLuma = null) {
     checkSize(width, height);
+    this.onLuma = onLuma;
     this.width = width;
     this.height = height;
     this.rowBand = band(height);
@@ -168,6 +203,7 @@ export class PdqHasher {
       for (let c = 0; c < w; c++, p += 4) {
         luma[c] = Math.fround(LUMA_R[rgba[p]] + LUMA_G[rgba[p + 1]] + LUMA_B[rgba[p + 2]]);
       }
+      if (this.onLuma) this.onLuma(luma, y);
       if (colSum) for (let c = 0; c < w; c++) colSum[c] += luma[c];
       while (this.firstActive < OUT && ends[this.firstActive] <= y) this.firstActive++;
       for (let r = this.firstActive; r < OUT && starts[r] <= y; r++) {
@@ -224,11 +260,15 @@ export class PdqHasher {
         samples[i * OUT + r] = s;
       }
     }
-    return fromSamples(samples);
+    return pdqFromSamples(samples);
   }
 }
 
-function fromSamples(samples) {
+/**
+ * Hash, quality and dihedral hashes from PDQ's 64 x 64 blurred samples (row-major float64),
+ * as _pdq.dct_16, quality_of and bits_of compute them.
+ */
+export function pdqFromSamples(samples) {
   const s = new Float64Array(OUT * OUT);
   for (let k = 0; k < s.length; k++) s[k] = Math.fround(samples[k]);
   const quality = qualityOf(s);
