@@ -21,3 +21,26 @@ def same_organisation(actor: Any, obj: Any) -> None:
 
     if obj is None or actor.organisation_id is None or obj.organisation_id != actor.organisation_id:
         raise NotFound
+
+
+def own_or_404(actor: Any, model: Any, pk: int) -> Any:
+    """For views: the row of ``model`` with ``pk`` if it belongs to the actor's organisation, else 404."""
+    from django.http import Http404
+
+    from haven.web.core.errors import NotFound
+
+    obj = model.objects.filter(pk=pk).first()
+    try:
+        same_organisation(actor, obj)
+    except NotFound:
+        raise Http404 from None
+    return obj
+
+
+def organisation_or_404(actor: Any) -> int:
+    """For views: the actor's organisation (``staff_required`` lets nobody without one through)."""
+    from django.http import Http404
+
+    if actor.organisation_id is None:
+        raise Http404
+    return int(actor.organisation_id)

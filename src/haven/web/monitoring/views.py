@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,8 +18,8 @@ from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
-from haven.web.core.access import same_organisation
-from haven.web.core.errors import ActionError, NotFound
+from haven.web.core.access import organisation_or_404, own_or_404
+from haven.web.core.errors import ActionError
 
 from . import actions
 from .forms import SourceForm
@@ -31,19 +31,11 @@ BLUR_RADIUS = 14
 
 
 def _org(request: HttpRequest) -> int:
-    org = staff_user(request).organisation_id
-    if org is None:
-        raise Http404
-    return org
+    return organisation_or_404(staff_user(request))
 
 
 def _own(request: HttpRequest, model: Any, pk: int) -> Any:
-    obj = model.objects.filter(pk=pk).first()
-    try:
-        same_organisation(staff_user(request), obj)
-    except NotFound:
-        raise Http404 from None
-    return obj
+    return own_or_404(staff_user(request), model, pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -23,7 +23,7 @@ from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, ConsentScope
-from haven.web.core.access import same_organisation
+from haven.web.core.access import organisation_or_404, own_or_404, same_organisation
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions, records
@@ -44,20 +44,11 @@ PAGE_SIZE = 50
 
 
 def _org(request: HttpRequest) -> int:
-    """The signed-in member's organisation (``staff_required`` lets nobody without one through)."""
-    org = staff_user(request).organisation_id
-    if org is None:
-        raise Http404
-    return org
+    return organisation_or_404(staff_user(request))
 
 
 def _own(request: HttpRequest, model: Any, pk: int) -> Any:
-    obj = model.objects.filter(pk=pk).first()
-    try:
-        same_organisation(staff_user(request), obj)
-    except NotFound:
-        raise Http404 from None
-    return obj
+    return own_or_404(staff_user(request), model, pk)
 
 
 def _case(request: HttpRequest, number: str) -> Case:
