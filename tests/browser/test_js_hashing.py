@@ -13,7 +13,6 @@ Runs Debian's Chromium; skipped where it is missing, failed instead when
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from PIL import Image, ImageOps
 from haven.signals import PdqHash, pdq_hash
 from tests.signals.photolike import photo_like
 
-from .harness import serve_harness
+from .harness import HarnessSite, open_harness
 
 # Vector files with transparent pixels (only one: the RGBA/LA photographs are fully opaque).
 # pytx/LA.png is random noise under random alpha, the worst case for a 2D canvas, which keeps
@@ -112,47 +111,12 @@ window.harnessReady = true;
 """
 
 
-class Site:
-    """The page, and the bytes the test hands to it under /data/NAME."""
-
-    def __init__(self) -> None:
-        self.page: Any = None
-        self.data: dict[str, bytes] = {}
-        self.problems: list[str] = []
-
-    def put(self, name: str, payload: bytes) -> str:
-        self.data[name] = payload
-        return name
-
-    def call(self, function: str, *args: Any) -> Any:
-        return self.page.evaluate(f"(args) => window.{function}(...args)", list(args))
+Site = HarnessSite
 
 
 @pytest.fixture(scope="module")
 def site(browser: Any) -> Iterator[Site]:
-    site = Site()
-    server = serve_harness(page=PAGE, harness=HARNESS, csp=CSP, data=site.data, problems=site.problems)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    context = browser.new_context()
-    # Anything but the test server would be a third-party request: the hashing must make none.
-    context.route(
-        lambda url: not url.startswith(origin + "/"),
-        lambda route: (site.problems.append(f"outside request {route.request.url}"), route.abort()),
-    )
-    site.page = page = context.new_page()
-    page.on("console", lambda m: site.problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: site.problems.append(str(error)))
-    page.goto(origin + "/")
-    page.wait_for_function("window.harnessReady === true", timeout=10_000)
-    try:
-        yield site
-    finally:
-        context.close()
-        server.shutdown()
-        server.server_close()
-    assert not site.problems, site.problems
+    yield from open_harness(browser, page=PAGE, harness=HARNESS, csp=CSP)
 
 
 def _images(vectors: Path) -> list[Path]:

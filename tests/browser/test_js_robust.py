@@ -13,7 +13,6 @@ the tests. Runs Debian's Chromium; skipped where it is missing, failed instead w
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from haven.signals import PdqHash
 from haven.signals._robust import CROPS, QUALITY_FLOOR, robust_signals
 from tests.signals.photolike import photo_like
 
-from .harness import serve_harness
+from .harness import HarnessSite, open_harness
 
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
@@ -94,46 +93,12 @@ window.harnessReady = true;
 """
 
 
-class Site:
-    """The page, and the bytes the test hands to it under /data/NAME."""
-
-    def __init__(self) -> None:
-        self.page: Any = None
-        self.data: dict[str, bytes] = {}
-        self.problems: list[str] = []
-
-    def put(self, name: str, payload: bytes) -> str:
-        self.data[name] = payload
-        return name
-
-    def call(self, function: str, *args: Any) -> Any:
-        return self.page.evaluate(f"(args) => window.{function}(...args)", list(args))
+Site = HarnessSite
 
 
 @pytest.fixture(scope="module")
 def site(browser: Any) -> Iterator[Site]:
-    site = Site()
-    server = serve_harness(page=PAGE, harness=HARNESS, csp=CSP, data=site.data, problems=site.problems)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    context = browser.new_context()
-    context.route(
-        lambda url: not url.startswith(origin + "/"),
-        lambda route: (site.problems.append(f"outside request {route.request.url}"), route.abort()),
-    )
-    site.page = page = context.new_page()
-    page.on("console", lambda m: site.problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: site.problems.append(str(error)))
-    page.goto(origin + "/")
-    page.wait_for_function("window.harnessReady === true", timeout=10_000)
-    try:
-        yield site
-    finally:
-        context.close()
-        server.shutdown()
-        server.server_close()
-    assert not site.problems, site.problems
+    yield from open_harness(browser, page=PAGE, harness=HARNESS, csp=CSP)
 
 
 Signals = list[tuple[str, str, int]]
