@@ -150,6 +150,20 @@ class ContentIn(Input):
         max_length=MAX_VIDEO_FRAMES,
         description="for a video: [frame, quality, pdq_hex, seconds] per sampled frame",
     )
+    # Checked entry by entry by the action (known kind, 64 hex digits, each kind once), so that
+    # a malformed entry gets a message that names it; the bound here only caps the body.
+    extra: list[Any] = Field(
+        default_factory=list,
+        max_length=64,
+        description='for a photo: its robust signals, [{"kind", "pdq", "quality"?}] as `haven hash '
+        "--robust` prints them; at most one per crop kind",
+    )
+
+
+class ExtraOut(Schema):
+    kind: str
+    pdq: str
+    quality: int | None = None
 
 
 class ContentOut(Schema):
@@ -163,6 +177,7 @@ class ContentOut(Schema):
     created_at: dt.datetime
     kind: str
     video_frames: list[tuple[int, int, str, float]]
+    extra: list[ExtraOut]
 
     @staticmethod
     def of(item: ContentItem) -> ContentOut:
@@ -177,6 +192,7 @@ class ContentOut(Schema):
             created_at=item.created_at,
             kind=item.kind,
             video_frames=[tuple(f) for f in item.video_frames or ()],
+            extra=[ExtraOut(**e) for e in item.extra or ()],
         )
 
 
@@ -394,6 +410,7 @@ def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> 
             sha256=p.sha256 or "",
             kind=p.kind,
             video_frames=tuple(p.video_frames),  # checked field by field by the action
+            extra=tuple(p.extra),  # likewise
         )
         for p in payload
     ]
