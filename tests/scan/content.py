@@ -65,3 +65,9 @@ def robust_record(data: bytes) -> dict[str, Any]:
         "md5": str(md5(data)),
         "extra": [{"kind": s.kind, "pdq": str(s.hash)} for s in extra],
     }
+
+
+def robust_entry(content_id: str, case_id: str, data: bytes) -> BankEntry:
+    """A bank entry with the picture's robust signals."""
+    whole, *extra = robust_signals(data)
+    return BankEntry(content_id, case_id, whole.hash, md5(data), whole.quality, extra=tuple(extra))
