@@ -37,6 +37,7 @@ from haven.signals import (
     PdqHash,
     QuerySignal,
     Sha256,
+    Signal,
 )
 
 from .models import ConsentRecord, ConsentScope, ContentItem, IndexChange
@@ -60,6 +61,16 @@ class Hit:
     """For a query picture: the kind of the stored signal that matched ("pdq" or a crop kind)."""
     candidate: str = ""
     """For a query picture: the name of the query signal that matched."""
+
+
+def extra_signals(item: ContentItem) -> list[Signal]:
+    """A photo's stored robust crop signals, those below the quality floor left out."""
+    out = []
+    for entry in item.extra or ():
+        quality = entry.get("quality", QUALITY_FLOOR)
+        if quality >= QUALITY_FLOOR:
+            out.append(Signal(entry["kind"], PdqHash.from_hex(entry["pdq"]), quality))
+    return out
 
 
 def _monitored_cases(case_ids: Iterable[int]) -> set[int]:
@@ -161,14 +172,11 @@ class ContentIndex:
         if frame_ids:
             self._item_frames[item.pk] = frame_ids
         extra_ids = []
-        for signal in item.extra or ():
-            quality = signal.get("quality")
-            if quality is not None and quality < QUALITY_FLOOR:
-                continue
+        for signal in extra_signals(item):
             extra_id = self._next_extra_id
             self._next_extra_id += 1
-            self._extra.add(extra_id, PdqHash.from_hex(signal["pdq"]))
-            self._extra_owner[extra_id] = (item.pk, signal["kind"])
+            self._extra.add(extra_id, signal.hash)
+            self._extra_owner[extra_id] = (item.pk, signal.kind)
             extra_ids.append(extra_id)
         if extra_ids:
             self._item_extra[item.pk] = extra_ids

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from django.db import IntegrityError, transaction
 
 from haven.scan import BankEntry, Candidate
-from haven.signals import QUALITY_FLOOR, InvalidHashError, Md5, PdqHash, Signal
+from haven.signals import InvalidHashError, Md5, PdqHash
 from haven.web.cases.actions import current_consent
+from haven.web.cases.matching import extra_signals
 from haven.web.cases.models import Case, CaseStatus, ConsentScope, ContentItem
 
 from .models import REJECTED_NEAR, Rejection, ScanRun
@@ -39,14 +40,7 @@ class CaseBank:
         for item in items:
             md5 = Md5.from_hex(item.md5) if item.md5 else None
             if item.pdq or md5 is not None:
-                extra = (
-                    tuple(
-                        Signal(e["kind"], PdqHash.from_hex(e["pdq"]), e.get("quality", QUALITY_FLOOR))
-                        for e in item.extra or ()
-                    )
-                    if item.pdq
-                    else ()
-                )
+                extra = tuple(extra_signals(item)) if item.pdq else ()
                 yield BankEntry(
                     content_id=str(item.pk),
                     case_id=str(item.case_id),
