@@ -19,9 +19,13 @@ The same scan (``haven.scan.scan`` over ``Sitemap``) runs three ways:
 
 and reports pages/s and images/s end to end, recall of the planted copies and the
 number of false candidates.  Everything shares the machine's cores with the site.
+The bank holds each photo's robust crop signals (``haven hash --robust``), and every
+found picture's query signals are matched too (``ScanOptions.robust``, the default);
+``--no-robust`` measures plain PDQ matching (with rotations and flips) on the same bank.
 
     python benchmarks/bench_scan.py                  # 10,000 pages
     python benchmarks/bench_scan.py --pages 1000     # a quick look
+    python benchmarks/bench_scan.py --pages 1000 --no-robust
 
 Prints a Markdown table and writes JSON to benchmarks/results/scan.json.
 """
@@ -49,7 +53,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from haven.scan import BankEntry, BankSnapshot, FetchPolicy, ScanOptions, ScanReport, Sitemap, scan
-from haven.signals import md5, pdq_hash
+from haven.signals import md5, pdq_hash, robust_signals
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scan.json"
 MAX_SIDE = 640
@@ -228,6 +232,12 @@ def main() -> int:
         "--threshold", type=int, default=31, help="PDQ match distance (31, the scanner's default)"
     )
     parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--no-robust",
+        dest="robust",
+        action="store_false",
+        help="plain PDQ matching only (ScanOptions.robust)",
+    )
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -237,9 +247,11 @@ def main() -> int:
     for k, (name, im) in enumerate(bank_photos):
         out = io.BytesIO()
         im.save(out, "PNG")
-        result = pdq_hash(out.getvalue())
+        whole, *extra = robust_signals(out.getvalue())
         entries.append(
-            BankEntry(f"bank-{k}:{name}", f"case-{k}", result.hash, md5(out.getvalue()), result.quality)
+            BankEntry(
+                f"bank-{k}:{name}", f"case-{k}", whole.hash, md5(out.getvalue()), whole.quality, tuple(extra)
+            )
         )
     bank = BankSnapshot(entries, threshold=args.threshold)
     expected = {i: entries[b].content_id for i, b in planted(args.pages, len(entries)).items()}
@@ -257,14 +269,15 @@ def main() -> int:
     print(f"site ready on {base} after {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
     policy = FetchPolicy(allow_loopback=True)
+    plain = ScanOptions(policy=policy, robust=args.robust)
     source = lambda: [Sitemap(base + "/sitemap.xml", max_pages=args.pages, max_sitemaps=1000)]  # noqa: E731
     results: dict[str, Any] = {}
     try:
         for run in args.runs.split(","):
             if run == "local1":
-                label, report = "local, 1 process", scan(source(), bank, options=ScanOptions(policy=policy))
+                label, report = "local, 1 process", scan(source(), bank, options=plain)
             elif run == "local2":
-                options = ScanOptions(policy=policy, jobs=2)
+                options = ScanOptions(policy=policy, jobs=2, robust=args.robust)
                 label, report = "local, --jobs 2", scan(source(), bank, options=options)
             elif run == "dask":
                 from distributed import Client, LocalCluster
@@ -281,7 +294,7 @@ def main() -> int:
                     Client(cluster) as client,
                 ):
                     label = "dask, 2 workers"
-                    report = scan(source(), bank, options=ScanOptions(policy=policy), scheduler=client)
+                    report = scan(source(), bank, options=plain, scheduler=client)
             else:
                 raise SystemExit(f"unknown run {run!r}")
             results[label] = score(report, base, expected)
@@ -289,9 +302,10 @@ def main() -> int:
     finally:
         server.terminate()
 
+    matching = "robust matching" if args.robust else "plain PDQ matching (--no-robust)"
     print(
-        f"\n{args.pages:,} pages, {len(expected)} planted copies; {len(bank_photos)} bank photos; "
-        f"threshold {args.threshold}\n"
+        f"\n{args.pages:,} pages, {len(expected)} planted copies; "
+        f"{len(bank_photos)} bank photos; {matching}; threshold {args.threshold}\n"
     )
     print("| executor | pages/s | images/s | MB/s | elapsed s | recall | false candidates | errors |")
     print("|---|--:|--:|--:|--:|--:|--:|--|")
@@ -310,6 +324,7 @@ def main() -> int:
                 "threshold": args.threshold,
                 "photos": len(photos),
                 "bank_photos": len(bank_photos),
+                "robust": args.robust,
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "results": results,
             },

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from haven.cli import main
+from haven.signals import CROPS
 
-from .scan.content import encode, picture, repost
+from .scan.content import cropped, encode, picture, repost
 from .scan.site import TestSite, serve
 
 
@@ -123,3 +124,24 @@ def test_help_documents_the_source_syntax(capsys: pytest.CaptureFixture[str]) ->
     text = capsys.readouterr().out
     for form in ("sitemap:URL", "feed:URL", "urls:FILE", "warc:FILE", "DIR", "--allow-loopback"):
         assert form in text
+
+
+def test_a_robust_bank_finds_a_cropped_copy_unless_robust_matching_is_off(
+    site: TestSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = picture(53)
+    (tmp_path / "wanted.png").write_bytes(encode(original, "PNG"))
+    site.put("/cli-robust/crop.jpg", cropped(original), "image/jpeg")
+    site.put("/cli-robust/index.html", '<img src="crop.jpg">')
+    assert main(["hash", "--robust", str(tmp_path / "wanted.png")]) == 0
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(capsys.readouterr().out)
+    assert "extra" in json.loads(bank.read_text())
+    url = site.url("/cli-robust/index.html")
+    assert main(["scan", "--bank", str(bank), "--allow-loopback", url]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert record["media_url"] == site.url("/cli-robust/crop.jpg")
+    assert record["kind"] in CROPS
+    assert main(["scan", "--no-robust", "--bank", str(bank), "--allow-loopback", url]) == 0
+    assert capsys.readouterr().out == ""

@@ -91,6 +91,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         jobs=args.jobs,
         videos=args.videos,
+        robust=args.robust,
     )
     return run_scan_command(command, sys.stdout, sys.stderr)
 
@@ -156,6 +157,13 @@ def _add_scan_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="fetch and hash media on this Dask cluster (pip install 'haven[cluster]')",
     )
     s.add_argument("--videos", action="store_true", help="also hash videos, one frame a second (slow)")
+    s.add_argument(
+        "--no-robust",
+        dest="robust",
+        action="store_false",
+        help="match the plain PDQ only (with rotations and flips), not the crops, padding, caption "
+        "bands and small rotations that robust matching finds; faster",
+    )
     s.add_argument(
         "--allow-loopback",
         action="store_true",

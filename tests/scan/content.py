@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from haven.scan import BankEntry
-from haven.signals import md5, pdq_hash
+from haven.signals import md5, pdq_hash, robust_signals
 
 from ..signals.photolike import photo_like
 
@@ -37,3 +38,36 @@ def repost(im: Image.Image) -> bytes:
 def entry(content_id: str, case_id: str, data: bytes) -> BankEntry:
     result = pdq_hash(data)
     return BankEntry(content_id, case_id, result.hash, md5(data), result.quality)
+
+
+def cropped(im: Image.Image) -> bytes:
+    """The centre 80 % of the picture, re-encoded: plain PDQ no longer matches it."""
+    w, h = im.size
+    return encode(im.crop((round(0.1 * w), round(0.1 * h), round(0.9 * w), round(0.9 * h))), quality=85)
+
+
+def meme(im: Image.Image) -> bytes:
+    """The picture under a white caption band with text, re-encoded."""
+    band = max(40, im.height // 4)
+    out = Image.new("RGB", (im.width, im.height + band), (255, 255, 255))
+    out.paste(im, (0, band))
+    font = ImageFont.load_default(size=band * 2 // 3)
+    ImageDraw.Draw(out).text((im.width // 4, band // 6), "LOL WUT", fill=(0, 0, 0), font=font)
+    return encode(out, quality=85)
+
+
+def robust_record(data: bytes) -> dict[str, Any]:
+    """What ``haven hash --robust`` prints for the picture (without its path)."""
+    whole, *extra = robust_signals(data)
+    return {
+        "pdq": str(whole.hash),
+        "quality": whole.quality,
+        "md5": str(md5(data)),
+        "extra": [{"kind": s.kind, "pdq": str(s.hash)} for s in extra],
+    }
+
+
+def robust_entry(content_id: str, case_id: str, data: bytes) -> BankEntry:
+    """A bank entry with the picture's robust signals."""
+    whole, *extra = robust_signals(data)
+    return BankEntry(content_id, case_id, whole.hash, md5(data), whole.quality, extra=tuple(extra))

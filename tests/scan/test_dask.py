@@ -11,6 +11,7 @@ from haven.scan import Crawl, FetchPolicy, ScanOptions, scan
 
 from .site import TestSite
 from .test_pipeline import Gallery, comparable
+from .test_robust_scan import RobustGallery
 
 distributed = pytest.importorskip("distributed")
 
@@ -56,3 +57,20 @@ def test_a_scheduler_address_works_too(gallery: Gallery, policy: FetchPolicy, cl
         [Crawl(gallery.page2, depth=0)], gallery.bank, options=ScanOptions(policy=policy), scheduler=address
     )
     assert {c.content_id for c in report.candidates} == {"content-0", "content-1"}
+
+
+def test_robust_matching_on_dask_finds_the_same_crops_and_frames(
+    site: TestSite, policy: FetchPolicy, client: object
+) -> None:
+    gallery = RobustGallery(site, "/dask-robust-gallery")
+    for robust in (True, False):
+        options = ScanOptions(policy=policy, robust=robust)
+        local = scan([Crawl(gallery.index, depth=0)], gallery.bank, options=options)
+        on_cluster = scan(
+            [Crawl(gallery.index, depth=0)],
+            gallery.bank,
+            options=replace(options, dask_batch_size=1),
+            scheduler=client,  # type: ignore[arg-type]
+        )
+        assert len(local.candidates) == (2 if robust else 0)
+        assert comparable(on_cluster) == comparable(local)

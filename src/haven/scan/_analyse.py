@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from haven.signals import HashingError, Md5, Sha256, pdq_hash, video_hash
+from haven.signals import HashingError, Md5, QuerySignal, Sha256, pdq_hash, query_signals, video_hash
 
 from ._bank import BankHit, BankSnapshot
 from ._fetch import Fetcher, FetchError, FetchPolicy
@@ -25,6 +25,8 @@ class AnalyseOptions:
     videos: bool = False
     """Hash videos too (one frame a second, each frame matched against the bank); slow."""
     video_seconds_per_hash: float = 1.0
+    robust: bool = True
+    """Match pictures' query signals too (crops, padding, caption bands, small rotations)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +96,12 @@ def analyse(
             similar = bank.match_frames((f.hash, f.quality) for f in frames) if bank is not None else []
             return outcome("hashed", hits=tuple(exact or similar), **digests)
         result = pdq_hash(data)
+        query: list[QuerySignal] = []
+        if options.robust and bank is not None and bank.robust_signals:
+            query = query_signals(data)
     except HashingError as exc:
         return outcome("error", error_code=_code_of(exc), error_message=f"{url}: {exc}", **digests)
-    hits = bank.match(result, md5) if bank is not None else []
+    hits = bank.match(result, md5, query) if bank is not None else []
     return outcome("hashed", pdq=str(result.hash), quality=result.quality, hits=tuple(hits), **digests)
 
 

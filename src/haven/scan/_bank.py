@@ -2,27 +2,41 @@
 
 The web app owns the bank (cases, consent, withdrawal); the scanner only sees a
 *snapshot* of it, read once per scan through :class:`BankReader`.  A snapshot is
-immutable, cheap to pickle (it ships its entries, and rebuilds its index where it
+immutable, cheap to pickle (it ships its entries, and rebuilds its indexes where it
 lands: a process-pool worker or a Dask worker), and answers one question: which
 entries does this found picture match?
+
+Besides the plain PDQ (with the found picture's rotations and flips), a snapshot
+matches a found picture's query signals (``haven.signals.query_signals``) with the
+rules of :class:`haven.signals.RobustMatcher` against each entry's PDQ and its robust
+crop signals (``BankEntry.extra``), so that a cropped, padded or meme-framed copy is
+found too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, runtime_checkable
 
 from haven.signals import (
+    CROPS,
     DIHEDRAL_ORDER,
+    QUALITY_FLOOR,
+    THRESHOLDS,
     WEAK_QUALITY,
+    WHOLE,
     HammingIndex,
     InvalidHashError,
     Md5,
     PdqHash,
     PdqResult,
+    QuerySignal,
+    RobustMatcher,
+    Signal,
+    signals_of_record,
 )
 
 __all__ = ["DEFAULT_THRESHOLD", "BankEntry", "BankHit", "BankReader", "BankSnapshot", "JsonlBank"]
@@ -33,17 +47,27 @@ DEFAULT_THRESHOLD: Final = 31
 
 @dataclass(frozen=True, slots=True)
 class BankEntry:
-    """One piece of content to look for.  Either hash may be missing, not both."""
+    """One piece of content to look for.  Either hash may be missing, not both.
+
+    ``extra``: the photo's robust crop signals (``haven.signals.robust_signals`` after
+    the first; kinds of ``haven.signals.CROPS``), which need its PDQ hash.
+    """
 
     content_id: str
     case_id: str
     pdq: PdqHash | None = None
     md5: Md5 | None = None
     quality: int = 100
+    extra: tuple[Signal, ...] = ()
 
     def __post_init__(self) -> None:
         if self.pdq is None and self.md5 is None:
             raise ValueError(f"bank entry {self.content_id!r} has neither a PDQ hash nor an MD5")
+        if self.extra and self.pdq is None:
+            raise ValueError(f"bank entry {self.content_id!r} has crop signals but no PDQ hash")
+        unknown = sorted({s.kind for s in self.extra} - set(CROPS))
+        if unknown:
+            raise ValueError(f"bank entry {self.content_id!r}: unknown signal kinds {', '.join(unknown)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +77,13 @@ class BankHit:
     entry: BankEntry
     distance: int
     kind: str
-    """``md5`` (the very same file), ``pdq`` (looks the same) or ``video_frame``."""
+    """``md5`` (the very same file), ``pdq`` (looks the same) or ``video_frame``; for a
+    robust match, the entry's signal kind (``pdq`` or a crop kind such as ``centre80``)."""
     transform: str
-    """Which rotation/flip of the found picture matched (``original`` when none)."""
+    """Which rotation/flip of the found picture matched (``original`` when none); for a
+    robust match, the query candidate (``whole``, ``photo:0``, ``crop:centre80`` ...)."""
+    robust: bool = False
+    """Matched through the query signals rather than the plain PDQ."""
 
 
 @runtime_checkable
@@ -72,9 +100,11 @@ class BankReader(Protocol):
 class BankSnapshot:
     """An immutable set of bank entries with a Hamming index over their PDQ hashes.
 
-    ``threshold``: the largest PDQ distance that counts as a match.  ``quality_floor``:
-    PDQ hashes (in the bank or found) below it are *weak* (flat or tiny pictures,
-    whose hashes collide easily) and match by MD5 only.
+    ``threshold``: the largest PDQ distance that counts as a match; it also caps each
+    kind's robust threshold (``haven.signals.THRESHOLDS``).  ``quality_floor``: PDQ
+    hashes (in the bank or found) below it are *weak* (flat or tiny pictures, whose
+    hashes collide easily) and match by MD5 only; crop signals below
+    ``haven.signals.QUALITY_FLOOR`` are not matched.
     """
 
     def __init__(
@@ -106,6 +136,18 @@ class BankSnapshot:
         for k, e in enumerate(self.entries):
             if e.md5 is not None:
                 self._by_md5.setdefault(e.md5.digest, []).append(k)
+        # The robust matcher names entries by their position in ``entries``.
+        self._robust = RobustMatcher({kind: min(t, self.threshold) for kind, t in THRESHOLDS.items()})
+        for k in rows:
+            e = self.entries[k]
+            assert e.pdq is not None  # noqa: S101 - rows hold entries with a PDQ hash
+            crops = [s for s in e.extra if s.quality >= QUALITY_FLOOR]
+            self._robust.add(str(k), [Signal(WHOLE, e.pdq, e.quality), *crops])
+
+    @property
+    def robust_signals(self) -> int:
+        """How many signals the robust matcher holds (0: query signals can match nothing)."""
+        return len(self._robust)
 
     @classmethod
     def from_reader(
@@ -129,11 +171,15 @@ class BankSnapshot:
         self.quality_floor = state["quality_floor"]
         self._build()
 
-    def match(self, pdq: PdqResult | None, md5: Md5 | None) -> list[BankHit]:
+    def match(
+        self, pdq: PdqResult | None, md5: Md5 | None, query: Sequence[QuerySignal] = ()
+    ) -> list[BankHit]:
         """The entries a found picture matches, best first; each entry once.
 
         The PDQ query tries all 8 rotations and flips of the found picture (a
-        re-post is often mirrored or turned), and skips weak found hashes.
+        re-post is often mirrored or turned), and skips weak found hashes.  ``query``:
+        the found picture's query signals, matched with the robust rules; an entry
+        that the plain hashes match as closely keeps the plain hit.
         """
         best: dict[int, BankHit] = {}
         if md5 is not None:
@@ -147,6 +193,12 @@ class BankSnapshot:
                     old = best.get(m.id)
                     if old is None or (old.kind != "md5" and m.distance < old.distance):
                         best[m.id] = BankHit(self.entries[m.id], m.distance, "pdq", transform)
+        if query and len(self._robust):
+            for r in self._robust.match(query):
+                k = int(r.item)
+                old = best.get(k)
+                if old is None or (old.kind != "md5" and r.distance < old.distance):
+                    best[k] = BankHit(self.entries[k], r.distance, r.kind, r.candidate, robust=True)
         return sorted(best.values(), key=lambda h: (h.distance, h.entry.content_id, h.entry.case_id))
 
     def match_frames(self, frames: Iterable[tuple[PdqHash, int]]) -> list[BankHit]:
@@ -171,8 +223,9 @@ class JsonlBank:
 
     Each line with a ``pdq`` and/or ``md5`` is one entry; its content id is the
     line's ``id`` (or ``content_id``) if present, else its ``path``; its case id is
-    ``case`` (or ``case_id``) if present, else empty.  Error lines (``{"path",
-    "error"}``) are skipped.
+    ``case`` (or ``case_id``) if present, else empty.  The crop signals that
+    ``haven hash --robust`` writes (``extra``) come with the entry.  Error lines
+    (``{"path", "error"}``) are skipped.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -213,4 +266,12 @@ def _entry(record: dict[str, Any], where: str) -> BankEntry:
         raise BankFileError(f"{where}: quality must be a whole number")
     if pdq is None and md5 is None:
         raise BankFileError(f"{where}: neither a pdq nor an md5")
-    return BankEntry(str(content_id), str(case_id), pdq, md5, quality)
+    extra: tuple[Signal, ...] = ()
+    if record.get("extra") is not None:
+        if pdq is None:
+            raise BankFileError(f"{where}: crop signals (extra) need a pdq")
+        try:
+            extra = tuple(s for s in signals_of_record(record) if s.kind in CROPS)
+        except (InvalidHashError, ValueError) as exc:
+            raise BankFileError(f"{where}: {exc}") from None
+    return BankEntry(str(content_id), str(case_id), pdq, md5, quality, extra)

@@ -33,6 +33,7 @@ class ScanCommand:
     threshold: int = DEFAULT_THRESHOLD
     jobs: int = 1
     videos: bool = False
+    robust: bool = True
 
 
 class _StdoutSink:
@@ -66,7 +67,10 @@ def run_scan_command(command: ScanCommand, stdout: TextIO, stderr: TextIO) -> in
     if bank is None:
         stderr.write("haven scan: no --bank given: media are hashed but nothing can match\n")
     options = ScanOptions(
-        policy=FetchPolicy(allow_loopback=command.allow_loopback), jobs=command.jobs, videos=command.videos
+        policy=FetchPolicy(allow_loopback=command.allow_loopback),
+        jobs=command.jobs,
+        videos=command.videos,
+        robust=command.robust,
     )
     from tqdm import tqdm
 

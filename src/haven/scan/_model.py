@@ -20,9 +20,11 @@ class Candidate:
     case_id: str
     distance: int
     kind: str
-    """``md5``, ``pdq`` or ``video_frame``."""
+    """``md5``, ``pdq`` or ``video_frame``; for a robust match, the bank signal kind that
+    matched (``pdq`` or a crop kind such as ``centre80``)."""
     transform: str
-    """The rotation/flip of the found picture that matched (``original`` when none)."""
+    """The rotation/flip of the found picture that matched (``original`` when none); for a
+    robust match, the query candidate (``whole``, ``photo:0``, ``crop:centre80`` ...)."""
     found_at: datetime
     sha256: str
     md5: str

@@ -46,6 +46,9 @@ class ScanOptions:
     videos: bool = False
     """Hash videos (one frame a second, each frame matched); off by default: decoding is slow."""
     video_seconds_per_hash: float = 1.0
+    robust: bool = True
+    """Match each picture's query signals with the robust rules, so that a cropped, padded,
+    meme-framed or slightly turned copy is found; off: plain PDQ (with rotations and flips)."""
     largest_srcset_only: bool = False
     """From a srcset, fetch only the largest candidate instead of all of them."""
     max_media: int = 1_000_000
@@ -63,7 +66,7 @@ class ScanOptions:
 
     @property
     def analyse_options(self) -> AnalyseOptions:
-        return AnalyseOptions(self.videos, self.video_seconds_per_hash)
+        return AnalyseOptions(self.videos, self.video_seconds_per_hash, self.robust)
 
 
 class _Executor(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from haven.signals import InvalidHashError, Md5, PdqHash, Sha256
+from haven.signals import CROPS, InvalidHashError, Md5, PdqHash, Sha256
 from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
@@ -251,6 +251,9 @@ def apply_consent(
 VideoFrameRow = tuple[int, int, str, float]
 """One sampled frame of a video: frame number, PDQ quality, PDQ hex, seconds from the start."""
 
+ExtraRow = tuple[str, str, int | None]
+"""One robust signal of a photo: its crop kind (``haven.signals.CROPS``), PDQ hex, quality if known."""
+
 
 @dataclass(frozen=True)
 class HashInput:
@@ -262,6 +265,9 @@ class HashInput:
     sha256: str = ""
     kind: str = ContentKind.PHOTO
     video_frames: tuple[VideoFrameRow, ...] = ()
+    extra: Any = ()
+    """The robust signals as received (``[{"kind", "pdq", "quality"?}]``, e.g. from
+    ``haven hash --robust``); :func:`clean_extra` checks them into :data:`ExtraRow` tuples."""
 
 
 def _whole(value: Any) -> bool:
@@ -306,6 +312,74 @@ def _clean_frames(frames: Any) -> tuple[VideoFrameRow, ...]:
     return tuple(clean)
 
 
+_EXTRA_KEYS = frozenset({"kind", "pdq", "quality"})
+
+
+def clean_extra(extra: Any) -> tuple[ExtraRow, ...]:
+    """Check a photo's robust signals; any JSON may arrive here, so every field is checked.
+
+    Known crop kinds only, each at most once, a 64-digit hex PDQ hash each and an optional
+    quality from 0 to 100.  The rows come back in the order of ``haven.signals.CROPS``.
+    """
+    if extra is None:
+        return ()
+    if not isinstance(extra, Sequence) or isinstance(extra, str | bytes):
+        raise ActionError(_("The extra signals must be a list of {kind, pdq} entries."))
+    if len(extra) > len(CROPS):
+        raise ActionError(
+            _("A picture has at most %(max)s extra signals, one of each kind.") % {"max": len(CROPS)}
+        )
+    found: dict[str, ExtraRow] = {}
+    for n, entry in enumerate(extra, start=1):
+        if (
+            not isinstance(entry, Mapping)
+            or set(entry) - _EXTRA_KEYS
+            or not isinstance(entry.get("kind"), str)
+        ):
+            raise ActionError(
+                _("Extra signal %(n)s must be {kind, pdq}, with an optional quality.") % {"n": n}
+            )
+        kind = entry["kind"]
+        if "\x00" in kind:
+            raise ActionError(_("Extra signal %(n)s: the text must not contain NUL characters.") % {"n": n})
+        if kind not in CROPS:
+            raise ActionError(
+                _("Extra signal %(n)s: unknown kind “%(kind)s” (the kinds are %(known)s).")
+                % {"n": n, "kind": kind[:40], "known": ", ".join(CROPS)}
+            )
+        if kind in found:
+            raise ActionError(
+                _("Extra signal %(n)s: a “%(kind)s” signal was given already; give each kind once.")
+                % {"n": n, "kind": kind}
+            )
+        pdq = entry.get("pdq")
+        try:
+            if not isinstance(pdq, str):
+                raise InvalidHashError("not a string")
+            hex_ = str(PdqHash.from_hex(pdq))
+        except InvalidHashError:
+            raise ActionError(
+                _("Extra signal %(n)s (%(kind)s): the PDQ hash must be 64 hexadecimal digits.")
+                % {"n": n, "kind": kind}
+            ) from None
+        quality = entry.get("quality")
+        if quality is not None and not (_whole(quality) and 0 <= quality <= 100):
+            raise ActionError(
+                _("Extra signal %(n)s (%(kind)s): the quality must be between 0 and 100.")
+                % {"n": n, "kind": kind}
+            )
+        found[kind] = (kind, hex_, quality)
+    return tuple(found[kind] for kind in CROPS if kind in found)
+
+
+def extra_json(rows: Sequence[ExtraRow]) -> list[dict[str, Any]]:
+    """The stored form of checked robust signals (``quality`` only where it is known)."""
+    return [
+        {"kind": kind, "pdq": pdq, **({"quality": quality} if quality is not None else {})}
+        for kind, pdq, quality in rows
+    ]
+
+
 def _normalise(item: HashInput) -> HashInput:
     try:
         pdq = str(PdqHash.from_hex(item.pdq)) if item.pdq else ""
@@ -323,6 +397,11 @@ def _normalise(item: HashInput) -> HashInput:
             raise ActionError(_("A video has frame hashes instead of a single PDQ hash."))
     elif item.video_frames:
         raise ActionError(_("Only a video has frame hashes."))
+    extra = clean_extra(item.extra)
+    if extra and item.kind != ContentKind.PHOTO:
+        raise ActionError(_("Only a photo has extra signals."))
+    if extra and not pdq:
+        raise ActionError(_("Extra signals need the photo’s own PDQ hash as well."))
     if not (pdq or md5 or sha or frames):
         raise ActionError(_("Give at least one hash (PDQ, MD5 or SHA-256)."))
     if dihedral and (len(dihedral) != 8 or not pdq or dihedral[0] != pdq):
@@ -332,7 +411,7 @@ def _normalise(item: HashInput) -> HashInput:
     label = item.label.strip()[:100]
     if not label:
         raise ActionError(_("Give the item a label, e.g. “photo 1”."))
-    return HashInput(label, pdq, item.quality, dihedral, md5, sha, item.kind, frames)
+    return HashInput(label, pdq, item.quality, dihedral, md5, sha, item.kind, frames, extra)
 
 
 def store_items(
@@ -353,6 +432,7 @@ def store_items(
             sha256=item.sha256,
             kind=item.kind,
             video_frames=[list(f) for f in item.video_frames],
+            extra=extra_json(item.extra),
             added_by=added_by,
         )
         if monitored:

@@ -8,10 +8,11 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from pydantic import field_validator
 
-from haven.signals import InvalidHashError, Md5, PdqHash, Sha256
+from haven.signals import KINDS, QUALITY_FLOOR, InvalidHashError, Md5, PdqHash, QuerySignal, Sha256
 from haven.web.accounts.models import User
 from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
@@ -150,6 +151,20 @@ class ContentIn(Input):
         max_length=MAX_VIDEO_FRAMES,
         description="for a video: [frame, quality, pdq_hex, seconds] per sampled frame",
     )
+    # Checked entry by entry by the action (known kind, 64 hex digits, each kind once), so that
+    # a malformed entry gets a message that names it; the bound here only caps the body.
+    extra: list[Any] = Field(
+        default_factory=list,
+        max_length=64,
+        description='for a photo: its robust signals, [{"kind", "pdq", "quality"?}] as `haven hash '
+        "--robust` prints them; at most one per crop kind",
+    )
+
+
+class ExtraOut(Schema):
+    kind: str
+    pdq: str
+    quality: int | None = None
 
 
 class ContentOut(Schema):
@@ -163,6 +178,7 @@ class ContentOut(Schema):
     created_at: dt.datetime
     kind: str
     video_frames: list[tuple[int, int, str, float]]
+    extra: list[ExtraOut]
 
     @staticmethod
     def of(item: ContentItem) -> ContentOut:
@@ -177,6 +193,7 @@ class ContentOut(Schema):
             created_at=item.created_at,
             kind=item.kind,
             video_frames=[tuple(f) for f in item.video_frames or ()],
+            extra=[ExtraOut(**e) for e in item.extra or ()],
         )
 
 
@@ -212,10 +229,40 @@ class FollowUpOut(Schema):
         )
 
 
+class CandidateIn(Input):
+    """One normalised candidate of a suspect picture (``haven.signals.query_signals``)."""
+
+    name: str = Field(..., min_length=1, max_length=64, description="returned with a hit")
+    hashes: list[str] = Field(
+        ..., min_length=1, max_length=8, description="the hash, or its 8 dihedral variants"
+    )
+    targets: list[str] | None = Field(
+        None, max_length=len(KINDS), description="the stored kinds it may match; null: every kind"
+    )
+
+
+class PictureIn(Input):
+    """A suspect picture's query signals: a ``haven hash --robust`` record and/or candidates."""
+
+    pdq: str | None = Field(None, pattern=HEX64, description="the whole picture; matches every kind")
+    pdq_dihedral: list[str] = Field(default_factory=list, max_length=8)
+    extra: list[Any] = Field(
+        default_factory=list,
+        max_length=64,
+        description='[{"kind", "pdq", "quality"?}]: each crop matches only the stored signal of its kind',
+    )
+    candidates: list[CandidateIn] = Field(default_factory=list, max_length=64)
+
+
 class LookupIn(Input):
     pdq: list[str] = Field(default_factory=list, max_length=1000)
     md5: list[str] = Field(default_factory=list, max_length=1000)
     sha256: list[str] = Field(default_factory=list, max_length=1000)
+    pictures: list[PictureIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="suspect pictures matched with the robust rules (a threshold per kind, crops by kind)",
+    )
     radius: int = Field(31, ge=0, le=64)
 
 
@@ -224,6 +271,10 @@ class LookupHit(Schema):
     query_index: int
     distance: int
     content: ContentOut
+    signal: str | None = Field(
+        None, description='for a picture: the stored kind that matched ("pdq" or a crop kind)'
+    )
+    candidate: str | None = Field(None, description="for a picture: the query signal that matched")
 
 
 class Problem(Schema):
@@ -394,6 +445,7 @@ def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> 
             sha256=p.sha256 or "",
             kind=p.kind,
             video_frames=tuple(p.video_frames),  # checked field by field by the action
+            extra=tuple(p.extra),  # likewise
         )
         for p in payload
     ]
@@ -446,9 +498,58 @@ def complete_follow_up(request: HttpRequest, follow_up_id: int) -> FollowUpOut:
     return FollowUpOut.of(FollowUp.objects.select_related(*_FOLLOW_UP_RELATED).get(pk=done.pk))
 
 
+def _query_signals(n: int, picture: PictureIn) -> list[QuerySignal]:
+    """A picture's query signals, checked; an error names the picture (numbered from 1)."""
+    try:
+        return _picture_signals(picture)
+    except InvalidHashError as exc:
+        error = str(exc)
+    except ActionError as exc:
+        error = str(exc)
+    raise ActionError(_("Picture %(n)s: %(error)s") % {"n": n + 1, "error": error})
+
+
+def _picture_signals(picture: PictureIn) -> list[QuerySignal]:
+    signals: list[QuerySignal] = []
+    dihedral = tuple(PdqHash.from_hex(h) for h in picture.pdq_dihedral)
+    if picture.pdq is not None:
+        whole = PdqHash.from_hex(picture.pdq)
+        if dihedral and (len(dihedral) != 8 or dihedral[0] != whole):
+            raise ActionError(_("Dihedral hashes must be 8, starting with the PDQ hash itself."))
+        signals.append(QuerySignal("whole", dihedral or (whole,), 100))
+    elif dihedral:
+        raise ActionError(_("Dihedral hashes must be 8, starting with the PDQ hash itself."))
+    for kind, hex_, quality in actions.clean_extra(picture.extra):
+        # The same floor as the stored side: a flat crop says nothing about the picture.
+        if quality is None or quality >= QUALITY_FLOOR:
+            signal = QuerySignal(
+                f"crop:{kind}", (PdqHash.from_hex(hex_),), quality or QUALITY_FLOOR, frozenset({kind})
+            )
+            signals.append(signal)
+    for candidate in picture.candidates:
+        unknown = sorted(set(candidate.targets or ()) - set(KINDS))
+        if unknown:
+            raise ActionError(
+                _("Candidate “%(name)s”: unknown kinds %(kinds)s.")
+                % {"name": candidate.name, "kinds": ", ".join(u[:40] for u in unknown)}
+            )
+        hashes = tuple(PdqHash.from_hex(h) for h in candidate.hashes)
+        targets = None if candidate.targets is None else frozenset(candidate.targets)
+        signals.append(QuerySignal(candidate.name, hashes, 100, targets))
+    if not signals:
+        raise ActionError(_("Give a PDQ hash, extra signals or query candidates."))
+    return signals
+
+
 @router.post("/lookup", response={200: list[LookupHit], **ERRORS})
 def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
-    """Hashes in, your organisation's matching content out (cases that consent to monitoring)."""
+    """Hashes in, your organisation's matching content out (cases that consent to monitoring).
+
+    ``pictures`` are matched with the robust rules: each stored signal kind has its threshold
+    (capped by ``radius``), a crop signal matches only a query signal for its kind, the whole
+    picture (with its dihedral variants) every kind.  Their hits say which stored ``signal``
+    and which query ``candidate`` matched.
+    """
     user = _user(request)
     require(user, Perm.LOOKUP)
     try:
@@ -457,14 +558,17 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
         sha = [Sha256.from_hex(h) for h in payload.sha256]
     except InvalidHashError as exc:
         raise ActionError(str(exc)) from None
-    hits = content_index().lookup(_org(user), pdq=pdq, md5=md5, sha256=sha, radius=payload.radius)
+    pictures = [_query_signals(n, p) for n, p in enumerate(payload.pictures)]
+    hits = content_index().lookup(
+        _org(user), pdq=pdq, md5=md5, sha256=sha, pictures=pictures, radius=payload.radius
+    )
     items = ContentItem.objects.select_related("case").in_bulk([h.item_id for h in hits])
     with transaction.atomic():
         append(
             actor=user,
             event_type=EventType.LOOKUP,
             organisation=user.organisation_id,
-            summary={"queries": len(pdq) + len(md5) + len(sha), "hits": len(hits)},
+            summary={"queries": len(pdq) + len(md5) + len(sha) + len(pictures), "hits": len(hits)},
         )
     return [
         LookupHit(
@@ -472,6 +576,8 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
             query_index=h.query,
             distance=h.distance,
             content=ContentOut.of(items[h.item_id]),
+            signal=h.signal or None,
+            candidate=h.candidate or None,
         )
         for h in sorted(hits, key=lambda h: (h.kind, h.query, h.distance, h.item_id))
         if h.item_id in items

@@ -14,8 +14,9 @@ from django.utils.translation import ngettext
 from haven.web.accounts.forms import StaffForm
 from haven.web.accounts.models import User
 from haven.web.accounts.roles import MATRIX, Perm
+from haven.web.core.errors import ActionError
 
-from .actions import HashInput
+from .actions import HashInput, clean_extra
 from .classification import Relationship, TfgbvType
 from .models import FOLLOW_UP_TEXT_MAX, TRANSITIONS, CaseStatus, ConsentMethod, ConsentScope
 
@@ -205,6 +206,14 @@ def _item(record: dict[str, Any], label: str, line: int | None) -> HashInput:
             _("Line %(line)s: pdq_dihedral must list the 8 rotated and flipped hashes."),
             params={"line": line},
         )
+    # ``haven hash --robust`` adds the photo's crop signals; checked here to name the line.
+    extra = record.get("extra")
+    try:
+        clean_extra(extra)
+    except ActionError as exc:
+        raise forms.ValidationError(
+            _("Line %(line)s: %(error)s"), params={"line": line, "error": str(exc)}
+        ) from None
     return HashInput(
         label=label,
         pdq=pdq,
@@ -212,6 +221,7 @@ def _item(record: dict[str, Any], label: str, line: int | None) -> HashInput:
         pdq_dihedral=tuple(_hex(h, _HEX64, _("PDQ hash"), line) for h in dihedral),
         md5=md5,
         sha256=sha256,
+        extra=extra if extra is not None else (),
     )
 
 

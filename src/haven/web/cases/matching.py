@@ -6,6 +6,12 @@ withdrawn) appends :class:`~haven.web.cases.models.IndexChange` rows in the same
 transaction; before a process answers a lookup it replays the rows it has not seen,
 so a withdrawal or a new hash takes effect for the very next lookup in every process.
 
+Besides the whole-picture PDQ, a photo's robust signals (``ContentItem.extra``: the PDQ
+of fixed crops) are indexed, so that a lookup with query signals applies the rules of
+:class:`haven.signals.RobustMatcher`: a threshold per signal kind, a crop kind matched
+only by a query candidate for that kind.  They leave the index with the item's other
+hashes (withdrawal, removal, "delete my data").
+
 Replaying is idempotent: for each changed item the desired state (present with its
 hashes, or absent) is recomputed from the database.  Versions can become visible
 out of order when transactions commit out of order, so each replay re-reads a
@@ -21,7 +27,18 @@ from typing import Any
 
 from django.db.models import Max
 
-from haven.signals import DigestIndex, HammingIndex, Md5, PdqHash, Sha256
+from haven.signals import (
+    QUALITY_FLOOR,
+    THRESHOLDS,
+    WHOLE,
+    DigestIndex,
+    HammingIndex,
+    Md5,
+    PdqHash,
+    QuerySignal,
+    Sha256,
+    Signal,
+)
 
 from .models import ConsentRecord, ConsentScope, ContentItem, IndexChange
 
@@ -39,7 +56,21 @@ class Hit:
     item_id: int
     distance: int
     kind: str
-    """"pdq", "md5" or "sha256"."""
+    """"pdq", "md5" or "sha256"; "picture" for a query picture's signals."""
+    signal: str = ""
+    """For a query picture: the kind of the stored signal that matched ("pdq" or a crop kind)."""
+    candidate: str = ""
+    """For a query picture: the name of the query signal that matched."""
+
+
+def extra_signals(item: ContentItem) -> list[Signal]:
+    """A photo's stored robust crop signals, those below the quality floor left out."""
+    out = []
+    for entry in item.extra or ():
+        quality = entry.get("quality", QUALITY_FLOOR)
+        if quality >= QUALITY_FLOOR:
+            out.append(Signal(entry["kind"], PdqHash.from_hex(entry["pdq"]), quality))
+    return out
 
 
 def _monitored_cases(case_ids: Iterable[int]) -> set[int]:
@@ -68,6 +99,11 @@ class ContentIndex:
         self._frame_item: dict[int, int] = {}
         self._item_frames: dict[int, list[int]] = {}
         self._next_frame_id = 1
+        # A photo's robust signals likewise: synthetic id -> (item, kind).
+        self._extra = HammingIndex()
+        self._extra_owner: dict[int, tuple[int, str]] = {}
+        self._item_extra: dict[int, list[int]] = {}
+        self._next_extra_id = 1
 
     def __len__(self) -> int:
         return len(self._organisation)
@@ -135,6 +171,15 @@ class ContentIndex:
             frame_ids.append(frame_id)
         if frame_ids:
             self._item_frames[item.pk] = frame_ids
+        extra_ids = []
+        for signal in extra_signals(item):
+            extra_id = self._next_extra_id
+            self._next_extra_id += 1
+            self._extra.add(extra_id, signal.hash)
+            self._extra_owner[extra_id] = (item.pk, signal.kind)
+            extra_ids.append(extra_id)
+        if extra_ids:
+            self._item_extra[item.pk] = extra_ids
         self._organisation[item.pk] = item.organisation_id
 
     def _drop(self, item_id: int) -> None:
@@ -146,6 +191,9 @@ class ContentIndex:
         for frame_id in self._item_frames.pop(item_id, ()):
             self._frames.remove(frame_id)
             del self._frame_item[frame_id]
+        for extra_id in self._item_extra.pop(item_id, ()):
+            self._extra.remove(extra_id)
+            del self._extra_owner[extra_id]
         del self._organisation[item_id]
 
     def lookup(
@@ -155,16 +203,63 @@ class ContentIndex:
         pdq: Sequence[PdqHash] = (),
         md5: Sequence[Md5] = (),
         sha256: Sequence[Sha256] = (),
+        pictures: Sequence[Sequence[QuerySignal]] = (),
         radius: int = 31,
     ) -> list[Hit]:
         """Content of ``organisation_id`` matching any of the hashes, best first per query.
+
+        ``pictures``: the query signals of each suspect picture (``haven.signals.query_signals``,
+        or a ``haven hash --robust`` record), matched with the robust rules; each matching
+        item is one hit per picture, at its best distance.  ``radius`` also caps each kind's
+        threshold for them.
 
         Lookups hold the index's lock: the digest indexes and the organisation map are plain
         dicts that a concurrent sync would change under an iteration.
         """
         with self._lock:
             self._sync_locked()
-            return self._lookup_locked(organisation_id, pdq, md5, sha256, radius)
+            hits = self._lookup_locked(organisation_id, pdq, md5, sha256, radius)
+            for n, signals in enumerate(pictures):
+                hits.extend(self._robust_locked(organisation_id, n, signals, radius))
+            return hits
+
+    def _robust_locked(
+        self, organisation_id: int, query: int, signals: Sequence[QuerySignal], radius: int
+    ) -> list[Hit]:
+        """The rules of :class:`haven.signals.RobustMatcher` over this index.
+
+        The stored whole-picture PDQ is matched by candidates that may match every kind (or
+        ``pdq``), a stored crop signal only by candidates for its kind; each kind has its own
+        threshold.  A video's frames are not matched here: a frame is no photo's crop.
+        """
+        limit = {kind: min(radius, threshold) for kind, threshold in THRESHOLDS.items()}
+        widest = max(limit.values())
+        mine = self._organisation
+        best: dict[int, Hit] = {}
+
+        def keep(item_id: int, distance: int, kind: str, candidate: str) -> None:
+            if mine.get(item_id) != organisation_id:
+                return
+            old = best.get(item_id)
+            if old is None or distance < old.distance:
+                best[item_id] = Hit(query, item_id, distance, "picture", kind, candidate)
+
+        for signal in signals:
+            targets = signal.targets
+            hashes = list(signal.hashes)
+            if targets is None or WHOLE in targets:
+                for found in self._pdq.query_many(hashes, limit[WHOLE]):
+                    for m in found:
+                        keep(m.id, m.distance, WHOLE, signal.candidate)
+            if not len(self._extra):
+                continue
+            for found in self._extra.query_many(hashes, widest):
+                for m in found:
+                    item_id, kind = self._extra_owner[m.id]
+                    if m.distance > limit.get(kind, -1) or (targets is not None and kind not in targets):
+                        continue
+                    keep(item_id, m.distance, kind, signal.candidate)
+        return list(best.values())
 
     def _lookup_locked(
         self,

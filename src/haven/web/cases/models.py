@@ -165,6 +165,11 @@ class ContentItem(models.Model):
 
     A video is kept as the PDQ hashes of frames sampled from it (``video_frames``: a list of
     ``[frame, quality, pdq_hex, seconds]``, the vPDQ fields); its ``pdq`` stays empty.
+
+    A photo may also keep the submit-side robust signals of ``haven.signals.robust_signals``
+    (``extra``: a list of ``{"kind", "pdq", "quality"?}``, at most one per crop kind of
+    ``haven.signals.CROPS``), so that a cropped or framed copy still matches.  Like every
+    hash here they are not encrypted: they are matched in memory by every process.
     """
 
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
@@ -177,6 +182,7 @@ class ContentItem(models.Model):
     md5 = models.CharField(max_length=32, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     video_frames = models.JSONField(default=list, blank=True)
+    extra = models.JSONField(default=list, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

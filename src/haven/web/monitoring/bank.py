@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from haven.scan import BankEntry, Candidate
 from haven.signals import InvalidHashError, Md5, PdqHash
 from haven.web.cases.actions import current_consent
+from haven.web.cases.matching import extra_signals
 from haven.web.cases.models import Case, CaseStatus, ConsentScope, ContentItem
 
 from .models import REJECTED_NEAR, Rejection, ScanRun
@@ -25,7 +26,8 @@ def monitored_cases(organisation_id: int) -> list[int]:
 class CaseBank:
     """:class:`haven.scan.BankReader` over one organisation's consenting cases.
 
-    A video contributes the PDQ hash of each sampled frame, under the video's content id.
+    A video contributes the PDQ hash of each sampled frame, under the video's content id; a
+    photo brings its robust crop signals (``ContentItem.extra``), so a scan finds its crops.
     """
 
     def __init__(self, organisation_id: int) -> None:
@@ -34,16 +36,18 @@ class CaseBank:
     def read_bank(self) -> Iterator[BankEntry]:
         items = ContentItem.objects.filter(
             case_id__in=monitored_cases(self.organisation_id), removed_at__isnull=True
-        ).only("pk", "case_id", "pdq", "quality", "md5", "video_frames")
+        ).only("pk", "case_id", "pdq", "quality", "md5", "video_frames", "extra")
         for item in items:
             md5 = Md5.from_hex(item.md5) if item.md5 else None
             if item.pdq or md5 is not None:
+                extra = tuple(extra_signals(item)) if item.pdq else ()
                 yield BankEntry(
                     content_id=str(item.pk),
                     case_id=str(item.case_id),
                     pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
                     md5=md5,
                     quality=item.quality if item.quality is not None else 100,
+                    extra=extra,
                 )
             for _frame, quality, hx, _seconds in item.video_frames or ():
                 yield BankEntry(
@@ -106,8 +110,8 @@ class QueueSink:
                     media_url=candidate.media_url[:2000],
                     page_url=(candidate.page_url or "")[:2000],
                     distance=candidate.distance,
-                    kind=candidate.kind,
-                    transform=candidate.transform,
+                    kind=candidate.kind[:16],
+                    transform=candidate.transform[:32],
                     sha256=candidate.sha256,
                     md5=candidate.md5,
                     pdq=candidate.pdq or "",

@@ -129,6 +129,8 @@ def _clean_items(items: Any) -> list[HashInput]:
                     sha256=fields["sha256"],
                     kind=kind,
                     video_frames=video_frames,
+                    # Checked entry by entry by _normalise, as from any other client.
+                    extra=item.get("extra"),
                 )
             )
         )
@@ -326,6 +328,7 @@ def delete_my_data(*, case: Case) -> None:
             item.pdq = item.md5 = item.sha256 = ""
             item.pdq_dihedral = []
             item.video_frames = []
+            item.extra = []
             item.quality = None
             item.save(
                 update_fields=[
@@ -335,6 +338,7 @@ def delete_my_data(*, case: Case) -> None:
                     "sha256",
                     "pdq_dihedral",
                     "video_frames",
+                    "extra",
                     "quality",
                 ]
             )

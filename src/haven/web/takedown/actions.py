@@ -22,7 +22,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from haven.signals import HashingError, PdqHash, md5, pdq_hash
+from haven.signals import (
+    THRESHOLDS,
+    WHOLE,
+    HashingError,
+    PdqHash,
+    RobustMatcher,
+    Signal,
+    md5,
+    pdq_hash,
+    query_signals,
+)
 from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
@@ -34,6 +44,7 @@ from haven.web.core.errors import ActionError, NotFound
 
 from . import addresses, regimes
 from .models import (
+    MATCH_DISTANCE,
     ActionTaken,
     Evidence,
     EvidenceScreenshot,
@@ -434,7 +445,34 @@ def _evidence(sighting: Sighting, kind: str, result: Any, *, actor: Any, purpose
                         best = (d, item)
             if best[1] is not None:
                 ev.distance, ev.matched_item = best
+            if best[0] > MATCH_DISTANCE:
+                robust = _robust_match(sighting.case, result.body)
+                if robust is not None:
+                    ev.distance, ev.matched_item, ev.match_kind = robust
     return ev
+
+
+def _robust_match(case: Case, body: bytes) -> tuple[int, ContentItem, str] | None:
+    """The case's photo that the media matches only through its robust signals (a cropped,
+    framed or turned copy): distance, item and the stored signal kind."""
+    from haven.web.cases.matching import extra_signals
+
+    items = {
+        str(i.pk): i for i in ContentItem.objects.filter(case=case, removed_at__isnull=True).exclude(pdq="")
+    }
+    matcher = RobustMatcher({kind: min(t, MATCH_DISTANCE) for kind, t in THRESHOLDS.items()})
+    for key, item in items.items():
+        whole = Signal(WHOLE, PdqHash.from_hex(item.pdq), item.quality if item.quality is not None else 100)
+        matcher.add(key, [whole, *extra_signals(item)])
+    if not len(matcher):
+        return None
+    try:
+        found = matcher.match(query_signals(body))
+    except HashingError:
+        return None
+    if not found:
+        return None
+    return found[0].distance, items[found[0].item], found[0].kind
 
 
 def capture_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> list[Evidence]:
@@ -492,6 +530,7 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
                 "status": [e.status for e in rows],
                 "sha256": [e.sha256 for e in rows],
                 "distance": media.distance if media else None,
+                "match_kind": media.match_kind if media else None,
                 **({"screenshot_sha256": shot.sha256} if shot is not None else {}),
             },
         )

@@ -58,6 +58,10 @@ class EvidenceOut(Schema):
     quality: int | None
     md5: str
     distance: int | None
+    match_kind: str = Field(
+        description='the stored signal a robust match went through (a crop kind, or "pdq" for the photo '
+        "inside a frame); empty when the plain hashes matched"
+    )
     matches: bool
     matched_item: int | None
     error: str
@@ -88,6 +92,7 @@ class EvidenceOut(Schema):
             quality=e.quality,
             md5=e.md5,
             distance=e.distance,
+            match_kind=e.match_kind,
             matches=e.matches,
             matched_item=e.matched_item_id,
             error=e.error,

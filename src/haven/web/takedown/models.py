@@ -157,6 +157,9 @@ class Evidence(models.Model):
     quality = models.PositiveSmallIntegerField(null=True)
     md5 = models.CharField(max_length=32, blank=True)
     distance = models.PositiveSmallIntegerField(null=True)  # to the nearest of the case's content items
+    # The stored signal a robust match went through (a crop kind, or "pdq" for the photo found
+    # inside a frame or turned); blank when the plain hashes matched, or nothing did.
+    match_kind = models.CharField(max_length=16, blank=True)
     matched_item = models.ForeignKey(
         "cases.ContentItem", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

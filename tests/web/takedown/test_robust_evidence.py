@@ -1,0 +1,61 @@
+"""Evidence of a cropped copy: the media matches through a robust signal, and says which."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from haven.signals import CROPS
+from haven.web.cases import actions as case_actions
+from haven.web.cases.models import Case, ContentItem
+from haven.web.takedown import actions
+from haven.web.takedown.models import Evidence
+from tests.scan.content import cropped, encode, robust_record
+from tests.scan.site import TestSite
+from tests.web.conftest import Persona
+
+pytestmark = pytest.mark.usefixtures("loopback")
+
+
+@pytest.fixture
+def robust_case(case: Case, counsellor: Persona, photo: Image.Image) -> Case:
+    case_actions.record_consent(
+        actor=counsellor.user, case=case, scope="takedown", granted=True, method="phone"
+    )
+    record = robust_record(encode(photo, quality=90))
+    item = case_actions.HashInput("photo 1", record["pdq"], record["quality"], extra=record["extra"])
+    case_actions.add_content(actor=counsellor.user, case=case, items=[item])
+    return case
+
+
+def _media_evidence(site: TestSite, case: Case, officer: Persona, prefix: str, media: bytes) -> Evidence:
+    url = site.put(f"{prefix}/img.jpg", media, "image/jpeg")
+    page = site.put(f"{prefix}/page", f"<html><img src='{prefix}/img.jpg'></html>")
+    sighting = actions.add_sightings(
+        actor=officer.user, case=case, urls=[page], media_url=url, source="counsellor"
+    ).created[0]
+    rows = actions.capture_evidence(actor=officer.user, sighting=sighting)
+    return Evidence.objects.get(pk=rows[1].pk)
+
+
+def test_a_cropped_copy_matches_through_a_crop_signal(
+    site: TestSite, robust_case: Case, officer: Persona, photo: Image.Image
+) -> None:
+    evidence = _media_evidence(site, robust_case, officer, "/ev-crop", cropped(photo))
+    assert evidence.matches
+    assert evidence.match_kind in CROPS
+    assert evidence.matched_item == ContentItem.objects.get()
+    (row,) = officer.api().get(f"/api/v1/sightings/{evidence.sighting_id}").json()["evidence"][1:]
+    assert (row["match_kind"], row["distance"], row["matches"]) == (
+        evidence.match_kind,
+        evidence.distance,
+        True,
+    )
+
+
+def test_a_plain_copy_keeps_its_plain_match(
+    site: TestSite, robust_case: Case, officer: Persona, photo: Image.Image
+) -> None:
+    evidence = _media_evidence(site, robust_case, officer, "/ev-plain", encode(photo, quality=70))
+    assert evidence.matches
+    assert evidence.match_kind == ""
