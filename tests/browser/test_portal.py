@@ -10,6 +10,7 @@ screenshots of the pages at phone width.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,9 +75,10 @@ def _carries_any(body: bytes, runs: set[bytes]) -> bool:
 
 
 def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, live_server, vectors) -> None:
+    from PIL import Image
     from playwright.sync_api import expect
 
-    from haven.signals import PdqHash
+    from haven.signals import PdqHash, pdq_hash, query_signals, robust_signals
     from haven.web.accounts.models import Organisation
     from haven.web.cases.matching import ContentIndex
     from haven.web.cases.models import Case
@@ -123,6 +125,23 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     assert case.content.count() == 2
     pdqs = [PdqHash.from_hex(item.pdq) for item in case.content.all()]
     assert len(ContentIndex().lookup(org.pk, pdq=pdqs, radius=0)) >= 2
+
+    # Her device also sent the PDQ of fixed crops, as the server would compute them from the file
+    # (the tiny picture has none: its crops are too small); a cropped copy is found through them.
+    bridge = case.content.get(sha256=hashlib.sha256(files[0].read_bytes()).hexdigest())
+    with Image.open(files[0]) as picture:
+        upright = picture.convert("RGB")
+    expected = {s.kind: s.hash for s in robust_signals(upright)[1:]}
+    sent = {e["kind"]: PdqHash.from_hex(e["pdq"]) for e in bridge.extra}
+    assert sent
+    assert sent.keys() == expected.keys()
+    assert max(sent[k] - expected[k] for k in sent) <= 8
+    assert case.content.exclude(pk=bridge.pk).get().extra == []
+    w, h = upright.size
+    cropped = upright.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+    assert PdqHash.from_hex(bridge.pdq) - pdq_hash(cropped).hash > 31  # plain PDQ misses it
+    hits = ContentIndex().lookup(org.pk, pictures=[query_signals(cropped)])
+    assert any(hit.item_id == bridge.pk and hit.signal not in ("", "pdq") for hit in hits), hits
 
     # What left the browser: small bodies, none with any run of either picture's bytes.
     posted = [body for body in watch.bodies if body]

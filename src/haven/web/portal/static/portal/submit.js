@@ -80,6 +80,8 @@ worker.onmessage = async ({ data }) => {
         pdq: data.pdq,
         quality: data.quality,
         dihedral: data.dihedral,
+        // The PDQ hashes of fixed crops, so that a cropped or re-framed copy can still be found.
+        extra: data.extra || [],
         md5: data.md5,
         sha256: data.sha256,
       };
