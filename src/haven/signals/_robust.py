@@ -10,10 +10,12 @@ back, both built only from PDQ:
   a PDQ of a crop, so it reveals about as little as a PDQ.  The list is small,
   deterministic and needs nothing but crops of the decoded picture, so the portal can
   compute the same signals in the browser.
-* **Query side** (:func:`query_signals`): the suspect picture is normalised into a
-  handful of candidates: uniform borders and padding stripped, the photo rectangle
-  found inside a frame (caption band, app screenshot) by cutting along background
-  gaps, small rotations undone, and the same fixed sub-rectangles as the submit side.
+* **Query side** (:func:`query_signals`): the suspect picture is normalised into
+  candidates: its flips and rotations, each sampled afresh; uniform borders and
+  padding stripped; the photo rectangle found inside a frame (caption band, app
+  screenshot) by its straight edges or by cutting along background gaps; small
+  rotations undone; the same fixed sub-rectangles as the submit side, and where they
+  would lie if the query were a crop of the original between the stored ones.
 
 :class:`RobustMatcher` matches every candidate against the bank with a threshold per
 signal kind (docs/robust-matching.md has the measurements behind each number).
