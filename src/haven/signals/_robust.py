@@ -78,7 +78,6 @@ ANGLES: Final = (-10.0, -7.5, -5.0, 5.0, 7.5, 10.0)
 """Rotations (degrees, counter-clockwise) the query side tries to undo."""
 
 _WORK_MIN_SIDE: Final = 256  # crops are hashed from a copy reduced to about this short side
-_QUERY_MIN_SIDE: Final = _WORK_MIN_SIDE
 _MIN_CANDIDATE_SIDE: Final = 32
 _MIN_CANDIDATE_AREA: Final = 0.12  # of the query picture
 _MIN_EDGED_AREA: Final = 0.04  # a photo outlined by edges may be small in a screenshot of a whole page
@@ -143,10 +142,10 @@ def _upright(luma: LumaPlane) -> tuple[Float64Array, int]:
     return np.ascontiguousarray(plane), luma.block
 
 
-def _shrink(plane: Float64Array, block: int, min_side: int = _WORK_MIN_SIDE) -> tuple[Float64Array, int]:
-    """Box-reduce by an integer factor, keeping the short side at least ``min_side``."""
+def _shrink(plane: Float64Array, block: int) -> tuple[Float64Array, int]:
+    """Box-reduce by an integer factor, keeping the short side at least ``_WORK_MIN_SIDE``."""
     factor = 1
-    while min(plane.shape) // (factor * 2) >= min_side:
+    while min(plane.shape) // (factor * 2) >= _WORK_MIN_SIDE:
         factor *= 2
     if factor == 1:
         return plane, block
@@ -155,12 +154,10 @@ def _shrink(plane: Float64Array, block: int, min_side: int = _WORK_MIN_SIDE) -> 
     return reduced, block * factor
 
 
-def _working_plane(
-    source: ImageSource, limits: Limits, min_side: int = _WORK_MIN_SIDE
-) -> tuple[PdqResult, Float64Array, int]:
+def _working_plane(source: ImageSource, limits: Limits) -> tuple[PdqResult, Float64Array, int]:
     luma = _luma(source, False, limits)
     whole = _result(luma)
-    plane, block = _shrink(*_upright(luma), min_side)
+    plane, block = _shrink(*_upright(luma))
     return whole, plane, block
 
 
@@ -608,7 +605,7 @@ def query_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> li
     Candidates below :data:`QUALITY_FLOOR` are left out.  Raises a :class:`HashingError`
     subclass for content that cannot be hashed.
     """
-    whole, plane, block = _working_plane(source, limits, _QUERY_MIN_SIDE)
+    whole, plane, block = _working_plane(source, limits)
     out: list[QuerySignal] = []
 
     def add(name: str, result: PdqResult, *, dihedral: bool, targets: frozenset[str] | None = None) -> None:
