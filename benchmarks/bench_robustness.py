@@ -166,15 +166,23 @@ EDITS: dict[str, list[Edit]] = {
     "pad square": [lambda im: imaugs.pad_square(im)],
     "emoji overlay": [lambda im: imaugs.overlay_emoji(im)],
     "text overlay": [lambda im: imaugs.overlay_text(im)],
-    # Outside the design points (nothing was tuned on these): how far the method generalises.
-    "crop centre 70% (untuned)": [lambda im: imaugs.crop(im, x1=0.15, y1=0.15, x2=0.85, y2=0.85)],
-    "rotate ±7° (untuned)": [
+    # Between the stored design points: the query side's recrop scales (0.05 steps) and
+    # derotation angles (2.5 degree steps) include these; nothing was tuned on their results.
+    "crop centre 70%": [lambda im: imaugs.crop(im, x1=0.15, y1=0.15, x2=0.85, y2=0.85)],
+    "rotate ±7°": [
         lambda im: imaugs.rotate(im, degrees=7),
         lambda im: imaugs.rotate(im, degrees=-7),
     ],
-    "crop corner 70% (untuned)": [lambda im: imaugs.crop(im, x1=0.3, y1=0.3, x2=1.0, y2=1.0)],
+    "crop corner 70%": [lambda im: imaugs.crop(im, x1=0.3, y1=0.3, x2=1.0, y2=1.0)],
+    # Off every grid the query side tries: how far the method generalises.
+    "crop centre 72% (off-grid)": [lambda im: imaugs.crop(im, x1=0.14, y1=0.14, x2=0.86, y2=0.86)],
+    "crop corner 67% (off-grid)": [lambda im: imaugs.crop(im, x1=0.0, y1=0.33, x2=0.67, y2=1.0)],
+    "rotate ±6° (off-grid)": [
+        lambda im: imaugs.rotate(im, degrees=6),
+        lambda im: imaugs.rotate(im, degrees=-6),
+    ],
 }
-TARGET_CLASSES = [name for name in EDITS if "untuned" not in name]
+TARGET_CLASSES = [name for name in EDITS if "off-grid" not in name]
 
 
 def dedupe(paths: list[Path]) -> tuple[list[tuple[str, Image.Image]], list[str]]:

@@ -10,10 +10,12 @@ back, both built only from PDQ:
   a PDQ of a crop, so it reveals about as little as a PDQ.  The list is small,
   deterministic and needs nothing but crops of the decoded picture, so the portal can
   compute the same signals in the browser.
-* **Query side** (:func:`query_signals`): the suspect picture is normalised into a
-  handful of candidates: uniform borders and padding stripped, the photo rectangle
-  found inside a frame (caption band, app screenshot) by cutting along background
-  gaps, small rotations undone, and the same fixed sub-rectangles as the submit side.
+* **Query side** (:func:`query_signals`): the suspect picture is normalised into
+  candidates: its flips and rotations, each sampled afresh; uniform borders and
+  padding stripped; the photo rectangle found inside a frame (caption band, app
+  screenshot) by its straight edges or by cutting along background gaps; small
+  rotations undone; the same fixed sub-rectangles as the submit side, and where they
+  would lie if the query were a crop of the original between the stored ones.
 
 :class:`RobustMatcher` matches every candidate against the bank with a threshold per
 signal kind (docs/robust-matching.md has the measurements behind each number).
@@ -35,7 +37,7 @@ from ._hashers import ImageSource, PdqResult, _luma, _result
 from ._hashes import PdqHash
 from ._image import DEFAULT_LIMITS, Limits, LumaPlane, read_file_bytes
 from ._index import HammingIndex
-from ._pdq import Float64Array, bits_of, dct_16, downsample_64, quality_of
+from ._pdq import EXIF_ORIENTATIONS, Float64Array, bits_of, dct_16, downsample_64, quality_of
 
 WHOLE: Final = "pdq"
 """The kind of the whole-picture PDQ hash (the plain ``pdq`` of ``haven hash``)."""
@@ -72,12 +74,20 @@ THRESHOLDS: Final[Mapping[str, int]] = {
 }
 """The largest distance that counts as a match, per bank signal kind."""
 
-ANGLES: Final = (-10.0, -5.0, 5.0, 10.0)
+ANGLES: Final = (-10.0, -7.5, -5.0, 5.0, 7.5, 10.0)
 """Rotations (degrees, counter-clockwise) the query side tries to undo."""
 
-_WORK_MIN_SIDE: Final = 256  # the query side analyses a copy reduced to about this short side
+_WORK_MIN_SIDE: Final = 256  # crops are hashed from a copy reduced to about this short side
 _MIN_CANDIDATE_SIDE: Final = 32
 _MIN_CANDIDATE_AREA: Final = 0.12  # of the query picture
+_MIN_EDGED_AREA: Final = 0.04  # a photo outlined by edges may be small in a screenshot of a whole page
+
+RECROP_SCALES: Final = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+"""Side fractions of the original a cropped query may show (centred, or at a corner).
+
+For each, the query side cuts out where a stored crop would lie if the query were that
+crop of the original, so crops between the stored ones are still matched.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,20 @@ def _hash_plane(plane: Float64Array, block: int) -> PdqResult:
     return PdqResult(bits_of(coefficients), quality_of(samples), coefficients)
 
 
+def _pixel_dihedral(plane: Float64Array, block: int) -> list[PdqHash]:
+    """The PDQ hashes of the plane's 8 rotations and flips, each from its own samples.
+
+    Turning the 16 x 16 DCT coefficients (:meth:`PdqResult.dihedral`) is exact only when
+    PDQ's 64 x 64 samples of the turned picture are the turned samples, which PDQ's
+    box filter (an even window is off-centre by half a pixel) does not guarantee.  A fine
+    periodic texture (bricks, gravel, grass) has so little low-frequency energy that this
+    half-pixel moves 30-90 bits; sampling each variant afresh does not.
+    """
+    full = (plane.shape[0] * block, plane.shape[1] * block)
+    contiguous = np.ascontiguousarray(plane)
+    return [bits_of(dct_16(downsample_64(contiguous, full, block, o))) for o in EXIF_ORIENTATIONS.values()]
+
+
 def _box(shape: tuple[int, ...], fractions: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     rows, cols = shape[0], shape[1]
     left, top, right, bottom = fractions
@@ -201,27 +225,66 @@ def _crop_signals(plane: Float64Array, block: int) -> Iterator[Signal]:
 
 # -- query side: finding the photo inside a frame ----------------------------------------
 
+_FLAT_TOLERANCE: Final = 10.0  # grey levels a "one-colour" line may stray from its colour
+_FLAT_SHARE: Final = 0.97  # share of a line's pixels that must be within the tolerance
+_BAND_DEPTH: Final = 0.6  # a caption band covers at most this share of the picture's height
 
-def _strip_uniform(
-    plane: Float64Array, tolerance: float = 10.0, share: float = 0.97
-) -> tuple[int, int, int, int]:
-    """The box left after removing rows and columns of one colour from each edge (padding, letterbox)."""
+
+def _flat_lines(plane: Float64Array, axis: int) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], Float64Array]:
+    """For each row (axis 1) or column (axis 0): is it of one colour, and which colour."""
+    # The colour of a line that is 97 % one colour is the median of every fourth pixel too.
+    colour: Float64Array = np.median(plane[:, ::4] if axis == 1 else plane[::4, :], axis=axis)
+    spread = np.abs(plane - (colour[:, None] if axis == 1 else colour[None, :]))
+    flat: np.ndarray[Any, np.dtype[np.bool_]] = np.mean(spread <= _FLAT_TOLERANCE, axis=axis) >= _FLAT_SHARE
+    return flat, colour
+
+
+def _run_of(flat: np.ndarray[Any, np.dtype[np.bool_]], limit: int) -> int:
+    """How many leading entries are True, at most ``limit``."""
+    n = int(np.argmin(flat)) if not flat.all() else flat.shape[0]
+    return max(0, min(n, limit))
+
+
+def _margins(plane: Float64Array, same_colour: bool = True) -> tuple[int, int, int, int]:
+    """How many one-colour rows/columns each side has: (top, left, bottom, right).
+
+    With ``same_colour``, a side's margin ends at the first line that is not of one
+    colour or is of another colour than the outermost line, so a black pad that meets a
+    white document is stripped only up to the document; without, lines of any one colour
+    are stripped.  Rows are stripped first, then columns of the rows left.
+    """
+
+    def flat_lines(lines: Float64Array) -> tuple[int, int]:
+        if same_colour:
+            first, last = np.median(lines[0]), np.median(lines[-1])
+            lead = np.mean(np.abs(lines - first) <= _FLAT_TOLERANCE, axis=1) >= _FLAT_SHARE
+            trail = np.mean(np.abs(lines - last) <= _FLAT_TOLERANCE, axis=1) >= _FLAT_SHARE
+        else:
+            lead = trail = _flat_lines(lines, axis=1)[0]
+        limit = lines.shape[0] - _MIN_CANDIDATE_SIDE
+        head = _run_of(lead, limit)
+        return head, _run_of(trail[::-1], limit - head)
+
+    rows = plane.shape[0]
+    top, bottom = flat_lines(plane)
+    left, right = flat_lines(plane[top : rows - bottom].T)
+    return top, left, bottom, right
+
+
+def _strips(plane: Float64Array) -> list[tuple[int, int, int, int]]:
+    """Boxes left after stripping one-colour borders: each side its own, then evenly.
+
+    Padding (``pad_square``, letterbox, a screenshot's photo slot) is centred, so the
+    even hypothesis (the smaller margin of two opposite sides, on both) keeps a photo
+    whose own edge on one side happens to be of the pad's colour.
+    """
     rows, cols = plane.shape
-
-    def uniform(line: Float64Array) -> bool:
-        ref = float(np.median(line))
-        return float(np.mean(np.abs(line - ref) <= tolerance)) >= share
-
-    r0, r1, c0, c1 = 0, rows, 0, cols
-    while r1 - r0 > _MIN_CANDIDATE_SIDE and uniform(plane[r0, c0:c1]):
-        r0 += 1
-    while r1 - r0 > _MIN_CANDIDATE_SIDE and uniform(plane[r1 - 1, c0:c1]):
-        r1 -= 1
-    while c1 - c0 > _MIN_CANDIDATE_SIDE and uniform(plane[r0:r1, c0]):
-        c0 += 1
-    while c1 - c0 > _MIN_CANDIDATE_SIDE and uniform(plane[r0:r1, c1 - 1]):
-        c1 -= 1
-    return r0, c0, r1, c1
+    top, left, bottom, right = _margins(plane)
+    vertical, horizontal = min(top, bottom), min(left, right)
+    return [
+        (top, left, rows - bottom, cols - right),
+        (vertical, horizontal, rows - vertical, cols - horizontal),
+    ]
 
 
 def _busy(plane: Float64Array, threshold: float = 4.0) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -244,6 +307,13 @@ def _runs(occupied: np.ndarray[Any, np.dtype[np.bool_]], min_gap: int) -> list[t
     starts = np.concatenate(([idx[0]], idx[breaks + 1]))
     ends = np.concatenate((idx[breaks], [idx[-1]])) + 1
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _strip_any_colour(plane: Float64Array) -> tuple[int, int, int, int]:
+    """The box left after removing lines of one colour, whatever colour, from each edge."""
+    rows, cols = plane.shape
+    top, left, bottom, right = _margins(plane, same_colour=False)
+    return top, left, rows - bottom, cols - right
 
 
 def _xy_cut(
@@ -277,59 +347,138 @@ def _band_cuts(plane: Float64Array) -> list[tuple[int, int, int, int]]:
     """Boxes below a caption band on top, or above one at the bottom (meme framing).
 
     A band ends where a row of one colour (the band's background) meets a row that is
-    not; the deepest such edge in the outer 45 % is where the photo starts.
+    not of one colour, or of another colour (a photo whose own top rows are a flat sky
+    or a black background).  The few deepest such edges in the outer 60 % are tried
+    (a fixed-height caption over a small photo is half the picture);
+    and, for a band whose colour the photo continues (a white document under a white
+    band), the edge that a caption centred in its band implies: as far below the
+    caption as the caption is below the top.
     """
     rows, cols = plane.shape
-    ref = np.median(plane, axis=1, keepdims=True)
-    uniform = np.mean(np.abs(plane - ref) <= 10.0, axis=1) >= 0.97
-    starts = np.flatnonzero(uniform[:-1] & ~uniform[1:]) + 1  # row r-1 uniform, row r not
-    top = [int(r) for r in starts if r <= 0.45 * rows]
-    ends = np.flatnonzero(~uniform[:-1] & uniform[1:]) + 1  # row r-1 not uniform, row r uniform
-    bottom = [int(r) for r in ends if r >= 0.55 * rows]
-    boxes = []
-    if top:
-        boxes.append((max(top), 0, rows, cols))
-    if bottom:
-        boxes.append((0, 0, min(bottom), cols))
-    if top and bottom and min(bottom) > max(top):
-        boxes.append((max(top), 0, min(bottom), cols))
+    flat, colour = _flat_lines(plane, axis=1)
+    other = np.abs(np.diff(colour)) > _FLAT_TOLERANCE
+    starts = np.flatnonzero(flat[:-1] & (~flat[1:] | other)) + 1  # row r-1 flat, row r not (or other colour)
+    top = sorted((int(r) for r in starts if r <= _BAND_DEPTH * rows), reverse=True)[:3]
+    ends = np.flatnonzero(flat[1:] & (~flat[:-1] | other)) + 1  # row r flat, row r-1 not (or another colour)
+    bottom = sorted(int(r) for r in ends if r >= (1.0 - _BAND_DEPTH) * rows)[:3]
+    for lines, out, flip in ((flat, top, False), (flat[::-1], bottom, True)):
+        if not lines[0] or lines.all():
+            continue
+        first = int(np.argmin(lines))  # the caption's first row
+        if not lines[first:].any():
+            continue
+        edge = first + first + int(np.argmax(lines[first:]))  # the caption's first row plus the row after it
+        if edge <= _BAND_DEPTH * rows:
+            out.append(rows - edge if flip else edge)
+    boxes = [(r, 0, rows, cols) for r in top]
+    boxes += [(0, 0, r, cols) for r in bottom]
+    if top and bottom and bottom[0] > top[0]:
+        boxes.append((top[0], 0, bottom[0], cols))
     return boxes
+
+
+def _edge_boxes(
+    plane: Float64Array, strength: float = 24.0, keep: int = 4
+) -> list[tuple[int, int, int, int]]:
+    """Rectangles outlined by two long parallel straight edges with the same extent.
+
+    A photo pasted into a page (a screenshot's photo slot, a card) differs from the page
+    along straight lines: two edges of the same length facing each other, top and
+    bottom or left and right, outline it even where its inside is smooth or where page
+    elements touch it (where a flat-gap cut cannot see it).
+    """
+    found: list[tuple[int, int, int, int]] = []
+    for axis in (0, 1):
+        # Rows of change between line r-1 and line r, along the other axis.
+        change = np.abs(np.diff(plane, axis=axis))
+        if axis == 1:
+            change = change.T
+        n_lines, length = change.shape[0] + 1, change.shape[1]
+        min_len = max(_MIN_CANDIDATE_SIDE, round(0.12 * length))
+        strong = change > strength
+        # Close gaps of one or two pixels (JPEG ringing, a split edge), then find the runs.
+        closed = strong.copy()
+        closed[:, 1:-1] |= strong[:, :-2] & strong[:, 2:]
+        closed[:, 1:-2] |= strong[:, :-3] & strong[:, 3:]
+        padded = np.zeros((closed.shape[0], length + 2), dtype=np.int8)
+        padded[:, 1:-1] = closed
+        step = np.diff(padded, axis=1)
+        lines, begins = np.nonzero(step == 1)
+        ends = np.nonzero(step == -1)[1]
+        long = (ends - begins) >= min_len
+        segments = [
+            (int(line) + 1, int(a), int(b))
+            for line, a, b in zip(lines[long], begins[long], ends[long], strict=True)
+        ]
+        segments.sort(key=lambda s: s[2] - s[1], reverse=True)
+        segments = segments[:48]
+        tol = max(2, round(0.015 * length))
+        for i, (p, a, b) in enumerate(segments):
+            for q, a2, b2 in segments[i + 1 :]:
+                if abs(a - a2) > tol or abs(b - b2) > tol or abs(q - p) < _MIN_CANDIDATE_SIDE:
+                    continue
+                lo, hi = min(p, q), max(p, q)
+                start, end = (a + a2) // 2, (b + b2 + 1) // 2
+                if hi - lo >= n_lines - 2 and end - start >= length - 2:
+                    continue  # the picture's own frame
+                found.append((lo, start, hi, end) if axis == 0 else (start, lo, end, hi))
+    found.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    distinct: list[tuple[int, int, int, int]] = []
+    for box in found:
+        if all(max(abs(x - y) for x, y in zip(box, seen, strict=True)) > 3 for seen in distinct):
+            distinct.append(box)
+        if len(distinct) == keep:
+            break
+    return distinct
 
 
 def _inside(box: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return (box[0] + inner[0], box[1] + inner[1], box[0] + inner[2], box[1] + inner[3])
 
 
+def _stripped(plane: Float64Array, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """The box as it is, and stripped of its one-colour borders (each way)."""
+    region = _crop(plane, box)
+    return [box, *(_inside(box, inner) for inner in _strips(region))]
+
+
 def photo_boxes(plane: Float64Array) -> list[tuple[int, int, int, int]]:
     """Boxes (top, left, bottom, right) that may hold the photo inside a framed picture.
 
     Padding and letterbox bars are stripped; a caption band is cut off; inside a
-    screenshot, the largest blocks an X-Y cut along flat gaps finds, each stripped of its
-    own bars.
+    screenshot, rectangles outlined by straight edges and the largest blocks an X-Y cut
+    along flat gaps finds, each stripped of its own bars.
     """
     rows, cols = plane.shape
-    boxes = [_strip_uniform(plane)]
+    boxes = [*_strips(plane), _strip_any_colour(plane)]
     for band in _band_cuts(plane):
-        boxes.append(_inside(band, _strip_uniform(_crop(plane, band))))
+        boxes.extend(_stripped(plane, band))
+    small: list[tuple[int, int, int, int]] = []
+    for r0, c0, r1, c1 in _edge_boxes(plane):
+        # An edge between two pixels of the reduced plane is often split over two lines.
+        small.extend(_stripped(plane, (r0 + 1, c0 + 1, r1 - 1, c1 - 1)))
     blocks = _xy_cut(_busy(plane), (0, 0, rows, cols))
     blocks.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     for block in blocks[:2]:
         if not _big_enough(block):
             continue
-        stripped = _inside(block, _strip_uniform(_crop(plane, block)))
+        stripped = _inside(block, _strip_any_colour(_crop(plane, block)))
         boxes.append(stripped)
         # A line of text just above or below the photo (a post's author, its buttons).
         for band in _band_cuts(_crop(plane, stripped)):
             inner = _inside(stripped, band)
-            boxes.append(_inside(inner, _strip_uniform(_crop(plane, inner))))
+            boxes.append(_inside(inner, _strip_any_colour(_crop(plane, inner))))
     seen: list[tuple[int, int, int, int]] = []
-    for box in boxes:
-        area = (box[2] - box[0]) * (box[3] - box[1])
-        if box == (0, 0, rows, cols) or box in seen or not _big_enough(box):
-            continue
-        if area < _MIN_CANDIDATE_AREA * rows * cols:
-            continue
-        seen.append(box)
+    for floor, group in ((_MIN_CANDIDATE_AREA, boxes), (_MIN_EDGED_AREA, small)):
+        for box in group:
+            area = (box[2] - box[0]) * (box[3] - box[1])
+            if box == (0, 0, rows, cols) or not _big_enough(box):
+                continue
+            if any(max(abs(x - y) for x, y in zip(box, other, strict=True)) <= 2 for other in seen):
+                continue  # a box within two pixels of another hashes alike
+            if area < floor * rows * cols:
+                continue
+            seen.append(box)
     return seen
 
 
@@ -403,6 +552,50 @@ def _derotated(plane: Float64Array, degrees: float) -> Iterator[tuple[str, str |
             yield ("inscribed" if cropped else "expanded"), kind, back[r0:r1, c0:c1]
 
 
+# -- query side: crops between the stored ones -----------------------------------------
+
+
+def _recrop_hypotheses() -> list[tuple[str, str, tuple[float, float, float, float]]]:
+    """(hypothesis, bank kind, box as fractions of the query) for every tried crop of the original.
+
+    Under the hypothesis that the query shows the sub-rectangle ``shown`` of the original
+    (centred, or at a corner, :data:`RECROP_SCALES` of each side), the largest stored crop
+    inside it lies at a known place in the query.  A hypothesis equal to a stored crop is
+    left out: the whole query already matches that crop.
+    """
+    out: list[tuple[str, str, tuple[float, float, float, float]]] = []
+    for scale in RECROP_SCALES:
+        margin = (1.0 - scale) / 2.0
+        shown = {"centre": (margin, margin, 1.0 - margin, 1.0 - margin)}
+        shown |= {
+            "tl": (0.0, 0.0, scale, scale),
+            "tr": (1.0 - scale, 0.0, 1.0, scale),
+            "bl": (0.0, 1.0 - scale, scale, 1.0),
+            "br": (1.0 - scale, 1.0 - scale, 1.0, 1.0),
+        }
+        for where, (left, top, right, bottom) in shown.items():
+            inside = [
+                (kind, crop)
+                for kind, crop in CROPS.items()
+                if crop[0] >= left - 1e-9
+                and crop[1] >= top - 1e-9
+                and crop[2] <= right + 1e-9
+                and crop[3] <= bottom + 1e-9
+            ]
+            if not inside:
+                continue
+            kind, (cl, ct, cr, cb) = max(inside, key=lambda kc: (kc[1][2] - kc[1][0]) * (kc[1][3] - kc[1][1]))
+            if max(abs(cl - left), abs(ct - top), abs(cr - right), abs(cb - bottom)) < 0.02:
+                continue
+            w, h = right - left, bottom - top
+            box = ((cl - left) / w, (ct - top) / h, (cr - left) / w, (cb - top) / h)
+            out.append((f"{where}{round(scale * 100)}", kind, box))
+    return out
+
+
+_RECROPS: Final = _recrop_hypotheses()
+
+
 # -- query side: the candidates ----------------------------------------------------------
 
 
@@ -421,12 +614,23 @@ def query_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> li
         hashes = tuple(result.dihedral()) if dihedral else (result.hash,)
         out.append(QuerySignal(name, hashes, result.quality, targets))
 
-    add("whole", whole, dihedral=True)
+    if whole.quality >= QUALITY_FLOOR:
+        variants = dict.fromkeys([whole.hash, *_pixel_dihedral(plane, block)])
+        out.append(QuerySignal("whole", tuple(variants), whole.quality))
     for kind, fractions in CROPS.items():
         box = _box(plane.shape, fractions)
         if _big_enough(box):
             add(
                 f"crop:{kind}",
+                _hash_plane(_crop(plane, box), block),
+                dihedral=False,
+                targets=frozenset({kind}),
+            )
+    for hypothesis, kind, fractions in _RECROPS:
+        box = _box(plane.shape, fractions)
+        if _big_enough(box):
+            add(
+                f"recrop:{hypothesis}:{kind}",
                 _hash_plane(_crop(plane, box), block),
                 dihedral=False,
                 targets=frozenset({kind}),
