@@ -77,6 +77,26 @@ class CandidateState(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+# How a candidate matched, in an officer's words (Candidate.kind: a digest, plain PDQ, a video frame,
+# or the stored crop signal that robust matching found).
+MATCH_LABELS = {
+    "md5": _("the same file"),
+    "pdq": _("the whole picture"),
+    "video_frame": _("a frame of the video"),
+    "centre80": _("the centre of the picture (80 %)"),
+    "centre64": _("the centre of the picture (64 %)"),
+    "centre50": _("the centre of the picture (50 %)"),
+    "corner60_tl": _("the top-left part of the picture"),
+    "corner60_tr": _("the top-right part of the picture"),
+    "corner60_bl": _("the bottom-left part of the picture"),
+    "corner60_br": _("the bottom-right part of the picture"),
+    "top50": _("the top half of the picture"),
+    "bottom50": _("the bottom half of the picture"),
+    "left50": _("the left half of the picture"),
+    "right50": _("the right half of the picture"),
+}
+
+
 class Candidate(models.Model):
     """A found picture that matches a case's content. The picture itself is not kept: the
     review page fetches it again, shrinks and blurs it, and sends it without storing it."""
@@ -113,6 +133,10 @@ class Candidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.media_url} ~ {self.content_item_id} ({self.distance})"
+
+    @property
+    def how_matched(self) -> str:
+        return str(MATCH_LABELS.get(self.kind, self.kind))
 
 
 class Rejection(models.Model):
