@@ -86,10 +86,23 @@ def test_with_robust_matching_off_plain_pdq_finds_neither(
 def test_a_plain_match_keeps_its_plain_kind_and_transform() -> None:
     im = picture(34)
     bank = BankSnapshot([robust_entry("p", "c", encode(im, "PNG"))])
-    data = encode(im.rotate(90, expand=True), quality=90)
+    # The same picture: the plain hash is at distance 0, which no robust candidate can beat.
+    data = encode(im, "PNG")
     (hit,) = bank.match(pdq_hash(data), None, query_signals(data))
-    assert (hit.kind, hit.robust, hit.distance) == ("pdq", False, hit.distance)
-    assert hit.transform in DIHEDRAL_ORDER[1:]
+    assert (hit.kind, hit.robust, hit.transform) == ("pdq", False, "original")
+
+
+def test_a_turned_copy_takes_the_closer_of_the_plain_and_the_fresh_rotation() -> None:
+    im = picture(34)
+    bank = BankSnapshot([robust_entry("p", "c", encode(im, "PNG"))])
+    data = encode(im.rotate(90, expand=True), quality=90)
+    plain = min(v - bank.entries[0].pdq for v in pdq_hash(data).dihedral() if bank.entries[0].pdq)
+    (hit,) = bank.match(pdq_hash(data), None, query_signals(data))
+    # The query side hashes each turn afresh, which is never further than PDQ's dihedral trick.
+    assert hit.kind == "pdq"
+    assert hit.distance <= plain
+    if not hit.robust:
+        assert hit.transform in DIHEDRAL_ORDER[1:]
 
 
 def test_the_snapshot_pickles_with_its_crop_signals() -> None:
