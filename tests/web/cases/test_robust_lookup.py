@@ -203,3 +203,14 @@ def test_a_picture_of_the_wrong_shape_is_refused(case: Case, counsellor: Persona
     assert response.status_code == 422, response.content
     assert "detail" in response.json()
     assert not AuditEvent.objects.filter(event_type=EventType.LOOKUP).exists()
+
+
+def test_too_many_candidates_for_a_picture_are_refused(case: Case, counsellor: Persona) -> None:
+    _monitored(case, counsellor)
+    one = _candidates(CROPPED)[0]
+    r = _post(counsellor.api(), {"pictures": [{"candidates": [one] * 257}]})
+    assert r.status_code == 422
+    assert "256" in json.dumps(r.json())
+    # Every candidate the query side makes fits.
+    assert len(_candidates(MEME)) <= 256
+    assert _post(counsellor.api(), {"pictures": [{"candidates": _candidates(MEME)}]}).status_code == 200

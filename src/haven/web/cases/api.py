@@ -229,6 +229,9 @@ class FollowUpOut(Schema):
         )
 
 
+MAX_CANDIDATES = 256
+
+
 class CandidateIn(Input):
     """One normalised candidate of a suspect picture (``haven.signals.query_signals``)."""
 
@@ -251,7 +254,8 @@ class PictureIn(Input):
         max_length=64,
         description='[{"kind", "pdq", "quality"?}]: each crop matches only the stored signal of its kind',
     )
-    candidates: list[CandidateIn] = Field(default_factory=list, max_length=64)
+    # query_signals makes about 70 candidates for a picture; the cap leaves room for a finer grid.
+    candidates: list[CandidateIn] = Field(default_factory=list, max_length=MAX_CANDIDATES)
 
 
 class LookupIn(Input):
