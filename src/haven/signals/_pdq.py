@@ -81,14 +81,20 @@ def _axis_operator(n: int) -> Float64Array:
 
     # Row r of the result is sum_k B[s_r, k] * B[k, :] where B is the box matrix.
     # Each B[k, :] is a constant run, so accumulate the runs as +/- steps and integrate.
-    diff = np.zeros((_OUT, n + 1))
-    ends = np.empty(_OUT, dtype=np.int64)
-    for r, s in enumerate(samples):
-        ks = np.arange(lo[s], hi[s] + 1)
-        weight = inv[s] * inv[ks]
-        np.add.at(diff[r], lo[ks], weight)
-        np.add.at(diff[r], hi[ks] + 1, -weight)
-        ends[r] = hi[hi[s]] + 1
+    # All rows at once: each row's steps are added in the order a per-row loop would add
+    # them (its run starts, then its run ends, k ascending), so every sum is the same.
+    first, last = lo[samples], hi[samples]
+    counts = last - first + 1
+    row_of = np.repeat(np.arange(_OUT), counts)
+    offsets = np.cumsum(counts) - counts
+    ks = first[row_of] + (np.arange(row_of.size) - offsets[row_of])
+    weight = inv[samples][row_of] * inv[ks]
+    order = np.argsort(np.concatenate((2 * row_of, 2 * row_of + 1)), kind="stable")
+    cells = np.concatenate((row_of * (n + 1) + lo[ks], row_of * (n + 1) + hi[ks] + 1))[order]
+    steps = np.concatenate((weight, -weight))[order]
+    sums = np.bincount(cells, weights=steps, minlength=_OUT * (n + 1))
+    diff = np.asarray(sums, dtype=np.float64).reshape(_OUT, n + 1)
+    ends = hi[last] + 1
     op = np.cumsum(diff[:, :n], axis=1)
     # After the last step the exact sum is 0, but the float running sum keeps a ~1e-18
     # residue that would stretch every run to the end of the axis (and the work with it).
@@ -134,17 +140,23 @@ def _band(n_full: int, block: int, reverse: bool) -> _Band:
     if reverse:
         op = op[:, ::-1]
     if block > 1:
-        op = np.add.reduceat(op, np.arange(0, n_full, block), axis=1)
-    starts = []
-    weights = []
-    for row in op:
-        nonzero = np.flatnonzero(row)
-        a, b = int(nonzero[0]), int(nonzero[-1]) + 1
-        run = np.ascontiguousarray(row[a:b])
-        run.setflags(write=False)
-        starts.append(a)
-        weights.append(run)
-    return _Band(op.shape[1], tuple(starts), tuple(weights))
+        # Summed down the rows of the transpose: numpy gives the same sums, bit for bit, as
+        # along each row of ``op`` (tests/signals/test_pdq_operators.py), about 3x faster.
+        op = np.add.reduceat(np.ascontiguousarray(op.T), np.arange(0, n_full, block), axis=0).T
+    # Each row's run, from its first to its last non-zero weight, copied into one buffer.
+    nonzero = op != 0.0
+    width = op.shape[1]
+    firsts = np.argmax(nonzero, axis=1)
+    stops = width - np.argmax(nonzero[:, ::-1], axis=1)
+    lengths = stops - firsts
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    keep = (np.arange(width)[None, :] >= firsts[:, None]) & (np.arange(width)[None, :] < stops[:, None])
+    buffer = op[keep]
+    buffer.setflags(write=False)
+    starts = firsts.tolist()
+    spans = bounds.tolist()
+    weights = tuple(buffer[spans[r] : spans[r + 1]] for r in range(_OUT))
+    return _Band(width, tuple(starts), weights)
 
 
 @dataclass(frozen=True, slots=True)

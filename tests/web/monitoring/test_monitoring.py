@@ -113,7 +113,7 @@ def test_review_confirm_makes_a_sighting_with_evidence(
     page = web.get("/monitoring/")
     assert page.status_code == 200
     assert monitored.number.encode() in page.content
-    assert "the whole picture".encode() in page.content  # how it matched, in words
+    assert b"the whole picture" in page.content  # how it matched, in words
     blurred = web.get(f"/monitoring/candidates/{candidate.pk}/image/")
     assert blurred["Content-Type"] == "image/jpeg"
     assert "no-store" in blurred["Cache-Control"]
