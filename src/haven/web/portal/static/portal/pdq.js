@@ -44,14 +44,10 @@ const DCT = (() => {
 })();
 
 /**
- * The 64 x n operator for one axis, as runs. Built exactly as _axis_operator builds it
- * (weights accumulated as +/- steps, then a running sum), so the weights are the same
- * doubles. After the row's last step the exact sum is 0 and, as in Python, the float
- * residue (~1e-18) is dropped. A row whose box reaches the end of the axis ends in a
- * constant `tail` from `tailStart` on, applied through column sums instead of one product
- * per pixel.
+ * The Jarosz box of each pixel of an n-pixel axis (lo..hi inclusive, 1/size), as _axis_operator
+ * has it.
  */
-function buildBand(n) {
+function boxes(n) {
   const window = Math.floor((n + 2 * OUT - 1) / (2 * OUT));
   const half = Math.floor((window + 2) / 2);
   const lo = new Int32Array(n);
@@ -62,6 +58,32 @@ function buildBand(n) {
     hi[k] = Math.min(n - 1, k + half - 1);
     inv[k] = 1.0 / (hi[k] - lo[k] + 1);
   }
+  return { lo, hi, inv };
+}
+
+/**
+ * Output row r's weights as +/- steps into `diff` (length n + 1), in the order np.add.at adds
+ * them: all the +weights, then (second call) all the -weights, in k order. Returns the sample s.
+ */
+function rowSteps({ lo, hi, inv }, n, r, diff) {
+  const s = Math.floor(((r + 0.5) * n) / OUT);
+  diff.fill(0);
+  for (let k = lo[s]; k <= hi[s]; k++) diff[lo[k]] += inv[s] * inv[k];
+  for (let k = lo[s]; k <= hi[s]; k++) diff[hi[k] + 1] += -(inv[s] * inv[k]);
+  return s;
+}
+
+/**
+ * The 64 x n operator for one axis, as runs. Built exactly as _axis_operator builds it
+ * (weights accumulated as +/- steps, then a running sum), so the weights are the same
+ * doubles. After the row's last step the exact sum is 0 and, as in Python, the float
+ * residue (~1e-18) is dropped. A row whose box reaches the end of the axis ends in a
+ * constant `tail` from `tailStart` on, applied through column sums instead of one product
+ * per pixel.
+ */
+function buildBand(n) {
+  const box = boxes(n);
+  const { hi } = box;
   const starts = new Int32Array(OUT);
   const ends = new Int32Array(OUT); // exclusive end of the main run
   const tails = new Float64Array(OUT);
@@ -69,11 +91,7 @@ function buildBand(n) {
   const weights = [];
   const diff = new Float64Array(n + 1);
   for (let r = 0; r < OUT; r++) {
-    const s = Math.floor(((r + 0.5) * n) / OUT);
-    diff.fill(0);
-    // np.add.at adds all the +weights, then (second call) all the -weights, in k order.
-    for (let k = lo[s]; k <= hi[s]; k++) diff[lo[k]] += inv[s] * inv[k];
-    for (let k = lo[s]; k <= hi[s]; k++) diff[hi[k] + 1] += -(inv[s] * inv[k]);
+    const s = rowSteps(box, n, r, diff);
     let lastStep = 0;
     for (let j = 0; j < n; j++) if (diff[j] !== 0) lastStep = j;
     // The exact sum is 0 from trueEnd on (Python zeroes it there too); when the box reaches
@@ -113,23 +131,12 @@ function buildBand(n) {
  * dense rows to sum them over blocks as numpy's reduceat does.
  */
 export function axisOperator(n) {
-  const window = Math.floor((n + 2 * OUT - 1) / (2 * OUT));
-  const half = Math.floor((window + 2) / 2);
-  const lo = new Int32Array(n);
-  const hi = new Int32Array(n);
-  const inv = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    lo[k] = Math.max(0, k - (window - half));
-    hi[k] = Math.min(n - 1, k + half - 1);
-    inv[k] = 1.0 / (hi[k] - lo[k] + 1);
-  }
+  const box = boxes(n);
+  const { hi } = box;
   const op = new Float64Array(OUT * n);
   const diff = new Float64Array(n + 1);
   for (let r = 0; r < OUT; r++) {
-    const s = Math.floor(((r + 0.5) * n) / OUT);
-    diff.fill(0);
-    for (let k = lo[s]; k <= hi[s]; k++) diff[lo[k]] += inv[s] * inv[k];
-    for (let k = lo[s]; k <= hi[s]; k++) diff[hi[k] + 1] += -(inv[s] * inv[k]);
+    const s = rowSteps(box, n, r, diff);
     const stop = Math.min(n, hi[hi[s]] + 1);
     let acc = 0;
     for (let j = 0; j < stop; j++) {
