@@ -24,7 +24,9 @@ from haven.signals import (
     RobustMatcher,
     pdq_hash,
     query_signals,
+    query_signals_and_pdq,
     robust_signals,
+    robust_signals_and_pdq,
 )
 from haven.signals import load_bank as load_bank_lines
 
@@ -429,3 +431,15 @@ def test_a_photo_in_the_slot_of_a_web_page_is_found_by_its_edges(photos: dict[st
         assert pdq_hash(edited).hash.distance(pdq_hash(np.asarray(im)).hash) > 31
         found = _one_item_bank(name, im).match(query_signals(edited))
         assert [m.item for m in found] == [name], name
+
+
+def test_one_decode_gives_the_same_pdq_and_signals_as_two(vectors: Path) -> None:
+    data = (vectors / "pdq" / "bridge-mods" / "aaa-orig.jpg").read_bytes()
+    plain = pdq_hash(data)
+    whole, signals = robust_signals_and_pdq(data)
+    assert (whole.hash, whole.quality) == (plain.hash, plain.quality)
+    assert whole.dihedral() == plain.dihedral()
+    assert signals == robust_signals(data)
+    whole, query = query_signals_and_pdq(data)
+    assert (whole.hash, whole.quality) == (plain.hash, plain.quality)
+    assert query == query_signals(data)

@@ -49,7 +49,9 @@ from ._robust import (
     match_file,
     photo_boxes,
     query_signals,
+    query_signals_and_pdq,
     robust_signals,
+    robust_signals_and_pdq,
     signals_of_record,
 )
 from ._video import (
@@ -121,7 +123,9 @@ __all__ = [
     "pdq_hash_dihedral",
     "photo_boxes",
     "query_signals",
+    "query_signals_and_pdq",
     "robust_signals",
+    "robust_signals_and_pdq",
     "sha256",
     "signals_of_record",
     "video_hash",

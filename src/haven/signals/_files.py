@@ -16,7 +16,7 @@ from ._errors import HashingError
 from ._hashers import PdqResult, pdq_hash
 from ._hashes import Md5, Sha256
 from ._image import DEFAULT_LIMITS, Limits, read_file_bytes
-from ._robust import Signal, robust_signals
+from ._robust import Signal, robust_signals_and_pdq
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +70,15 @@ def hash_file(
     # but a file that is not a picture is still an error for this pipeline.
     md5_digest = Md5.of(data)
     sha_digest = Sha256.of(data)
-    pdq = pdq_hash(data, full_resolution=full_resolution, limits=limits)
-    extra = tuple(robust_signals(data, limits=limits)[1:]) if robust else ()
+    extra: tuple[Signal, ...] = ()
+    if robust and not full_resolution:
+        # One decode for both: the robust signals' whole-picture PDQ is this very hash.
+        pdq, signals = robust_signals_and_pdq(data, limits=limits)
+        extra = tuple(signals[1:])
+    else:
+        pdq = pdq_hash(data, full_resolution=full_resolution, limits=limits)
+        if robust:
+            extra = tuple(robust_signals_and_pdq(data, limits=limits)[1][1:])
     return FileHashes(os.fspath(path), pdq, md5_digest, sha_digest, extra)
 
 

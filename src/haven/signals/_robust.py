@@ -209,8 +209,16 @@ def robust_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> l
     out, so flat regions of different photos cannot collide.  Raises a
     :class:`HashingError` subclass for content that cannot be hashed.
     """
+    return robust_signals_and_pdq(source, limits=limits)[1]
+
+
+def robust_signals_and_pdq(
+    source: ImageSource, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[PdqResult, list[Signal]]:
+    """:func:`robust_signals` with the whole picture's :class:`PdqResult` (what ``pdq_hash``
+    gives for it), from one decode."""
     whole, plane, block = _working_plane(source, limits)
-    return [Signal(WHOLE, whole.hash, whole.quality), *_crop_signals(plane, block)]
+    return whole, [Signal(WHOLE, whole.hash, whole.quality), *_crop_signals(plane, block)]
 
 
 def _crop_signals(plane: Float64Array, block: int) -> Iterator[Signal]:
@@ -605,6 +613,14 @@ def query_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> li
     Candidates below :data:`QUALITY_FLOOR` are left out.  Raises a :class:`HashingError`
     subclass for content that cannot be hashed.
     """
+    return query_signals_and_pdq(source, limits=limits)[1]
+
+
+def query_signals_and_pdq(
+    source: ImageSource, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[PdqResult, list[QuerySignal]]:
+    """:func:`query_signals` with the whole picture's :class:`PdqResult` (what ``pdq_hash``
+    gives for it), from one decode: a scanner needs both for every picture it finds."""
     whole, plane, block = _working_plane(source, limits)
     out: list[QuerySignal] = []
 
@@ -642,7 +658,7 @@ def query_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> li
             name = f"derotate:{degrees:g}:{hypothesis}:{target or WHOLE}"
             targets = None if target is None else frozenset({target})
             add(name, _hash_plane(region, block), dihedral=False, targets=targets)
-    return out
+    return whole, out
 
 
 # -- matching ----------------------------------------------------------------------------
