@@ -112,6 +112,10 @@ class _Band:
     n: int
     starts: tuple[int, ...]
     weights: tuple[Float64Array, ...]
+    # The same runs padded to one length: pixel ``index[r, k]`` has weight ``padded[r, k]``
+    # (padding points at a real pixel with weight 0), for :func:`downsample_64_gathered`.
+    index: npt.NDArray[np.intp]
+    padded: Float64Array
 
     def apply_rows(self, plane: Float64Array) -> Float64Array:
         """``op @ plane``: 64 x cols."""
@@ -156,7 +160,13 @@ def _band(n_full: int, block: int, reverse: bool) -> _Band:
     starts = firsts.tolist()
     spans = bounds.tolist()
     weights = tuple(buffer[spans[r] : spans[r + 1]] for r in range(_OUT))
-    return _Band(width, tuple(starts), weights)
+    longest = int(lengths.max())
+    steps = np.arange(longest)[None, :]
+    index = np.minimum(firsts[:, None] + steps, width - 1)
+    padded = np.where(steps < lengths[:, None], op[np.arange(_OUT)[:, None], index], 0.0)
+    index.setflags(write=False)
+    padded.setflags(write=False)
+    return _Band(width, tuple(starts), weights, index, padded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +219,22 @@ def downsample_64(
     col_op = _band(cols_full, block, orientation.flip_cols)
     t = row_op.apply_rows(plane)  # 64 x stored cols
     return col_op.apply_cols(t)
+
+
+def downsample_64_gathered(plane: Float64Array, full_size: tuple[int, int], block: int = 1) -> Float64Array:
+    """:func:`downsample_64` of an upright plane, in two whole-array steps.
+
+    Each axis gathers every sample's run of pixels at once and weights it, instead of
+    one dot product per sample: about three times faster for the sizes the query side
+    crops, and equal to :func:`downsample_64` to within float rounding (about 1e-13 of
+    a grey level), not bit for bit.  The query side uses it; what is stored or compared
+    with other implementations uses :func:`downsample_64`.  ``plane`` may be a view.
+    """
+    row_op = _band(full_size[0], block, False)
+    col_op = _band(full_size[1], block, False)
+    rows = np.einsum("rk,rkc->rc", row_op.padded, plane[row_op.index])  # 64 x cols
+    out: Float64Array = np.einsum("ck,rck->rc", col_op.padded, rows[:, col_op.index])
+    return out
 
 
 def quality_of(samples: Float64Array) -> int:
