@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -37,7 +37,15 @@ from ._hashers import ImageSource, PdqResult, _luma, _result
 from ._hashes import PdqHash
 from ._image import DEFAULT_LIMITS, Limits, LumaPlane, read_file_bytes
 from ._index import HammingIndex
-from ._pdq import EXIF_ORIENTATIONS, Float64Array, bits_of, dct_16, downsample_64, quality_of
+from ._pdq import (
+    EXIF_ORIENTATIONS,
+    Float64Array,
+    bits_of,
+    dct_16,
+    downsample_64,
+    downsample_64_gathered,
+    quality_of,
+)
 
 WHOLE: Final = "pdq"
 """The kind of the whole-picture PDQ hash (the plain ``pdq`` of ``haven hash``)."""
@@ -82,11 +90,40 @@ _MIN_CANDIDATE_SIDE: Final = 32
 _MIN_CANDIDATE_AREA: Final = 0.12  # of the query picture
 _MIN_EDGED_AREA: Final = 0.04  # a photo outlined by edges may be small in a screenshot of a whole page
 
+REFINE_GATE: Final = 47
+"""A candidate this close to a bank signal, but not within its threshold, is refined.
+
+Where the suspect picture is at hand (:class:`PictureQuery`), the matcher moves such a
+candidate's edges (and, for an undone rotation, its angle) in ever smaller steps
+towards that one bank signal, and reports the item when the refined candidate comes
+within the kind's threshold.  47 is the widest radius the index still answers in a few
+milliseconds per hash at a million signals (a radius of 48 or more needs 5 times the
+probes)."""
+
+REFINE_ITEMS: Final = 3
+"""At most this many bank items (the nearest) are refined per query picture."""
+
+REFINE_BUDGET: Final = 48
+"""At most this many PDQ hashes are spent refining one candidate towards one bank item."""
+
+_KEPT_TURNS: Final = 16  # turned copies a PictureQuery keeps (the ANGLES and a few refined ones)
+
+# Refinement steps: an edge moves by this share of the candidate's side; an undone
+# rotation's angle by this many degrees.
+_REFINE_STEPS: Final = ((0.03, 1.0), (0.015, 0.5), (0.0075, 0.25))
+
 RECROP_SCALES: Final = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-"""Side fractions of the original a cropped query may show (centred, or at a corner).
+"""Side fractions of the original a centred crop of it may show.
 
 For each, the query side cuts out where a stored crop would lie if the query were that
 crop of the original, so crops between the stored ones are still matched.
+"""
+
+CORNER_RECROP_SCALES: Final = tuple(round(0.6 + 0.025 * k, 3) for k in range(1, 15))
+"""Side fractions of the original a crop at one of its corners may show (0.625-0.95).
+
+Twice as fine as :data:`RECROP_SCALES`: a corner crop puts all of a scale error on two
+edges of the stored corner crop, where a centred crop splits it over four.
 """
 
 
@@ -100,17 +137,45 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class Region:
+    """Where a candidate was cut from the query's reduced picture.
+
+    The reduced picture is first turned by ``-angle`` degrees (0: as it is; Pillow's
+    ``rotate`` with ``expand``); ``box`` is (top, left, bottom, right) in pixels of the
+    turned picture, measured from its centre.
+    """
+
+    angle: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
 class QuerySignal:
     """One normalised candidate of a query picture.
 
     ``hashes`` holds the candidate's hash, or its 8 dihedral variants when rotations and
-    flips are tried; ``targets`` are the bank kinds it may match (None: every kind).
+    flips are tried; ``targets`` are the bank kinds it may match (None: every kind);
+    ``region`` where it was cut (None when the candidate came without its picture, as
+    through the lookup API: such a candidate is matched as it is, never refined).
     """
 
     candidate: str
     hashes: tuple[PdqHash, ...]
     quality: int
     targets: frozenset[str] | None = None
+    region: Region | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Refinement:
+    """One refinement the matcher tried: a candidate moved towards one bank item's signal."""
+
+    item: str
+    kind: str
+    candidate: str
+    start: int
+    end: int
+    hashes: int
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -165,6 +230,19 @@ def _hash_plane(plane: Float64Array, block: int) -> PdqResult:
     """PDQ of a (reduced) plane; each pixel stands for ``block`` x ``block`` original pixels."""
     full = (plane.shape[0] * block, plane.shape[1] * block)
     samples = downsample_64(np.ascontiguousarray(plane), full, block)
+    coefficients = dct_16(samples)
+    return PdqResult(bits_of(coefficients), quality_of(samples), coefficients)
+
+
+def _query_hash(plane: Float64Array, block: int) -> PdqResult:
+    """:func:`_hash_plane` for the query side: faster, equal to within float rounding.
+
+    A query candidate is compared within a threshold, never bit for bit, so it may take
+    :func:`downsample_64_gathered`; stored signals keep :func:`_hash_plane`, which the
+    portal's script reproduces exactly.
+    """
+    full = (plane.shape[0] * block, plane.shape[1] * block)
+    samples = downsample_64_gathered(plane, full, block)
     coefficients = dct_16(samples)
     return PdqResult(bits_of(coefficients), quality_of(samples), coefficients)
 
@@ -528,17 +606,40 @@ def _covered(box: tuple[float, float, float, float], turned: tuple[float, float]
     return True
 
 
-def _derotated(plane: Float64Array, degrees: float) -> Iterator[tuple[str, str | None, Float64Array]]:
+def _turned(plane: Float64Array, degrees: float) -> Float64Array:
+    """The plane turned back by ``degrees`` (bilinear, expanded to hold all of it)."""
+    im = Image.fromarray(plane.astype(np.float32), mode="F")
+    return np.asarray(im.rotate(-degrees, resample=Image.Resampling.BILINEAR, expand=True), dtype=np.float64)
+
+
+def _cut(plane: Float64Array, box: tuple[float, float, float, float]) -> Float64Array | None:
+    """The part of ``plane`` inside a centred box (clipped to the plane), or None if too small."""
+    rows, cols = plane.shape
+    centre_r, centre_c = rows / 2.0, cols / 2.0
+    r0, r1 = max(round(centre_r + box[0]), 0), min(round(centre_r + box[2]), rows)
+    c0, c1 = max(round(centre_c + box[1]), 0), min(round(centre_c + box[3]), cols)
+    if min(r1 - r0, c1 - c0) < _MIN_CANDIDATE_SIDE:
+        return None
+    return plane[r0:r1, c0:c1]
+
+
+def _centred(shape: tuple[int, ...], box: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
+    """A (top, left, bottom, right) pixel box of a plane, measured from the plane's centre."""
+    centre_r, centre_c = shape[0] / 2.0, shape[1] / 2.0
+    return (box[0] - centre_r, box[1] - centre_c, box[2] - centre_r, box[3] - centre_c)
+
+
+def _derotated(
+    back: Float64Array, rows: int, cols: int, degrees: float
+) -> Iterator[tuple[str, str | None, tuple[float, float, float, float]]]:
     """Regions of the original picture recovered from a query that was turned by ``degrees``.
 
-    Yields (hypothesis, bank kind or None for the whole picture, region).  For a query cut
-    to its inscribed rectangle, the original's size follows from the query's, so each
-    centre crop that the query still covers is cut out where the submit side cut it.
+    ``back`` is the ``rows`` x ``cols`` query turned back by ``degrees``.  Yields
+    (hypothesis, bank kind or None for the whole picture, box in ``back`` from its
+    centre).  For a query cut to its inscribed rectangle, the original's size follows
+    from the query's, so each centre crop that the query still covers is cut out where
+    the submit side cut it.
     """
-    rows, cols = plane.shape
-    im = Image.fromarray(plane.astype(np.float32), mode="F")
-    back = np.asarray(im.rotate(-degrees, resample=Image.Resampling.BILINEAR, expand=True), dtype=np.float64)
-    centre_r, centre_c = back.shape[0] / 2.0, back.shape[1] / 2.0
     for cropped in (True, False):
         size = _original_size(cols, rows, degrees, cropped)
         if size is None:
@@ -553,11 +654,10 @@ def _derotated(plane: Float64Array, degrees: float) -> Iterator[tuple[str, str |
             box = ((fl - 0.5) * w, (ft - 0.5) * h, (fr - 0.5) * w, (fb - 0.5) * h)
             if cropped and not _covered(box, (cols, rows), degrees):
                 continue
-            r0, r1 = max(round(centre_r + box[1]), 0), round(centre_r + box[3])
-            c0, c1 = max(round(centre_c + box[0]), 0), round(centre_c + box[2])
-            if min(r1 - r0, c1 - c0) < _MIN_CANDIDATE_SIDE:
+            centred = (box[1], box[0], box[3], box[2])
+            if _cut(back, centred) is None:
                 continue
-            yield ("inscribed" if cropped else "expanded"), kind, back[r0:r1, c0:c1]
+            yield ("inscribed" if cropped else "expanded"), kind, centred
 
 
 # -- query side: crops between the stored ones -----------------------------------------
@@ -567,37 +667,42 @@ def _recrop_hypotheses() -> list[tuple[str, str, tuple[float, float, float, floa
     """(hypothesis, bank kind, box as fractions of the query) for every tried crop of the original.
 
     Under the hypothesis that the query shows the sub-rectangle ``shown`` of the original
-    (centred, or at a corner, :data:`RECROP_SCALES` of each side), the largest stored crop
+    (centred, :data:`RECROP_SCALES` of each side, or at a corner,
+    :data:`CORNER_RECROP_SCALES`), the largest stored crop
     inside it lies at a known place in the query.  A hypothesis equal to a stored crop is
     left out: the whole query already matches that crop.
     """
     out: list[tuple[str, str, tuple[float, float, float, float]]] = []
+    hypotheses: list[tuple[float, str, tuple[float, float, float, float]]] = []
     for scale in RECROP_SCALES:
         margin = (1.0 - scale) / 2.0
-        shown = {"centre": (margin, margin, 1.0 - margin, 1.0 - margin)}
-        shown |= {
-            "tl": (0.0, 0.0, scale, scale),
-            "tr": (1.0 - scale, 0.0, 1.0, scale),
-            "bl": (0.0, 1.0 - scale, scale, 1.0),
-            "br": (1.0 - scale, 1.0 - scale, 1.0, 1.0),
-        }
-        for where, (left, top, right, bottom) in shown.items():
-            inside = [
-                (kind, crop)
-                for kind, crop in CROPS.items()
-                if crop[0] >= left - 1e-9
-                and crop[1] >= top - 1e-9
-                and crop[2] <= right + 1e-9
-                and crop[3] <= bottom + 1e-9
+        hypotheses.append((scale, "centre", (margin, margin, 1.0 - margin, 1.0 - margin)))
+    for scale in CORNER_RECROP_SCALES:
+        hypotheses.extend(
+            [
+                (scale, "tl", (0.0, 0.0, scale, scale)),
+                (scale, "tr", (1.0 - scale, 0.0, 1.0, scale)),
+                (scale, "bl", (0.0, 1.0 - scale, scale, 1.0)),
+                (scale, "br", (1.0 - scale, 1.0 - scale, 1.0, 1.0)),
             ]
-            if not inside:
-                continue
-            kind, (cl, ct, cr, cb) = max(inside, key=lambda kc: (kc[1][2] - kc[1][0]) * (kc[1][3] - kc[1][1]))
-            if max(abs(cl - left), abs(ct - top), abs(cr - right), abs(cb - bottom)) < 0.02:
-                continue
-            w, h = right - left, bottom - top
-            box = ((cl - left) / w, (ct - top) / h, (cr - left) / w, (cb - top) / h)
-            out.append((f"{where}{round(scale * 100)}", kind, box))
+        )
+    for scale, where, (left, top, right, bottom) in hypotheses:
+        inside = [
+            (kind, crop)
+            for kind, crop in CROPS.items()
+            if crop[0] >= left - 1e-9
+            and crop[1] >= top - 1e-9
+            and crop[2] <= right + 1e-9
+            and crop[3] <= bottom + 1e-9
+        ]
+        if not inside:
+            continue
+        kind, (cl, ct, cr, cb) = max(inside, key=lambda kc: (kc[1][2] - kc[1][0]) * (kc[1][3] - kc[1][1]))
+        if max(abs(cl - left), abs(ct - top), abs(cr - right), abs(cb - bottom)) < 0.02:
+            continue
+        w, h = right - left, bottom - top
+        box = ((cl - left) / w, (ct - top) / h, (cr - left) / w, (cb - top) / h)
+        out.append((f"{where}{scale * 100:g}", kind, box))
     return out
 
 
@@ -607,58 +712,124 @@ _RECROPS: Final = _recrop_hypotheses()
 # -- query side: the candidates ----------------------------------------------------------
 
 
+class PictureQuery:
+    """A suspect picture's candidates (:class:`QuerySignal`), with the reduced picture
+    they were cut from, so that :meth:`RobustMatcher.match` can refine a near miss.
+
+    Iterating gives the candidates; ``whole`` is the picture's :class:`PdqResult` (what
+    ``pdq_hash`` gives for it).  Made by :func:`picture_query`.
+    """
+
+    __slots__ = ("_turns", "block", "plane", "signals", "whole")
+
+    def __init__(
+        self, whole: PdqResult, signals: Iterable[QuerySignal], plane: Float64Array, block: int
+    ) -> None:
+        self.whole = whole
+        self.signals: tuple[QuerySignal, ...] = tuple(signals)
+        self.plane = plane
+        self.block = block
+        self._turns: dict[float, Float64Array] = {0.0: plane}
+
+    def __iter__(self) -> Iterator[QuerySignal]:
+        return iter(self.signals)
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+    def __repr__(self) -> str:
+        return f"<PictureQuery of {len(self.signals)} candidates>"
+
+    def turned(self, degrees: float) -> Float64Array:
+        """The reduced picture turned back by ``degrees`` (kept for the next call)."""
+        key = round(degrees, 6)
+        found = self._turns.get(key)
+        if found is None:
+            found = _turned(self.plane, key)
+            if len(self._turns) < _KEPT_TURNS:  # refining tries new angles: keep memory bounded
+                self._turns[key] = found
+        return found
+
+    def hash_region(self, region: Region) -> PdqResult | None:
+        """The PDQ of a region of the picture, or None where it is too small or too flat."""
+        piece = _cut(self.turned(region.angle), region.box)
+        if piece is None:
+            return None
+        result = _query_hash(piece, self.block)
+        return result if result.quality >= QUALITY_FLOOR else None
+
+
 def query_signals(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> list[QuerySignal]:
     """The normalised candidates of a suspect picture, to match with :class:`RobustMatcher`.
 
     Candidates below :data:`QUALITY_FLOOR` are left out.  Raises a :class:`HashingError`
     subclass for content that cannot be hashed.
     """
-    return query_signals_and_pdq(source, limits=limits)[1]
+    return list(picture_query(source, limits=limits))
 
 
 def query_signals_and_pdq(
     source: ImageSource, *, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[PdqResult, list[QuerySignal]]:
     """:func:`query_signals` with the whole picture's :class:`PdqResult` (what ``pdq_hash``
-    gives for it), from one decode: a scanner needs both for every picture it finds."""
+    gives for it), from one decode."""
+    query = picture_query(source, limits=limits)
+    return query.whole, list(query)
+
+
+def picture_query(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> PictureQuery:
+    """The suspect picture's candidates and its PDQ from one decode, ready for
+    :meth:`RobustMatcher.match` to match and refine (a scanner needs both for every
+    picture it finds).  Raises a :class:`HashingError` subclass for content that cannot
+    be hashed."""
     whole, plane, block = _working_plane(source, limits)
+    shape = plane.shape
     out: list[QuerySignal] = []
 
-    def add(name: str, result: PdqResult, *, dihedral: bool, targets: frozenset[str] | None = None) -> None:
+    def add(
+        name: str,
+        result: PdqResult,
+        region: Region,
+        *,
+        dihedral: bool,
+        targets: frozenset[str] | None = None,
+    ) -> None:
         if result.quality < QUALITY_FLOOR:
             return
         hashes = tuple(result.dihedral()) if dihedral else (result.hash,)
-        out.append(QuerySignal(name, hashes, result.quality, targets))
+        out.append(QuerySignal(name, hashes, result.quality, targets, region))
+
+    def add_box(name: str, box: tuple[int, int, int, int], *, dihedral: bool, target: str | None) -> None:
+        targets = None if target is None else frozenset({target})
+        region = Region(0.0, _centred(shape, box))
+        add(name, _query_hash(_crop(plane, box), block), region, dihedral=dihedral, targets=targets)
 
     if whole.quality >= QUALITY_FLOOR:
         variants = dict.fromkeys([whole.hash, *_pixel_dihedral(plane, block)])
-        out.append(QuerySignal("whole", tuple(variants), whole.quality))
+        region = Region(0.0, _centred(shape, (0, 0, shape[0], shape[1])))
+        out.append(QuerySignal("whole", tuple(variants), whole.quality, None, region))
     for kind, fractions in CROPS.items():
-        box = _box(plane.shape, fractions)
+        box = _box(shape, fractions)
         if _big_enough(box):
-            add(
-                f"crop:{kind}",
-                _hash_plane(_crop(plane, box), block),
-                dihedral=False,
-                targets=frozenset({kind}),
-            )
+            add_box(f"crop:{kind}", box, dihedral=False, target=kind)
     for hypothesis, kind, fractions in _RECROPS:
-        box = _box(plane.shape, fractions)
+        box = _box(shape, fractions)
         if _big_enough(box):
-            add(
-                f"recrop:{hypothesis}:{kind}",
-                _hash_plane(_crop(plane, box), block),
-                dihedral=False,
-                targets=frozenset({kind}),
-            )
+            add_box(f"recrop:{hypothesis}:{kind}", box, dihedral=False, target=kind)
     for i, box in enumerate(photo_boxes(plane)):
-        add(f"photo:{i}", _hash_plane(_crop(plane, box), block), dihedral=True)
+        add_box(f"photo:{i}", box, dihedral=True, target=None)
+    query = PictureQuery(whole, (), plane, block)
     for degrees in ANGLES:
-        for hypothesis, target, region in _derotated(plane, degrees):
+        back = query.turned(degrees)
+        for hypothesis, target, centred in _derotated(back, shape[0], shape[1], degrees):
             name = f"derotate:{degrees:g}:{hypothesis}:{target or WHOLE}"
             targets = None if target is None else frozenset({target})
-            add(name, _hash_plane(region, block), dihedral=False, targets=targets)
-    return whole, out
+            region = Region(degrees, centred)
+            piece = _cut(back, centred)
+            assert piece is not None  # noqa: S101 - _derotated yields only boxes big enough
+            add(name, _query_hash(piece, block), region, dihedral=False, targets=targets)
+    query.signals = tuple(out)
+    return query
 
 
 # -- matching ----------------------------------------------------------------------------
@@ -679,6 +850,7 @@ class RobustMatcher:
         self._index = HammingIndex()
         self._items: list[str] = []
         self._kinds: list[str] = []
+        self._words = np.zeros((0, 4), dtype=np.uint64)  # row i: the hash of signal i
         self._radius = max(self.thresholds.values(), default=0)
 
     def __len__(self) -> int:
@@ -687,6 +859,17 @@ class RobustMatcher:
     @property
     def index(self) -> HammingIndex:
         return self._index
+
+    def _store(self, words: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
+        n = len(self._items) - len(words)
+        if len(self._words) < n + len(words):
+            grown = np.zeros((max(2 * len(self._words), n + len(words), 64), 4), dtype=np.uint64)
+            grown[:n] = self._words[:n]
+            self._words = grown
+        self._words[n : n + len(words)] = words
+
+    def _hash_of(self, signal_id: int) -> PdqHash:
+        return PdqHash(int.from_bytes(self._words[signal_id].astype(">u8").tobytes(), "big"))
 
     def add(self, item: str, signals: Iterable[Signal]) -> None:
         """Store the signals of one bank item; kinds without a threshold are not stored."""
@@ -702,6 +885,7 @@ class RobustMatcher:
             self._items.append(item)
             self._kinds.append(signal.kind)
         if ids:
+            self._store(np.array([h.to_words() for h in hashes], dtype=np.uint64))
             self._index.add_many(ids, hashes)
 
     def add_filler(self, words: np.ndarray[Any, np.dtype[np.uint64]], kind: str = WHOLE) -> None:
@@ -709,32 +893,125 @@ class RobustMatcher:
         start = len(self._items)
         self._items.extend([""] * len(words))
         self._kinds.extend([kind] * len(words))
+        self._store(words)
         self._index.add_many(np.arange(start, start + len(words), dtype=np.int64), words)
 
-    def match(self, query: Iterable[QuerySignal]) -> list[RobustMatch]:
-        """Every bank item some candidate matches, at its best distance, nearest first."""
+    def match(
+        self,
+        query: Iterable[QuerySignal],
+        *,
+        refine: bool = True,
+        trace: list[Refinement] | None = None,
+    ) -> list[RobustMatch]:
+        """Every bank item some candidate matches, at its best distance, nearest first.
+
+        Given a :class:`PictureQuery` (and ``refine``), a candidate that comes within
+        :data:`REFINE_GATE` of a bank signal it may match, but not within that kind's
+        threshold, is refined towards that signal (the :data:`REFINE_ITEMS` nearest
+        items, :data:`REFINE_BUDGET` hashes each); a refined match names its candidate
+        ``"<candidate>:refined"``.  ``trace`` collects every refinement tried.
+        """
         candidates = list(query)
-        owners: list[int] = []
+        picture = query if isinstance(query, PictureQuery) and refine else None
+        owners: list[tuple[int, int]] = []
         hashes: list[PdqHash] = []
         for n, candidate in enumerate(candidates):
-            owners.extend([n] * len(candidate.hashes))
+            owners.extend((n, v) for v in range(len(candidate.hashes)))
             hashes.extend(candidate.hashes)
         if not hashes or len(self._index) == 0:
             return []
+        radius = max(self._radius, REFINE_GATE) if picture is not None else self._radius
         best: dict[str, RobustMatch] = {}
-        for owner, found in zip(owners, self._index.query_many(hashes, self._radius), strict=True):
+        near: dict[str, tuple[int, int, int, int]] = {}  # item -> (distance, candidate, variant, signal id)
+        for (owner, variant), found in zip(owners, self._index.query_many(hashes, radius), strict=True):
             candidate = candidates[owner]
             for m in found:
                 kind = self._kinds[m.id]
                 item = self._items[m.id]
-                if not item or m.distance > self.thresholds[kind]:
+                if not item or (candidate.targets is not None and kind not in candidate.targets):
                     continue
-                if candidate.targets is not None and kind not in candidate.targets:
+                if m.distance > self.thresholds[kind]:
+                    if candidate.region is not None and m.distance < near.get(item, (999,))[0]:
+                        near[item] = (m.distance, owner, variant, m.id)
                     continue
                 seen = best.get(item)
                 if seen is None or m.distance < seen.distance:
                     best[item] = RobustMatch(m.distance, item, kind, candidate.candidate)
+        if picture is not None:
+            todo = sorted((d, item, owner, variant, sid) for item, (d, owner, variant, sid) in near.items())
+            for d, item, owner, variant, sid in [t for t in todo if t[1] not in best][:REFINE_ITEMS]:
+                candidate, kind = candidates[owner], self._kinds[sid]
+                end, spent = _refine(
+                    picture,
+                    candidate,
+                    candidate.hashes[variant],
+                    self._hash_of(sid),
+                    d,
+                    self.thresholds[kind],
+                )
+                if trace is not None:
+                    trace.append(Refinement(item, kind, candidate.candidate, d, end, spent))
+                if end <= self.thresholds[kind]:
+                    best[item] = RobustMatch(end, item, kind, f"{candidate.candidate}:refined")
         return sorted(best.values())
+
+
+def _moves(region: Region, share: float, degrees: float) -> list[Region]:
+    """The regions one step away: each edge in or out by ``share`` of its side; the angle by ``degrees``."""
+    top, left, bottom, right = region.box
+    dr, dc = max(1.0, share * (bottom - top)), max(1.0, share * (right - left))
+    out = []
+    for i, step in ((0, dr), (1, dc), (2, dr), (3, dc)):
+        for sign in (-1.0, 1.0):
+            box = list(region.box)
+            box[i] += sign * step
+            out.append(Region(region.angle, (box[0], box[1], box[2], box[3])))
+    if region.angle:
+        out.extend(Region(region.angle + sign * degrees, region.box) for sign in (-1.0, 1.0))
+    return out
+
+
+def _refine(
+    picture: PictureQuery, candidate: QuerySignal, near: PdqHash, target: PdqHash, start: int, limit: int
+) -> tuple[int, int]:
+    """Move the candidate's region towards ``target``: (best distance reached, hashes spent).
+
+    A pattern search: try every one-step move, take the best that comes closer, and
+    halve the step when none does; stop within ``limit`` or after
+    :data:`REFINE_BUDGET` hashes.  ``near`` is the candidate's hash (or dihedral
+    variant) that came close; the refined regions are hashed in the same orientation.
+    """
+    assert candidate.region is not None  # noqa: S101 - only candidates with a region are refined
+    first = picture.hash_region(candidate.region)
+    if first is None:
+        return start, 1
+    variants = first.dihedral() if len(candidate.hashes) > 1 else [first.hash]
+    variant = min(range(len(variants)), key=lambda v: variants[v].distance(near))
+
+    def distance(result: PdqResult) -> int:
+        h = result.hash if variant == 0 else result.dihedral()[variant]
+        return h.distance(target)
+
+    region, best, spent = candidate.region, distance(first), 1
+    for share, degrees in _REFINE_STEPS:
+        while best > limit and spent < REFINE_BUDGET:
+            improved: Region | None = None
+            for move in _moves(region, share, degrees):
+                if spent >= REFINE_BUDGET:
+                    break
+                result = picture.hash_region(move)
+                spent += 1
+                if result is None:
+                    continue
+                d = distance(result)
+                if d < best:
+                    best, improved = d, move
+                    if best <= limit:
+                        return best, spent
+            if improved is None:
+                break
+            region = improved
+    return min(best, start), spent
 
 
 def match_file(
@@ -744,7 +1021,7 @@ def match_file(
 
     Raises a :class:`HashingError` subclass for a file that cannot be hashed.
     """
-    return matcher.match(query_signals(read_file_bytes(path, limits), limits=limits))
+    return matcher.match(picture_query(read_file_bytes(path, limits), limits=limits))
 
 
 # -- bank files (``haven hash`` JSON Lines) ----------------------------------------------
