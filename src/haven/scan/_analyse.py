@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from haven.signals import HashingError, Md5, QuerySignal, Sha256, pdq_hash, query_signals_and_pdq, video_hash
+from haven.signals import HashingError, Md5, PictureQuery, Sha256, pdq_hash, picture_query, video_hash
 
 from ._bank import BankHit, BankSnapshot
 from ._fetch import Fetcher, FetchError, FetchPolicy
@@ -95,14 +95,15 @@ def analyse(
             exact = bank.match(None, md5) if bank is not None else []
             similar = bank.match_frames((f.hash, f.quality) for f in frames) if bank is not None else []
             return outcome("hashed", hits=tuple(exact or similar), **digests)
-        query: list[QuerySignal] = []
+        query: PictureQuery | None = None
         if options.robust and bank is not None and bank.robust_signals:
-            result, query = query_signals_and_pdq(data)  # one decode for both
+            query = picture_query(data)  # its PDQ and its candidates from one decode
+            result = query.whole
         else:
             result = pdq_hash(data)
     except HashingError as exc:
         return outcome("error", error_code=_code_of(exc), error_message=f"{url}: {exc}", **digests)
-    hits = bank.match(result, md5, query) if bank is not None else []
+    hits = bank.match(result, md5, query or ()) if bank is not None else []
     return outcome("hashed", pdq=str(result.hash), quality=result.quality, hits=tuple(hits), **digests)
 
 

@@ -33,6 +33,7 @@ from haven.signals import (
     Md5,
     PdqHash,
     PdqResult,
+    PictureQuery,
     QuerySignal,
     RobustMatcher,
     Signal,
@@ -172,14 +173,15 @@ class BankSnapshot:
         self._build()
 
     def match(
-        self, pdq: PdqResult | None, md5: Md5 | None, query: Sequence[QuerySignal] = ()
+        self, pdq: PdqResult | None, md5: Md5 | None, query: Sequence[QuerySignal] | PictureQuery = ()
     ) -> list[BankHit]:
         """The entries a found picture matches, best first; each entry once.
 
         The PDQ query tries all 8 rotations and flips of the found picture (a
         re-post is often mirrored or turned), and skips weak found hashes.  ``query``:
-        the found picture's query signals, matched with the robust rules; an entry
-        that the plain hashes match as closely keeps the plain hit.
+        the found picture's query signals, matched with the robust rules (a
+        :class:`PictureQuery` also lets near misses be refined); an entry that the
+        plain hashes match as closely keeps the plain hit.
         """
         best: dict[int, BankHit] = {}
         if md5 is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from haven.signals import CROPS
@@ -59,3 +60,20 @@ def test_a_plain_copy_keeps_its_plain_match(
     evidence = _media_evidence(site, robust_case, officer, "/ev-plain", encode(photo, quality=70))
     assert evidence.matches
     assert evidence.match_kind == ""
+
+
+def test_a_photo_removed_while_the_media_is_matched_is_not_recorded_as_its_match(
+    site: TestSite, robust_case: Case, officer: Persona, photo: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Matching runs before the sighting is locked; a withdrawal can land in between.
+    real = actions._analyse_media
+
+    def analyse_then_withdraw(case: Case, result: object) -> object:
+        media = real(case, result)
+        ContentItem.objects.filter(case=case).update(removed_at=timezone.now())
+        return media
+
+    monkeypatch.setattr(actions, "_analyse_media", analyse_then_withdraw)
+    evidence = _media_evidence(site, robust_case, officer, "/ev-gone", cropped(photo))
+    assert evidence.pdq  # the media was hashed and its hash kept
+    assert (evidence.matched_item, evidence.distance, evidence.matches) == (None, None, False)

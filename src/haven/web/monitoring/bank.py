@@ -111,7 +111,7 @@ class QueueSink:
                     page_url=(candidate.page_url or "")[:2000],
                     distance=candidate.distance,
                     kind=candidate.kind[:16],
-                    transform=candidate.transform[:32],
+                    transform=candidate.transform[:64],
                     sha256=candidate.sha256,
                     md5=candidate.md5,
                     pdq=candidate.pdq or "",

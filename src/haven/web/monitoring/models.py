@@ -109,7 +109,7 @@ class Candidate(models.Model):
     page_url = models.URLField(max_length=2000, blank=True)
     distance = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16)  # md5 | pdq | video_frame | a crop kind (robust match)
-    transform = models.CharField(max_length=32, blank=True)
+    transform = models.CharField(max_length=64, blank=True)  # the query candidate that matched
     sha256 = models.CharField(max_length=64)
     md5 = models.CharField(max_length=32, blank=True)
     pdq = models.CharField(max_length=64, blank=True)

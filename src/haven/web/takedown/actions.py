@@ -27,11 +27,12 @@ from haven.signals import (
     WHOLE,
     HashingError,
     PdqHash,
+    PdqResult,
     RobustMatcher,
     Signal,
     md5,
     pdq_hash,
-    query_signals,
+    picture_query,
 )
 from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
@@ -406,8 +407,56 @@ def _content_hashes(case: Case) -> list[tuple[ContentItem, list[PdqHash]]]:
     return out
 
 
-def _evidence(sighting: Sighting, kind: str, result: Any, *, actor: Any, purpose: str) -> Evidence:
-    """An Evidence row from a fetch result; media is hashed here and its bytes dropped."""
+@dataclass
+class _Media:
+    """What fetched media was found to be, worked out before any row is locked."""
+
+    md5: str
+    pdq: PdqResult | None = None
+    error: str = ""
+    distance: int | None = None
+    item: ContentItem | None = None
+    match_kind: str = ""
+
+
+def _analyse_media(case: Case, result: Any) -> _Media | None:
+    """Hash fetched media and match it against the case's photos (plain hashes first, then
+    the robust rules for a cropped, framed or turned copy); None for anything but an image.
+
+    Decoding and matching take tens of milliseconds, so they run before the sighting is
+    locked; :func:`_evidence` checks the matched item is still current when it writes.
+    """
+    if not (result.sniffed_type.startswith("image/") and 200 <= result.status < 300):
+        return None
+    media = _Media(md5=str(md5(result.body)))
+    try:
+        found = pdq_hash(result.body)
+    except HashingError as exc:
+        media.error = str(exc)[:300]
+        return media
+    media.pdq = found
+    best: tuple[int, ContentItem | None] = (257, None)
+    for item, hashes in _content_hashes(case):
+        if item.md5 and item.md5 == media.md5:
+            best = (0, item)
+            break
+        for h in hashes:
+            d = found.hash.distance(h)
+            if d < best[0]:
+                best = (d, item)
+    if best[1] is not None:
+        media.distance, media.item = best
+    if best[0] > MATCH_DISTANCE:
+        robust = _robust_match(case, result.body)
+        if robust is not None:
+            media.distance, media.item, media.match_kind = robust
+    return media
+
+
+def _evidence(
+    sighting: Sighting, kind: str, result: Any, media: _Media | None, *, actor: Any, purpose: str
+) -> Evidence:
+    """An Evidence row from a fetch result and its media analysis; the bytes are dropped."""
     ev = Evidence(
         organisation_id=sighting.organisation_id,
         sighting=sighting,
@@ -425,30 +474,20 @@ def _evidence(sighting: Sighting, kind: str, result: Any, *, actor: Any, purpose
         fetched_at=result.fetched_at,
         captured_by=None if isinstance(actor, str) else actor,
     )
-    if result.sniffed_type.startswith("image/") and 200 <= result.status < 300:
-        ev.md5 = str(md5(result.body))
-        try:
-            found = pdq_hash(result.body)
-        except HashingError as exc:
-            ev.error = str(exc)[:300]
-        else:
-            ev.pdq = str(found.hash)
-            ev.quality = found.quality
-            best: tuple[int, ContentItem | None] = (257, None)
-            for item, hashes in _content_hashes(sighting.case):
-                if item.md5 and item.md5 == ev.md5:
-                    best = (0, item)
-                    break
-                for h in hashes:
-                    d = found.hash.distance(h)
-                    if d < best[0]:
-                        best = (d, item)
-            if best[1] is not None:
-                ev.distance, ev.matched_item = best
-            if best[0] > MATCH_DISTANCE:
-                robust = _robust_match(sighting.case, result.body)
-                if robust is not None:
-                    ev.distance, ev.matched_item, ev.match_kind = robust
+    if media is None:
+        return ev
+    ev.md5 = media.md5
+    if media.pdq is None:
+        ev.error = media.error
+        return ev
+    ev.pdq = str(media.pdq.hash)
+    ev.quality = media.pdq.quality
+    # A photo withdrawn or removed while the media was being matched is no match.
+    if (
+        media.item is not None
+        and ContentItem.objects.filter(pk=media.item.pk, removed_at__isnull=True).exists()
+    ):
+        ev.distance, ev.matched_item, ev.match_kind = media.distance, media.item, media.match_kind
     return ev
 
 
@@ -467,7 +506,7 @@ def _robust_match(case: Case, body: bytes) -> tuple[int, ContentItem, str] | Non
     if not len(matcher):
         return None
     try:
-        found = matcher.match(query_signals(body))
+        found = matcher.match(picture_query(body))
     except HashingError:
         return None
     if not found:
@@ -508,11 +547,12 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
     shot, shot_error = (None, "")
     if settings.HAVEN_EVIDENCE_SCREENSHOTS:
         shot, shot_error = _take_screenshot(sighting.url, results[0][1])
+    analysed = [_analyse_media(sighting.case, result) for _, result in results]
     with transaction.atomic():
         sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         rows = []
-        for kind, result in results:
-            ev = _evidence(sighting, kind, result, actor=actor, purpose="capture")
+        for (kind, result), found in zip(results, analysed, strict=True):
+            ev = _evidence(sighting, kind, result, found, actor=actor, purpose="capture")
             if kind == Evidence.Kind.PAGE:
                 _attach_screenshot(ev, shot, shot_error)
             else:
@@ -1040,11 +1080,12 @@ def recheck(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> 
         except FetchError as exc:
             failure = str(exc)
             break
+    analysed = [_analyse_media(sighting.case, result) for _, result in results]
     with transaction.atomic():
         sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         rows = []
-        for kind, result in results:
-            ev = _evidence(sighting, kind, result, actor=actor, purpose="recheck")
+        for (kind, result), found in zip(results, analysed, strict=True):
+            ev = _evidence(sighting, kind, result, found, actor=actor, purpose="recheck")
             ev.save()
             rows.append(ev)
         gone, reason = False, failure
