@@ -76,6 +76,38 @@ def test_naming_the_survivor_needs_its_own_consent(
     assert b"Lee Survivor" not in bytes(notice.body_encrypted)  # stored encrypted
 
 
+def test_key_rotation_rewrites_notice_bodies_under_the_new_key(
+    site: TestSite, consenting_case: Case, platform: Platform, officer: Persona, counsellor: Persona
+) -> None:
+    import base64
+
+    from django.conf import settings
+    from django.test import override_settings
+
+    from haven.web.audit.models import AuditEvent, EventType
+    from haven.web.core import crypto
+    from haven.web.core.tasks import reencrypt_with_current_key
+
+    case_actions.record_consent(
+        actor=counsellor.user, case=consenting_case, scope="identify", granted=True, method="written"
+    )
+    notice = _draft(
+        officer, _captured(site, consenting_case, officer, "/wf/rotate"), survivor_name="Lee Survivor"
+    )
+    body = actions.notice_body(notice)
+    new = base64.urlsafe_b64encode(b"N" * 32).decode()
+    with override_settings(HAVEN_ENCRYPTION_KEYS=[new, *settings.HAVEN_ENCRYPTION_KEYS]):
+        assert not crypto.is_current(Notice.objects.get(pk=notice.pk).body_encrypted)
+        reencrypt_with_current_key.call()
+        stored = Notice.objects.get(pk=notice.pk)
+        assert crypto.is_current(stored.body_encrypted)
+        event = AuditEvent.objects.filter(event_type=EventType.KEYS_ROTATED).get()
+        assert event.summary["notices"] == 1
+        assert reencrypt_with_current_key.call() == 0  # nothing left under the old key
+    with override_settings(HAVEN_ENCRYPTION_KEYS=[new]):  # the old key can go
+        assert actions.notice_body(stored) == body
+
+
 def test_one_notice_per_platform_and_case(
     site: TestSite, consenting_case: Case, platform: Platform, officer: Persona, admin: Persona
 ) -> None:

@@ -43,11 +43,16 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
                     rewritten += 1
             last_pk = cases[-1].pk
     screenshots = _reencrypt_screenshots(batch_size)
-    if rewritten or screenshots:
-        summary = {"cases": rewritten, **({"screenshots": screenshots} if screenshots else {})}
+    notices = _reencrypt_notices(batch_size)
+    if rewritten or screenshots or notices:
+        summary = {
+            "cases": rewritten,
+            **({"screenshots": screenshots} if screenshots else {}),
+            **({"notices": notices} if notices else {}),
+        }
         with transaction.atomic():
             append(actor="worker", event_type=EventType.KEYS_ROTATED, summary=summary)
-    return rewritten + screenshots
+    return rewritten + screenshots + notices
 
 
 def _reencrypt_screenshots(batch_size: int) -> int:
@@ -73,4 +78,28 @@ def _reencrypt_screenshots(batch_size: int) -> int:
                     shot.save(update_fields=["image_encrypted"])
                     rewritten += 1
             last_pk = shots[-1].pk
+    return rewritten
+
+
+def _reencrypt_notices(batch_size: int) -> int:
+    """Takedown notices: the text that was sent, which may name the survivor."""
+    from haven.web.takedown.actions import NOTICE_BODY
+    from haven.web.takedown.models import Notice
+
+    rewritten = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            notices = list(
+                Notice.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk")[:batch_size]
+            )
+            if not notices:
+                break
+            for notice in notices:
+                if notice.body_encrypted and not crypto.is_current(notice.body_encrypted):
+                    body = crypto.decrypt(notice.body_encrypted, NOTICE_BODY)
+                    notice.body_encrypted = crypto.encrypt(body, NOTICE_BODY)
+                    notice.save(update_fields=["body_encrypted"])
+                    rewritten += 1
+            last_pk = notices[-1].pk
     return rewritten
