@@ -161,3 +161,22 @@ def test_a_bank_file_with_bad_crop_signals_names_the_line(
     path.write_text(json.dumps({"path": "p.png", "md5": "ab" * 16, "extra": []}) + "\n")
     with pytest.raises(BankFileError, match="need a pdq"):
         list(JsonlBank(path).read_bank())
+
+
+def test_a_crop_between_the_grid_points_is_found_by_refining(site: TestSite, policy: FetchPolicy) -> None:
+    # A 67 % centre crop lies between the query side's recrops at 65 % and 70 %: only refining
+    # the near miss towards the photo's centre64 signal brings it within the threshold.
+    im = picture(31)
+    w, h = im.size
+    m = 0.165
+    data = encode(im.crop((round(m * w), round(m * h), round(w - m * w), round(h - m * h))), quality=85)
+    bank = BankSnapshot([robust_entry("photo", "case-1", encode(im, "PNG"))])
+    assert bank.match(pdq_hash(data), None, query_signals(data)) == []  # without the picture: missed
+    url = site.put("/refine-gallery/crop.jpg", data, "image/jpeg")
+    index = site.put("/refine-gallery/index.html", '<html><body><img src="crop.jpg"></body></html>')
+    report = scan([Crawl(index, depth=0)], bank, options=ScanOptions(policy=policy))
+    ((content_id, kind, transform),) = found(report).values()
+    assert (content_id, kind in CROPS) == ("photo", True)
+    assert transform.endswith(":refined")
+    assert report.candidates[0].media_url == url
+    assert report.candidates[0].distance <= 31
