@@ -4,8 +4,11 @@ Runs, in one process on one core, over the same real photos and the same edits:
 
 * ``pdq``       the whole-picture PDQ of the query against the bank's PDQ, distance <= 31
 * ``dihedral``  the query's 8 rotated/flipped PDQ hashes against the bank's PDQ, <= 31
-* ``robust``    haven.signals: robust_signals() stored per photo, query_signals() of the
-                query, matched by RobustMatcher with its per-kind thresholds
+* ``grid``      haven.signals: robust_signals() stored per photo, picture_query() of the
+                query, matched by RobustMatcher with its per-kind thresholds, near misses
+                not refined (``match(..., refine=False)``, what the lookup API does)
+* ``robust``    the same query and bank, near misses refined (``match(query)``, what
+                ``haven match``, the scanner and evidence capture do)
 
 Photos: Debian ``opencv-doc`` (the *tuning* set: thresholds and normalisation were chosen
 looking at it) and Debian ``mate-backgrounds`` plus PyPI ``scikit-image`` photos (the
@@ -27,7 +30,8 @@ candidate that may match that kind and a signal of that kind from a different ph
 (brute force over every pair), next to the kind's threshold.
 
 Cost: signals stored per photo; hashing time per photo on each side; query time against
-a bank of 1,000,000 signals (the real ones plus random 128-one-bit hashes).
+a bank of 1,000,000 signals (the real ones plus random 128-one-bit hashes, spread evenly
+over the twelve stored kinds), with and without refining.
 
     python benchmarks/bench_robustness.py [--json benchmarks/results/robustness.json] [--bank-size 1000000]
 """
@@ -44,6 +48,7 @@ import glob
 import io
 import json
 import platform
+import random
 import sys
 import time
 from collections import defaultdict
@@ -63,10 +68,11 @@ from haven.signals import (
     HammingIndex,
     PdqHash,
     QuerySignal,
+    Refinement,
     RobustMatcher,
     Signal,
     pdq_hash,
-    query_signals,
+    picture_query,
     robust_signals,
 )
 
@@ -182,7 +188,47 @@ EDITS: dict[str, list[Edit]] = {
         lambda im: imaugs.rotate(im, degrees=-6),
     ],
 }
-TARGET_CLASSES = [name for name in EDITS if "off-grid" not in name]
+
+
+def _draw(im: Image.Image) -> random.Random:
+    """A random source fixed per photo (by its size), so every run draws the same edits."""
+    return random.Random(im.size[0] * 7919 + im.size[1])
+
+
+def _random_centre(im: Image.Image) -> Image.Image:
+    s = _draw(im).uniform(0.55, 0.95)
+    m = (1.0 - s) / 2.0
+    return imaugs.crop(im, x1=m, y1=m, x2=1.0 - m, y2=1.0 - m)
+
+
+def _random_corner(im: Image.Image) -> Image.Image:
+    r = _draw(im)
+    s, (x, y) = r.uniform(0.62, 0.95), r.choice([(0, 0), (1, 0), (0, 1), (1, 1)])
+    x1, y1 = x * (1.0 - s), y * (1.0 - s)
+    return imaugs.crop(im, x1=x1, y1=y1, x2=x1 + s, y2=y1 + s)
+
+
+def _random_turn(im: Image.Image) -> Image.Image:
+    r = _draw(im)
+    return imaugs.rotate(im, degrees=r.uniform(3.0, 11.0) * r.choice([-1, 1]))
+
+
+def _random_anywhere(im: Image.Image) -> Image.Image:
+    r = _draw(im)
+    w, h = r.uniform(0.6, 0.95), r.uniform(0.6, 0.95)
+    x1, y1 = r.uniform(0.0, 1.0 - w), r.uniform(0.0, 1.0 - h)
+    return imaugs.crop(im, x1=x1, y1=y1, x2=x1 + w, y2=y1 + h)
+
+
+# Drawn per photo, anywhere in a range: how the method does on edits nobody chose for it.
+EDITS |= {
+    "crop centre 55–95% (random)": [_random_centre],
+    "crop corner 62–95% (random)": [_random_corner],
+    "rotate ±3–11° (random)": [_random_turn],
+    "crop anywhere, 60–95% × 60–95% (random)": [_random_anywhere],
+}
+TARGET_CLASSES = [name for name in EDITS if "off-grid" not in name and "random" not in name]
+METHODS = ("pdq", "dihedral", "grid", "robust")
 
 
 def dedupe(paths: list[Path]) -> tuple[list[tuple[str, Image.Image]], list[str]]:
@@ -243,26 +289,32 @@ def run_set(label: str, paths: list[Path]) -> dict[str, Any]:
     plain.add_many(range(len(bank)), [s[0].hash for s in bank])
 
     # Queries.
-    per_class: dict[str, dict[str, list[int]]] = {
-        c: {"pdq": [0, 0], "dihedral": [0, 0], "robust": [0, 0]} for c in EDITS
-    }
-    fp_pairs: dict[str, set[tuple[str, int, int]]] = {"pdq": set(), "dihedral": set(), "robust": set()}
+    per_class: dict[str, dict[str, list[int]]] = {c: {m: [0, 0] for m in METHODS} for c in EDITS}
+    fp_pairs: dict[str, set[tuple[str, int, int]]] = {m: set() for m in METHODS}
     query_times: list[float] = []
+    match_times: list[float] = []
     queries: list[tuple[str, int, bytes, list[QuerySignal]]] = []
     misses: dict[str, list[str]] = defaultdict(list)
+    refinements: list[tuple[str, bool, Refinement]] = []  # (class, towards the query's own photo, step)
     for p, (name, im) in enumerate(photos):
         for cls, edits in EDITS.items():
             for variant, edit in enumerate(edits):
                 data = as_bytes(edit(im))
                 t0 = time.perf_counter()
-                candidates = query_signals(data)
+                query = picture_query(data)
                 query_times.append(time.perf_counter() - t0)
-                queries.append((cls, p, data, candidates))
+                queries.append((cls, p, data, list(query)))
                 whole = pdq_hash(data)
+                trace: list[Refinement] = []
+                t0 = time.perf_counter()
+                refined = matcher.match(query, trace=trace)
+                match_times.append(time.perf_counter() - t0)
+                refinements.extend((cls, names.index(t.item) == p, t) for t in trace)
                 results = {
                     "pdq": {m.id for m in plain.query(whole.hash, PDQ_THRESHOLD)},
                     "dihedral": {m.id for m in plain.query(whole, PDQ_THRESHOLD, dihedral=True)},
-                    "robust": {names.index(m.item) for m in matcher.match(candidates)},
+                    "grid": {names.index(m.item) for m in matcher.match(query, refine=False)},
+                    "robust": {names.index(m.item) for m in refined},
                 }
                 for method, found in results.items():
                     per_class[cls][method][1] += 1
@@ -291,9 +343,34 @@ def run_set(label: str, paths: list[Path]) -> dict[str, Any]:
         "signals_per_photo": float(np.mean([len(s) for s in bank])),
         "submit_ms": float(np.median(submit_times) * 1000),
         "query_ms": float(np.median(query_times) * 1000),
+        "query_ms_p90": float(np.percentile(query_times, 90) * 1000),
+        "match_ms": float(np.median(match_times) * 1000),
+        "match_ms_p99": float(np.percentile(match_times, 99) * 1000),
+        "refinements": refinement_summary(refinements, len(queries)),
         "query_signals_per_image": float(np.mean([sum(len(c.hashes) for c in q[3]) for q in queries])),
         "_queries": queries,
         "_matcher": matcher,
+    }
+
+
+def refinement_summary(steps: list[tuple[str, bool, Refinement]], queries: int) -> dict[str, Any]:
+    """How often near misses were refined, towards which photo, and how close the wrong ones got."""
+    own = [t for _, mine, t in steps if mine]
+    other = [t for _, mine, t in steps if not mine]
+    return {
+        "queries": queries,
+        "refinements": len(steps),
+        "towards_own_photo": len(own),
+        "own_photo_matched": sum(1 for t in own if t.end <= THRESHOLDS[t.kind]),
+        "towards_other_photo": len(other),
+        "other_photo_matched": sum(1 for t in other if t.end <= THRESHOLDS[t.kind]),
+        "nearest_other_photo_after_refining": min((t.end for t in other), default=None),
+        "hashes_p50": float(np.median([t.hashes for _, _, t in steps])) if steps else 0.0,
+        "hashes_max": max((t.hashes for _, _, t in steps), default=0),
+        "by_class": {
+            cls: sum(1 for c, mine, t in steps if c == cls and mine and t.end <= THRESHOLDS[t.kind])
+            for cls in EDITS
+        },
     }
 
 
@@ -352,8 +429,11 @@ def bank_cost(results: list[dict[str, Any]], bank_size: int, rng: np.random.Gene
         order = np.argsort(rng.random((n, 256)), axis=1)[:, :128]
         np.put_along_axis(bits[row : row + n], order, True, axis=1)
     packed = np.packbits(bits, axis=1).view(">u8").astype(np.uint64)
+    # Spread over the stored kinds as a real bank's are (a photo's PDQ and its crops).
+    kinds = (WHOLE, *CROPS)
     t0 = time.perf_counter()
-    matcher.add_filler(packed)
+    for k, kind in enumerate(kinds):
+        matcher.add_filler(packed[k :: len(kinds)], kind)
     build = time.perf_counter() - t0
     queries = results[0]["_queries"]
     times = []
@@ -361,27 +441,37 @@ def bank_cost(results: list[dict[str, Any]], bank_size: int, rng: np.random.Gene
         t0 = time.perf_counter()
         matcher.match(candidates)
         times.append(time.perf_counter() - t0)
+    # With the picture at hand the index is asked at REFINE_GATE and near misses are refined.
+    refined_times = []
+    for _, _, data, _ in queries[:: max(1, len(queries) // 300)]:
+        query = picture_query(data)
+        t0 = time.perf_counter()
+        matcher.match(query)
+        refined_times.append(time.perf_counter() - t0)
     return {
         "bank_entries": len(matcher),
         "real_signals": real,
         "build_s": build,
         "query_p50_ms": float(np.median(times) * 1000),
         "query_p99_ms": float(np.percentile(times, 99) * 1000),
+        "refining_queries": len(refined_times),
+        "refining_query_p50_ms": float(np.median(refined_times) * 1000),
+        "refining_query_p99_ms": float(np.percentile(refined_times, 99) * 1000),
     }
 
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| edit class | queries | pdq | pdq + dihedral | **haven robust** |",
-        "|---|--:|--:|--:|--:|",
+        "| edit class | queries | pdq | pdq + dihedral | haven, grid only | **haven robust** |",
+        "|---|--:|--:|--:|--:|--:|",
     ]
     for cls in EDITS:
         n = sum(r["queries"][cls] for r in results)
         cells = []
-        for method in ("pdq", "dihedral", "robust"):
+        for method in METHODS:
             hits = sum(r["recall"][cls][method] * r["queries"][cls] for r in results)
             cells.append(f"{100 * hits / n:.1f}%")
-        cells[2] = f"**{cells[2]}**"
+        cells[-1] = f"**{cells[-1]}**"
         lines.append(f"| {cls} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -409,7 +499,12 @@ def main() -> None:
                 f"  {kind:12} threshold {m['threshold']:2}  "
                 f"nearest different photo {m['nearest_different_photo']}"
             )
-        print(f"robust misses: {json.dumps(r['robust_misses'])}")
+        print(f"robust misses: {json.dumps(r['robust_misses'], ensure_ascii=False)}")
+        print(f"refinements: {json.dumps(r['refinements'], ensure_ascii=False)}")
+        print(
+            f"query side p50 {r['query_ms']:.0f} ms (p90 {r['query_ms_p90']:.0f}); "
+            f"match p50 {r['match_ms']:.1f} ms (p99 {r['match_ms_p99']:.1f})"
+        )
     print("\n## both sets")
     print(table(results))
     cost = bank_cost(results, args.bank_size, rng)
@@ -417,6 +512,7 @@ def main() -> None:
         "signals_per_photo": float(np.mean([r["signals_per_photo"] for r in results])),
         "submit_ms_p50": float(np.mean([r["submit_ms"] for r in results])),
         "query_hash_ms_p50": float(np.mean([r["query_ms"] for r in results])),
+        "match_ms_p50": float(np.mean([r["match_ms"] for r in results])),
         "query_hashes_per_image": float(np.mean([r["query_signals_per_image"] for r in results])),
         **cost,
     }

@@ -139,3 +139,27 @@ def test_the_gathered_downsample_equals_the_banded_one_to_float_rounding(block: 
         rtol=0,
         atol=1e-9,
     )
+
+
+def test_a_small_bank_scanned_and_a_large_one_indexed_give_the_same_matches(bridge: Image.Image) -> None:
+    # Up to a few thousand signals the matcher compares every pair at once; above, it asks each
+    # kind's index. Filler hashes (belonging to no item) push the same bank over the line.
+    bank, large = RobustMatcher(), RobustMatcher()
+    for matcher in (bank, large):
+        matcher.add("bridge", robust_signals(np.asarray(bridge)))
+    rng = np.random.default_rng(11)
+    filler = rng.integers(0, 2**63, size=(6000, 4), dtype=np.uint64) * np.uint64(2)
+    for k, kind in enumerate(("pdq", "centre64", "corner60_tl")):
+        large.add_filler(filler[k::3], kind)
+        bank.add_filler(filler[k::3][:1], kind)  # the small one stays small
+    assert len(bank) < 4096 < len(large)
+    edits = [*OFF_GRID.values(), _crop((0.0, 0.0, 0.6, 0.6)), _crop((0.3, 0.3, 1.0, 1.0)), lambda im: im]
+    for edit in edits:
+        query = picture_query(_jpeg(edit(bridge)))
+        for refine in (False, True):
+            small_trace: list[Refinement] = []
+            large_trace: list[Refinement] = []
+            small = bank.match(query, refine=refine, trace=small_trace)
+            assert small == large.match(query, refine=refine, trace=large_trace)
+            assert small_trace == large_trace
+        assert [m.item for m in bank.match(query)] == ["bridge"]

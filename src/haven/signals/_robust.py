@@ -106,6 +106,7 @@ REFINE_ITEMS: Final = 3
 REFINE_BUDGET: Final = 48
 """At most this many PDQ hashes are spent refining one candidate towards one bank item."""
 
+_SCAN_MAX: Final = 4096  # banks up to this many signals are scanned in one array step, not indexed
 _KEPT_TURNS: Final = 16  # turned copies a PictureQuery keeps (the ANGLES and a few refined ones)
 
 # Refinement steps: an edge moves by this share of the candidate's side; an undone
@@ -839,7 +840,9 @@ class RobustMatcher:
     """A bank of pictures' signals, matched against query candidates with per-kind thresholds.
 
     Items are named by a string (a path, a case reference).  The signals live in one
-    :class:`HammingIndex`, so a bank of a million signals answers a query in milliseconds.
+    :class:`HammingIndex` per kind, so a candidate for one kind (a crop, a recrop) looks
+    only among that kind's signals, and a bank of a million signals answers a query
+    in milliseconds.
     """
 
     def __init__(self, thresholds: Mapping[str, int] | None = None) -> None:
@@ -847,7 +850,7 @@ class RobustMatcher:
         unknown = set(self.thresholds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown signal kinds: {', '.join(sorted(unknown))}")
-        self._index = HammingIndex()
+        self._indexes: dict[str, HammingIndex] = {}
         self._items: list[str] = []
         self._kinds: list[str] = []
         self._words = np.zeros((0, 4), dtype=np.uint64)  # row i: the hash of signal i
@@ -856,9 +859,11 @@ class RobustMatcher:
     def __len__(self) -> int:
         return len(self._items)
 
-    @property
-    def index(self) -> HammingIndex:
-        return self._index
+    def _index(self, kind: str) -> HammingIndex:
+        found = self._indexes.get(kind)
+        if found is None:
+            found = self._indexes[kind] = HammingIndex()
+        return found
 
     def _store(self, words: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
         n = len(self._items) - len(words)
@@ -873,20 +878,23 @@ class RobustMatcher:
 
     def add(self, item: str, signals: Iterable[Signal]) -> None:
         """Store the signals of one bank item; kinds without a threshold are not stored."""
-        ids: list[int] = []
+        by_kind: dict[str, tuple[list[int], list[PdqHash]]] = {}
         hashes: list[PdqHash] = []
         for signal in signals:
             if signal.kind not in KINDS:
                 raise ValueError(f"unknown signal kind {signal.kind!r}")
             if signal.kind not in self.thresholds:
                 continue
+            ids, kind_hashes = by_kind.setdefault(signal.kind, ([], []))
             ids.append(len(self._items))
+            kind_hashes.append(signal.hash)
             hashes.append(signal.hash)
             self._items.append(item)
             self._kinds.append(signal.kind)
-        if ids:
+        if hashes:
             self._store(np.array([h.to_words() for h in hashes], dtype=np.uint64))
-            self._index.add_many(ids, hashes)
+            for kind, (ids, kind_hashes) in by_kind.items():
+                self._index(kind).add_many(ids, kind_hashes)
 
     def add_filler(self, words: np.ndarray[Any, np.dtype[np.uint64]], kind: str = WHOLE) -> None:
         """Store hashes that belong to no named item (for measuring a large bank)."""
@@ -894,7 +902,7 @@ class RobustMatcher:
         self._items.extend([""] * len(words))
         self._kinds.extend([kind] * len(words))
         self._store(words)
-        self._index.add_many(np.arange(start, start + len(words), dtype=np.int64), words)
+        self._index(kind).add_many(np.arange(start, start + len(words), dtype=np.int64), words)
 
     def match(
         self,
@@ -913,47 +921,76 @@ class RobustMatcher:
         """
         candidates = list(query)
         picture = query if isinstance(query, PictureQuery) and refine else None
-        owners: list[tuple[int, int]] = []
-        hashes: list[PdqHash] = []
-        for n, candidate in enumerate(candidates):
-            owners.extend((n, v) for v in range(len(candidate.hashes)))
-            hashes.extend(candidate.hashes)
-        if not hashes or len(self._index) == 0:
+        if not candidates or not self._items:
             return []
         radius = max(self._radius, REFINE_GATE) if picture is not None else self._radius
+        found = (
+            self._scan(candidates, radius)
+            if len(self._items) <= _SCAN_MAX
+            else self._lookup(candidates, radius)
+        )
         best: dict[str, RobustMatch] = {}
         near: dict[str, tuple[int, int, int, int]] = {}  # item -> (distance, candidate, variant, signal id)
-        for (owner, variant), found in zip(owners, self._index.query_many(hashes, radius), strict=True):
+        for owner, variant, sid, distance in found:
+            item, kind = self._items[sid], self._kinds[sid]
+            if not item:
+                continue
             candidate = candidates[owner]
-            for m in found:
-                kind = self._kinds[m.id]
-                item = self._items[m.id]
-                if not item or (candidate.targets is not None and kind not in candidate.targets):
-                    continue
-                if m.distance > self.thresholds[kind]:
-                    if candidate.region is not None and m.distance < near.get(item, (999,))[0]:
-                        near[item] = (m.distance, owner, variant, m.id)
-                    continue
-                seen = best.get(item)
-                if seen is None or m.distance < seen.distance:
-                    best[item] = RobustMatch(m.distance, item, kind, candidate.candidate)
+            if distance > self.thresholds[kind]:
+                if candidate.region is not None and distance < near.get(item, (999,))[0]:
+                    near[item] = (distance, owner, variant, sid)
+                continue
+            seen = best.get(item)
+            if seen is None or (distance, kind) < (seen.distance, seen.kind):
+                best[item] = RobustMatch(distance, item, kind, candidate.candidate)
         if picture is not None:
             todo = sorted((d, item, owner, variant, sid) for item, (d, owner, variant, sid) in near.items())
             for d, item, owner, variant, sid in [t for t in todo if t[1] not in best][:REFINE_ITEMS]:
                 candidate, kind = candidates[owner], self._kinds[sid]
+                limit = self.thresholds[kind]
                 end, spent = _refine(
-                    picture,
-                    candidate,
-                    candidate.hashes[variant],
-                    self._hash_of(sid),
-                    d,
-                    self.thresholds[kind],
+                    picture, candidate, candidate.hashes[variant], self._hash_of(sid), d, limit
                 )
                 if trace is not None:
                     trace.append(Refinement(item, kind, candidate.candidate, d, end, spent))
-                if end <= self.thresholds[kind]:
+                if end <= limit:
                     best[item] = RobustMatch(end, item, kind, f"{candidate.candidate}:refined")
         return sorted(best.values())
+
+    def _lookup(self, candidates: list[QuerySignal], radius: int) -> Iterator[tuple[int, int, int, int]]:
+        """(candidate, variant, signal id, distance) within ``radius``, kind by kind through the indexes."""
+        for kind, index in self._indexes.items():
+            # Every candidate that may match this kind, looked up among this kind's signals only.
+            owners: list[tuple[int, int]] = []
+            hashes: list[PdqHash] = []
+            for n, candidate in enumerate(candidates):
+                if candidate.targets is None or kind in candidate.targets:
+                    owners.extend((n, v) for v in range(len(candidate.hashes)))
+                    hashes.extend(candidate.hashes)
+            if hashes and len(index):
+                for (owner, variant), matches in zip(owners, index.query_many(hashes, radius), strict=True):
+                    for m in matches:
+                        yield owner, variant, m.id, m.distance
+
+    def _scan(self, candidates: list[QuerySignal], radius: int) -> Iterator[tuple[int, int, int, int]]:
+        """:meth:`_lookup` for a small bank: every hash against every signal in one array step."""
+        owners = [(n, v) for n, c in enumerate(candidates) for v in range(len(c.hashes))]
+        words = np.array([h.to_words() for c in candidates for h in c.hashes], dtype=np.uint64)
+        stored = self._words[: len(self._items)]
+        distance = np.zeros((len(words), len(stored)), dtype=np.int32)
+        for w in range(4):
+            distance += np.bitwise_count(words[:, w, None] ^ stored[None, :, w])
+        codes = {kind: k for k, kind in enumerate(KINDS)}
+        kind_of = np.array([codes[kind] for kind in self._kinds], dtype=np.intp)
+        allowed = np.ones((len(candidates), len(KINDS)), dtype=bool)
+        for n, c in enumerate(candidates):
+            if c.targets is not None:
+                allowed[n] = [kind in c.targets for kind in KINDS]
+        owner_of = np.array([n for n, _ in owners], dtype=np.intp)
+        rows, cols = np.nonzero((distance <= radius) & allowed[owner_of][:, kind_of])
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            owner, variant = owners[row]
+            yield owner, variant, col, int(distance[row, col])
 
 
 def _moves(region: Region, share: float, degrees: float) -> list[Region]:
