@@ -18,7 +18,10 @@ back, both built only from PDQ:
   would lie if the query were a crop of the original between the stored ones.
 
 :class:`RobustMatcher` matches every candidate against the bank with a threshold per
-signal kind (docs/robust-matching.md has the measurements behind each number).
+signal kind, and where the picture is at hand (:func:`picture_query`) refines a
+candidate that came near a bank signal but not within its threshold: a crop or a turn
+between the grid's points (docs/robust-matching.md has the measurements behind each
+number).
 """
 
 from __future__ import annotations
