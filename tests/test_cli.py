@@ -94,7 +94,8 @@ def test_the_console_script_runs(pictures: Path) -> None:
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
 
 
-def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(pictures: Path) -> None:
+def _on_a_terminal(argv: list[str]) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """Run ``python -m haven ARGV`` with stderr on a pseudo-terminal: the process and what it drew."""
     import fcntl
     import os
     import pty
@@ -105,7 +106,7 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(pictures: Path) -> No
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "haven", "hash", str(pictures)],
+            [sys.executable, "-m", "haven", *argv],
             stdout=subprocess.PIPE,
             stderr=terminal,
             check=False,
@@ -123,6 +124,11 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(pictures: Path) -> No
             drawn += chunk
     finally:
         os.close(controller)
+    return proc, drawn
+
+
+def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(pictures: Path) -> None:
+    proc, drawn = _on_a_terminal(["hash", str(pictures)])
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 3  # the bar never mixes into the JSON Lines
     assert b"3/3" in drawn
@@ -132,6 +138,14 @@ def match(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dic
     status = main(["match", *args])
     captured = capsys.readouterr()
     return status, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def _robust_bank(capsys: pytest.CaptureFixture[str], pictures: Path, tmp_path: Path) -> Path:
+    """``haven hash --robust`` of the pictures, written where ``haven match --bank`` reads it."""
+    _, records = run(capsys, "--robust", str(pictures))
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return bank
 
 
 def test_robust_adds_the_extra_crop_signals(pictures: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,9 +162,7 @@ def test_robust_adds_the_extra_crop_signals(pictures: Path, capsys: pytest.Captu
 def test_match_finds_a_cropped_and_padded_copy_in_a_robust_bank(
     pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, records = run(capsys, "--robust", str(pictures))
-    bank = tmp_path / "bank.jsonl"
-    bank.write_text("".join(json.dumps(r) + "\n" for r in records))
+    bank = _robust_bank(capsys, pictures, tmp_path)
     original = Image.open(pictures / "one.jpg")
     w, h = original.size
     original.crop((0, 0, int(w * 0.6), int(h * 0.6))).save(tmp_path / "corner.jpg", quality=90)
@@ -222,3 +234,32 @@ def test_match_with_a_missing_bank_exits_two(
     status, _, err = match(capsys, "--bank", str(tmp_path / "nope.jsonl"), str(pictures / "one.jpg"))
     assert status == 2
     assert "cannot read the bank" in err
+
+
+def test_match_jobs_gives_the_same_output_in_the_same_order(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bank = _robust_bank(capsys, pictures, tmp_path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    Image.open(pictures / "one.jpg").rotate(7, expand=True).save(tmp_path / "turned.jpg", quality=90)
+    queries = [str(pictures), str(broken), str(tmp_path / "turned.jpg")]
+    serial = match(capsys, "--bank", str(bank), *queries)
+    parallel = match(capsys, "--bank", str(bank), "--jobs", "2", *queries)
+    assert serial == parallel
+    status, results, _ = parallel
+    assert status == 1  # the broken file, reported in its place
+    assert set(results[-2]) == {"path", "error"}
+    assert results[-2]["path"] == str(broken)
+    assert [m["path"] for m in results[-1]["matches"]] == [str(pictures / "one.jpg")]  # type: ignore[index]
+
+
+def test_match_draws_a_progress_bar_when_stderr_is_a_terminal(
+    pictures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bank = _robust_bank(capsys, pictures, tmp_path)
+    queries = [str(pictures / "one.jpg"), str(pictures / "sub" / "two.png")]
+    proc, drawn = _on_a_terminal(["match", "--bank", str(bank), *queries])
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == 2  # the bar never mixes into the JSON Lines
+    assert b"2/2" in drawn

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from haven import __version__
 
@@ -21,22 +22,23 @@ def _jobs(text: str) -> int:
     return value or (os.cpu_count() or 1)
 
 
-def _cmd_hash(args: argparse.Namespace) -> int:
+def _progress(total: int) -> Any:
+    """A progress bar on stderr, drawn only when stderr is a terminal (never into piped output)."""
     from tqdm import tqdm
 
+    return tqdm(
+        total=total, unit="file", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True
+    )
+
+
+def _cmd_hash(args: argparse.Namespace) -> int:
     from haven.signals import FileError, expand_paths, hash_files
 
     paths = list(expand_paths(args.paths))
     results = hash_files(paths, jobs=args.jobs, full_resolution=args.full_resolution, robust=args.robust)
     failed = 0
     out = sys.stdout
-    with tqdm(
-        total=len(paths),
-        unit="file",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        dynamic_ncols=True,
-    ) as bar:
+    with _progress(len(paths)) as bar:
         for result in results:
             if isinstance(result, FileError):
                 failed += 1
@@ -47,7 +49,7 @@ def _cmd_hash(args: argparse.Namespace) -> int:
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
-    from haven.signals import BankFormatError, HashingError, expand_paths, load_bank, match_file
+    from haven.signals import BankFormatError, expand_paths, load_bank, match_files
 
     try:
         with open(args.bank, encoding="utf-8") as fh:
@@ -61,18 +63,19 @@ def _cmd_match(args: argparse.Namespace) -> int:
     except BankFormatError as exc:
         print(f"haven match: {args.bank}: {exc}", file=sys.stderr)
         return 2
+    paths = list(expand_paths(args.paths))
     failed = 0
     out = sys.stdout
-    for path in expand_paths(args.paths):
-        record: dict[str, object] = {"path": path}
-        try:
-            found = match_file(path, matcher)
-        except HashingError as exc:
-            failed += 1
-            record["error"] = str(exc)
-        else:
-            record["matches"] = [{"path": m.item, "distance": m.distance, "kind": m.kind} for m in found]
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with _progress(len(paths)) as bar:
+        for path, found in match_files(paths, matcher, jobs=args.jobs):
+            record: dict[str, object] = {"path": path}
+            if isinstance(found, Exception):
+                failed += 1
+                record["error"] = str(found)
+            else:
+                record["matches"] = [{"path": m.item, "distance": m.distance, "kind": m.kind} for m in found]
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            bar.update(1)
     out.flush()
     return 1 if failed else 0
 
@@ -344,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to look up")
     m.add_argument("--bank", required=True, metavar="HASHES.jsonl", help="`haven hash` output")
+    m.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="match in N processes (0: one per CPU core); the output order is the same",
+    )
     m.set_defaults(handler=_cmd_match)
     _add_scan_command(commands)
     _add_web_commands(commands)

@@ -163,3 +163,20 @@ def test_a_small_bank_scanned_and_a_large_one_indexed_give_the_same_matches(brid
             assert small == large.match(query, refine=refine, trace=large_trace)
             assert small_trace == large_trace
         assert [m.item for m in bank.match(query)] == ["bridge"]
+
+
+def test_a_matcher_pickles_with_its_signals_and_matches_alike(bridge: Image.Image) -> None:
+    import pickle
+
+    matcher = RobustMatcher({kind: 29 for kind in THRESHOLDS})
+    matcher.add("bridge", robust_signals(np.asarray(bridge)))
+    matcher.add_filler(
+        np.random.default_rng(2).integers(0, 2**63, size=(5000, 4), dtype=np.uint64), "centre80"
+    )
+    copy = pickle.loads(pickle.dumps(matcher))
+    assert len(copy) == len(matcher)
+    assert copy.thresholds == matcher.thresholds
+    for edit in (*OFF_GRID.values(), _crop((0.1, 0.1, 0.9, 0.9))):
+        query = picture_query(_jpeg(edit(bridge)))
+        assert copy.match(query) == matcher.match(query)
+        assert copy.match(query, refine=False) == matcher.match(query, refine=False)

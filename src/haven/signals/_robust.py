@@ -35,7 +35,7 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image
 
-from ._errors import InvalidHashError
+from ._errors import HashingError, InvalidHashError
 from ._hashers import ImageSource, PdqResult, _luma, _result
 from ._hashes import PdqHash
 from ._image import DEFAULT_LIMITS, Limits, LumaPlane, read_file_bytes
@@ -862,6 +862,27 @@ class RobustMatcher:
     def __len__(self) -> int:
         return len(self._items)
 
+    # Pickled as its signals (for worker processes); the indexes are rebuilt where it lands.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "thresholds": self.thresholds,
+            "items": self._items,
+            "kinds": self._kinds,
+            "words": self._words[: len(self._items)].copy(),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.thresholds = dict(state["thresholds"])
+        self._radius = max(self.thresholds.values(), default=0)
+        self._indexes = {}
+        self._items = list(state["items"])
+        self._kinds = list(state["kinds"])
+        self._words = np.array(state["words"], dtype=np.uint64).reshape(-1, 4)
+        kinds = np.array(self._kinds, dtype=object)
+        for kind in dict.fromkeys(self._kinds):
+            ids = np.flatnonzero(kinds == kind)
+            self._index(kind).add_many(ids, self._words[ids])
+
     def _index(self, kind: str) -> HammingIndex:
         found = self._indexes.get(kind)
         if found is None:
@@ -1062,6 +1083,46 @@ def match_file(
     Raises a :class:`HashingError` subclass for a file that cannot be hashed.
     """
     return matcher.match(picture_query(read_file_bytes(path, limits), limits=limits))
+
+
+_WORKER_MATCHER: RobustMatcher | None = None
+
+
+def _start_worker(matcher: RobustMatcher) -> None:
+    global _WORKER_MATCHER  # one bank per worker process, set once
+    _WORKER_MATCHER = matcher
+
+
+def _match_one(path: str, limits: Limits) -> tuple[str, list[RobustMatch] | HashingError]:
+    assert _WORKER_MATCHER is not None  # noqa: S101 - set by the pool's initializer
+    try:
+        return path, match_file(path, _WORKER_MATCHER, limits=limits)
+    except HashingError as exc:
+        return path, exc
+
+
+def match_files(
+    paths: Iterable[str], matcher: RobustMatcher, *, jobs: int = 1, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[tuple[str, list[RobustMatch] | HashingError]]:
+    """:func:`match_file` for many files, in order: (path, matches) or (path, the error).
+
+    A file that cannot be hashed never stops the batch.  ``jobs`` > 1 spreads the work over
+    that many processes, each with its own copy of the bank (sent once per process).
+    """
+    if jobs <= 1:
+        for path in paths:
+            try:
+                yield path, match_file(path, matcher, limits=limits)
+            except HashingError as exc:
+                yield path, exc
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    path_list = list(paths)
+    chunk = max(1, min(8, len(path_list) // (jobs * 8)))
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(matcher,)) as pool:
+        yield from pool.map(partial(_match_one, limits=limits), path_list, chunksize=chunk)
 
 
 # -- bank files (``haven hash`` JSON Lines) ----------------------------------------------
