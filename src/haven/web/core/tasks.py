@@ -6,7 +6,10 @@ and run in any worker process.
 
 from __future__ import annotations
 
-from django.db import transaction
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import models, transaction
 from django_tasks import task
 
 from haven.web.audit.chain import append
@@ -14,7 +17,10 @@ from haven.web.audit.models import EventType
 from haven.web.cases.models import Case
 from haven.web.core import crypto
 
-_FIELDS = (("contact_encrypted", "cases.Case.contact"), ("notes_encrypted", "cases.Case.notes"))
+_CASE_FIELDS: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("contact_encrypted", lambda _: "cases.Case.contact"),
+    ("notes_encrypted", lambda _: "cases.Case.notes"),
+)
 
 
 @task()
@@ -24,26 +30,18 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
     Run after putting a new key first in HAVEN_ENCRYPTION_KEYS; once it reports 0, the old
     keys can be removed.
     """
-    rewritten = 0
-    last_pk = 0
-    while True:
-        with transaction.atomic():
-            cases = list(Case.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk")[:batch_size])
-            if not cases:
-                break
-            for case in cases:
-                changed = []
-                for field, context in _FIELDS:
-                    value = getattr(case, field)
-                    if value and not crypto.is_current(value):
-                        setattr(case, field, crypto.encrypt(crypto.decrypt(value, context), context))
-                        changed.append(field)
-                if changed:
-                    case.save(update_fields=changed)
-                    rewritten += 1
-            last_pk = cases[-1].pk
-    screenshots = _reencrypt_screenshots(batch_size)
-    notices = _reencrypt_notices(batch_size)
+    from haven.web.takedown.actions import NOTICE_BODY
+    from haven.web.takedown.models import EvidenceScreenshot, Notice
+
+    rewritten = _reencrypt_rows(Case, _CASE_FIELDS, batch_size)
+    # A screenshot's key context names its evidence row, so it is computed per row.
+    screenshots = _reencrypt_rows(
+        EvidenceScreenshot,
+        (("image_encrypted", lambda shot: EvidenceScreenshot.context(shot.evidence_id)),),
+        batch_size,
+    )
+    # A notice's text is the record of what was sent, and may name the survivor.
+    notices = _reencrypt_rows(Notice, (("body_encrypted", lambda _: NOTICE_BODY),), batch_size)
     if rewritten or screenshots or notices:
         summary = {
             "cases": rewritten,
@@ -55,51 +53,35 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
     return rewritten + screenshots + notices
 
 
-def _reencrypt_screenshots(batch_size: int) -> int:
-    """Evidence screenshots: their key context names the evidence row, so it is computed per row."""
-    from haven.web.takedown.models import EvidenceScreenshot
+def _reencrypt_rows(
+    model: type[models.Model], fields: Sequence[tuple[str, Callable[[Any], str]]], batch_size: int
+) -> int:
+    """Rewrite a model's encrypted fields that are not under the current key; return how many rows changed.
 
+    Rows are taken in primary-key order, a batch at a time, each batch under its row locks.
+    ``fields`` pairs each field with the function giving a row's key context for it.
+    """
     rewritten = 0
     last_pk = 0
     while True:
         with transaction.atomic():
-            shots = list(
-                EvidenceScreenshot.objects.select_for_update()
-                .filter(pk__gt=last_pk)
-                .order_by("pk")[:batch_size]
+            rows = list(
+                model._default_manager.select_for_update().filter(pk__gt=last_pk).order_by("pk")[:batch_size]
             )
-            if not shots:
+            if not rows:
                 break
-            for shot in shots:
-                if not crypto.is_current(shot.image_encrypted):
-                    context = EvidenceScreenshot.context(shot.evidence_id)
-                    plain = crypto.decrypt_bytes(shot.image_encrypted, context)
-                    shot.image_encrypted = crypto.encrypt_bytes(plain, context)
-                    shot.save(update_fields=["image_encrypted"])
+            for row in rows:
+                changed = []
+                for field, context_of in fields:
+                    value = getattr(row, field)
+                    if value and not crypto.is_current(value):
+                        context = context_of(row)
+                        setattr(
+                            row, field, crypto.encrypt_bytes(crypto.decrypt_bytes(value, context), context)
+                        )
+                        changed.append(field)
+                if changed:
+                    row.save(update_fields=changed)
                     rewritten += 1
-            last_pk = shots[-1].pk
-    return rewritten
-
-
-def _reencrypt_notices(batch_size: int) -> int:
-    """Takedown notices: the text that was sent, which may name the survivor."""
-    from haven.web.takedown.actions import NOTICE_BODY
-    from haven.web.takedown.models import Notice
-
-    rewritten = 0
-    last_pk = 0
-    while True:
-        with transaction.atomic():
-            notices = list(
-                Notice.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk")[:batch_size]
-            )
-            if not notices:
-                break
-            for notice in notices:
-                if notice.body_encrypted and not crypto.is_current(notice.body_encrypted):
-                    body = crypto.decrypt(notice.body_encrypted, NOTICE_BODY)
-                    notice.body_encrypted = crypto.encrypt(body, NOTICE_BODY)
-                    notice.save(update_fields=["body_encrypted"])
-                    rewritten += 1
-            last_pk = notices[-1].pk
+            last_pk = rows[-1].pk
     return rewritten
