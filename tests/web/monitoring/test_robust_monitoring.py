@@ -7,14 +7,14 @@ from PIL import Image
 
 from haven.signals import CROPS
 from haven.web.accounts.models import Organisation
-from haven.web.cases import actions as case_actions
 from haven.web.cases.models import Case
 from haven.web.monitoring import actions
 from haven.web.monitoring.bank import CaseBank
 from haven.web.monitoring.models import Candidate, ScanRun
-from tests.scan.content import cropped, encode, meme, robust_record
+from tests.scan.content import cropped, meme
 from tests.scan.site import TestSite
 from tests.web.conftest import Persona
+from tests.web.takedown.conftest import add_robust_photo
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -22,13 +22,7 @@ pytestmark = pytest.mark.usefixtures("loopback")
 @pytest.fixture
 def robust_case(case: Case, counsellor: Persona, photo: Image.Image) -> Case:
     """The persona case, consenting to monitoring, with its photo as ``haven hash --robust`` gives it."""
-    case_actions.record_consent(
-        actor=counsellor.user, case=case, scope="monitor", granted=True, method="phone"
-    )
-    record = robust_record(encode(photo, quality=90))
-    item = case_actions.HashInput("photo 1", record["pdq"], record["quality"], extra=record["extra"])
-    case_actions.add_content(actor=counsellor.user, case=case, items=[item])
-    return case
+    return add_robust_photo(counsellor, case, photo, "monitor")
 
 
 def _run(officer: Persona, start: str) -> ScanRun:

@@ -38,6 +38,17 @@ def photo(vectors: Path) -> Image.Image:
         return image.convert("RGB")
 
 
+def add_robust_photo(counsellor: Persona, case: Case, photo: Image.Image, scope: str) -> Case:
+    """The case, consenting to ``scope``, with its photo as ``haven hash --robust`` gives it."""
+    from tests.scan.content import encode, robust_record
+
+    case_actions.record_consent(actor=counsellor.user, case=case, scope=scope, granted=True, method="phone")
+    record = robust_record(encode(photo, quality=90))
+    item = case_actions.HashInput("photo 1", record["pdq"], record["quality"], extra=record["extra"])
+    case_actions.add_content(actor=counsellor.user, case=case, items=[item])
+    return case
+
+
 def jpeg(image: Image.Image, quality: int = 85) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)

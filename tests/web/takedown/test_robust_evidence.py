@@ -7,26 +7,20 @@ from django.utils import timezone
 from PIL import Image
 
 from haven.signals import CROPS
-from haven.web.cases import actions as case_actions
 from haven.web.cases.models import Case, ContentItem
 from haven.web.takedown import actions
 from haven.web.takedown.models import Evidence
-from tests.scan.content import cropped, encode, robust_record
+from tests.scan.content import cropped, encode
 from tests.scan.site import TestSite
 from tests.web.conftest import Persona
+from tests.web.takedown.conftest import add_robust_photo
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
 
 @pytest.fixture
 def robust_case(case: Case, counsellor: Persona, photo: Image.Image) -> Case:
-    case_actions.record_consent(
-        actor=counsellor.user, case=case, scope="takedown", granted=True, method="phone"
-    )
-    record = robust_record(encode(photo, quality=90))
-    item = case_actions.HashInput("photo 1", record["pdq"], record["quality"], extra=record["extra"])
-    case_actions.add_content(actor=counsellor.user, case=case, items=[item])
-    return case
+    return add_robust_photo(counsellor, case, photo, "takedown")
 
 
 def _media_evidence(site: TestSite, case: Case, officer: Persona, prefix: str, media: bytes) -> Evidence:
