@@ -788,25 +788,20 @@ def picture_query(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> Pi
     be hashed."""
     whole, plane, block = _working_plane(source, limits)
     shape = plane.shape
+    query = PictureQuery(whole, (), plane, block)
     out: list[QuerySignal] = []
 
-    def add(
-        name: str,
-        result: PdqResult,
-        region: Region,
-        *,
-        dihedral: bool,
-        targets: frozenset[str] | None = None,
-    ) -> None:
-        if result.quality < QUALITY_FLOOR:
+    def add(name: str, region: Region, *, dihedral: bool, target: str | None) -> None:
+        # The same cut and hash that refining starts from (PictureQuery.hash_region).
+        result = query.hash_region(region)
+        if result is None:
             return
         hashes = tuple(result.dihedral()) if dihedral else (result.hash,)
+        targets = None if target is None else frozenset({target})
         out.append(QuerySignal(name, hashes, result.quality, targets, region))
 
     def add_box(name: str, box: tuple[int, int, int, int], *, dihedral: bool, target: str | None) -> None:
-        targets = None if target is None else frozenset({target})
-        region = Region(0.0, _centred(shape, box))
-        add(name, _query_hash(_crop(plane, box), block), region, dihedral=dihedral, targets=targets)
+        add(name, Region(0.0, _centred(shape, box)), dihedral=dihedral, target=target)
 
     if whole.quality >= QUALITY_FLOOR:
         variants = dict.fromkeys([whole.hash, *_pixel_dihedral(plane, block)])
@@ -822,16 +817,10 @@ def picture_query(source: ImageSource, *, limits: Limits = DEFAULT_LIMITS) -> Pi
             add_box(f"recrop:{hypothesis}:{kind}", box, dihedral=False, target=kind)
     for i, box in enumerate(photo_boxes(plane)):
         add_box(f"photo:{i}", box, dihedral=True, target=None)
-    query = PictureQuery(whole, (), plane, block)
     for degrees in ANGLES:
-        back = query.turned(degrees)
-        for hypothesis, target, centred in _derotated(back, shape[0], shape[1], degrees):
+        for hypothesis, target, centred in _derotated(query.turned(degrees), shape[0], shape[1], degrees):
             name = f"derotate:{degrees:g}:{hypothesis}:{target or WHOLE}"
-            targets = None if target is None else frozenset({target})
-            region = Region(degrees, centred)
-            piece = _cut(back, centred)
-            assert piece is not None  # noqa: S101 - _derotated yields only boxes big enough
-            add(name, _query_hash(piece, block), region, dihedral=False, targets=targets)
+            add(name, Region(degrees, centred), dihedral=False, target=target)
     query.signals = tuple(out)
     return query
 
