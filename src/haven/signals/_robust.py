@@ -109,6 +109,7 @@ REFINE_ITEMS: Final = 3
 REFINE_BUDGET: Final = 48
 """At most this many PDQ hashes are spent refining one candidate towards one bank item."""
 
+_KIND_CODES: Final = {kind: k for k, kind in enumerate(KINDS)}
 _SCAN_MAX: Final = 4096  # banks up to this many signals are scanned in one array step, not indexed
 _KEPT_TURNS: Final = 16  # turned copies a PictureQuery keeps (the ANGLES and a few refined ones)
 
@@ -846,6 +847,7 @@ class RobustMatcher:
         self._items: list[str] = []
         self._kinds: list[str] = []
         self._words = np.zeros((0, 4), dtype=np.uint64)  # row i: the hash of signal i
+        self._codes = np.zeros(0, dtype=np.intp)  # entry i: the position of signal i's kind in KINDS
         self._radius = max(self.thresholds.values(), default=0)
 
     def __len__(self) -> int:
@@ -867,6 +869,7 @@ class RobustMatcher:
         self._items = list(state["items"])
         self._kinds = list(state["kinds"])
         self._words = np.array(state["words"], dtype=np.uint64).reshape(-1, 4)
+        self._codes = np.array([_KIND_CODES[kind] for kind in self._kinds], dtype=np.intp)
         kinds = np.array(self._kinds, dtype=object)
         for kind in dict.fromkeys(self._kinds):
             ids = np.flatnonzero(kinds == kind)
@@ -879,12 +882,18 @@ class RobustMatcher:
         return found
 
     def _store(self, words: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
+        """Keep the hashes (and kind codes) of the signals just appended to ``_items``/``_kinds``."""
         n = len(self._items) - len(words)
         if len(self._words) < n + len(words):
-            grown = np.zeros((max(2 * len(self._words), n + len(words), 64), 4), dtype=np.uint64)
+            size = max(2 * len(self._words), n + len(words), 64)
+            grown = np.zeros((size, 4), dtype=np.uint64)
             grown[:n] = self._words[:n]
             self._words = grown
+            codes = np.zeros(size, dtype=np.intp)
+            codes[:n] = self._codes[:n]
+            self._codes = codes
         self._words[n : n + len(words)] = words
+        self._codes[n : n + len(words)] = [_KIND_CODES[kind] for kind in self._kinds[n:]]
 
     def _hash_of(self, signal_id: int) -> PdqHash:
         return PdqHash(int.from_bytes(self._words[signal_id].astype(">u8").tobytes(), "big"))
@@ -993,8 +1002,7 @@ class RobustMatcher:
         distance = np.zeros((len(words), len(stored)), dtype=np.int32)
         for w in range(4):
             distance += np.bitwise_count(words[:, w, None] ^ stored[None, :, w])
-        codes = {kind: k for k, kind in enumerate(KINDS)}
-        kind_of = np.array([codes[kind] for kind in self._kinds], dtype=np.intp)
+        kind_of = self._codes[: len(self._items)]
         allowed = np.ones((len(candidates), len(KINDS)), dtype=bool)
         for n, c in enumerate(candidates):
             if c.targets is not None:
