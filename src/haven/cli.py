@@ -235,6 +235,50 @@ def _cmd_rotate_keys(args: argparse.Namespace) -> int:
     return rotate_keys()
 
 
+def _cmd_partner_create(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import partner_create
+
+    return partner_create(args.name, args.org, args.kind, args.contact, args.json)
+
+
+def _cmd_partner_revoke(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import partner_revoke
+
+    return partner_revoke(args.name, args.org)
+
+
+def _cmd_sharing_approve(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import sharing_approve
+
+    return sharing_approve(args.case_number)
+
+
+def _add_sharing_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("partner", help="platforms, hotlines and centres that fetch shared hashes")
+    psub = p.add_subparsers(dest="partner_command", required=True, metavar="ACTION")
+    pc = psub.add_parser("create", help="register a partner and print its keys (shown once)")
+    pc.add_argument("name")
+    pc.add_argument("--org", required=True, help="the organisation's short name")
+    pc.add_argument("--kind", required=True, choices=["platform", "hotline", "centre"])
+    pc.add_argument("--contact", default="", help="who to reach there about the exchange")
+    pc.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"fetch_key", "feedback_key", "submit_key", "subscription_key"} as JSON',
+    )
+    pc.set_defaults(handler=_cmd_partner_create)
+    pr = psub.add_parser("revoke", help="revoke every key of a partner")
+    pr.add_argument("name")
+    pr.add_argument("--org", required=True, help="the organisation's short name")
+    pr.set_defaults(handler=_cmd_partner_revoke)
+
+    s = commands.add_parser("sharing", help="what is shared with partners")
+    ssub = s.add_subparsers(dest="sharing_command", required=True, metavar="ACTION")
+    sa = ssub.add_parser("approve", help="mark every share-consented item of a case as fit to share")
+    sa.add_argument("case_number")
+    sa.set_defaults(handler=_cmd_sharing_approve)
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -357,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(handler=_cmd_match)
     _add_scan_command(commands)
     _add_web_commands(commands)
+    _add_sharing_commands(commands)
     return parser
 
 

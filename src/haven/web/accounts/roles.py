@@ -34,7 +34,9 @@ class Perm(StrEnum):
     TAKEDOWN = "takedown"  # sightings, evidence, notices, rechecks
     MANAGE_PLATFORMS = "manage_platforms"  # the platform directory
     MANAGE_SOURCES = "manage_sources"  # monitoring sources and their runs
-    REVIEW = "review"  # the review queue of monitoring matches
+    REVIEW = "review"  # the review queue of monitoring matches; partner hashes in quarantine
+    APPROVE_SHARING = "approve_sharing"  # mark a case's items as fit to share with partners
+    MANAGE_PARTNERS = "manage_partners"  # register partners, issue and revoke their keys
 
 
 _CASEWORK = {
@@ -47,12 +49,20 @@ _CASEWORK = {
     Perm.LOOKUP,
     Perm.TAKEDOWN,
     Perm.REVIEW,
+    Perm.APPROVE_SHARING,
 }
 
 MATRIX: dict[str, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
         _CASEWORK
-        | {Perm.VIEW_AUDIT, Perm.MANAGE_USERS, Perm.VIEW_REPORTS, Perm.MANAGE_PLATFORMS, Perm.MANAGE_SOURCES}
+        | {
+            Perm.VIEW_AUDIT,
+            Perm.MANAGE_USERS,
+            Perm.VIEW_REPORTS,
+            Perm.MANAGE_PLATFORMS,
+            Perm.MANAGE_SOURCES,
+            Perm.MANAGE_PARTNERS,
+        }
     ),
     Role.COUNSELLOR: frozenset(_CASEWORK),
     # Deletion officers work from hashes and URLs: no survivor contact details, no consent changes.
@@ -65,6 +75,7 @@ MATRIX: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_PLATFORMS,
             Perm.MANAGE_SOURCES,
             Perm.REVIEW,
+            Perm.APPROVE_SHARING,
         }
     ),
     # Reviewers look at monitoring candidates: they see cases' hashes, nothing personal.

@@ -47,6 +47,15 @@ class EventType(models.TextChoices):
     CANDIDATE_VIEWED = "candidate.viewed", _("Found picture shown unblurred")
     CANDIDATE_CONFIRMED = "candidate.confirmed", _("Match confirmed")
     CANDIDATE_REJECTED = "candidate.rejected", _("Match rejected")
+    PARTNER_CREATED = "partner.created", _("Sharing partner registered")
+    PARTNER_KEY_ROTATED = "partner.key_rotated", _("Sharing partner key replaced")
+    PARTNER_REVOKED = "partner.revoked", _("Sharing partner revoked")
+    SHARING_APPROVED = "sharing.approved", _("Approved for sharing with partners")
+    SHARING_WITHDRAWN = "sharing.withdrawn", _("Withdrawn from partners")
+    PARTNER_FETCHED = "partner.fetched", _("Partner fetched shared hashes")
+    PARTNER_FEEDBACK = "partner.feedback", _("Feedback from a partner")
+    PARTNER_HASHES_SUBMITTED = "partner.hashes_submitted", _("Partner hashes received into quarantine")
+    QUARANTINE_REVIEWED = "quarantine.reviewed", _("Partner hash reviewed")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 

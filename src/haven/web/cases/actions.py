@@ -43,6 +43,14 @@ consent_withdrawn = Signal()
 """Sent inside the withdrawing transaction with ``case`` and ``scope``: other apps drop what the
 consent covered (the matching index, partner sharing) before the transaction commits."""
 
+consent_granted = Signal()
+"""Sent inside the granting transaction with ``case`` and ``scope``: other apps take up again what
+the consent covers (items already reviewed for sharing go back to partners)."""
+
+content_removed = Signal()
+"""Sent inside the removing transaction with ``items`` (content items of one case) and ``erased``
+(True for the survivor's "delete my data"): other apps withdraw what they made of them."""
+
 _CONTACT = "cases.Case.contact"
 _NOTES = "cases.Case.notes"
 
@@ -243,7 +251,9 @@ def apply_consent(
             IndexChange.objects.create(
                 content_item=item, op=IndexChange.Op.ADD if granted else IndexChange.Op.REMOVE
             )
-    if not granted:
+    if granted:
+        consent_granted.send(sender=Case, case=case, scope=scope)
+    else:
         consent_withdrawn.send(sender=Case, case=case, scope=scope)
     return record
 
@@ -472,6 +482,7 @@ def remove_content(*, actor: Any, item: ContentItem) -> None:
         item.removed_at = timezone.now()
         item.save(update_fields=["removed_at"])
         IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
+        content_removed.send(sender=ContentItem, items=[item], erased=False)
         append(
             actor=actor,
             event_type=EventType.CONTENT_REMOVED,

@@ -165,6 +165,15 @@ def _field_label(name: str) -> str:
     return str(getattr(field, "verbose_name", name))
 
 
+# What a partner's feedback (StopNCII's values) means, in a counsellor's words.
+_PARTNER_SAID = {
+    "Blocked": gettext_lazy("blocked a copy"),
+    "NotBlocked": gettext_lazy("found a possible copy and did not block it"),
+    "PendingReview": gettext_lazy("found a possible copy and is reviewing it"),
+    "QualityUnknown": gettext_lazy("could not judge the hash"),
+}
+
+
 def _describe(event: AuditEvent) -> str:
     """A short, translated line about what an audit event changed (never sensitive content)."""
     summary = event.summary if isinstance(event.summary, dict) else {}
@@ -181,7 +190,15 @@ def _describe(event: AuditEvent) -> str:
             "scope": scopes.get(str(summary.get("scope")), summary.get("scope")),
             "method": methods.get(str(summary.get("method")), summary.get("method")),
         }
-    if event.event_type in (EventType.CONTENT_ADDED, EventType.CONTENT_REMOVED):
+    if event.event_type == EventType.PARTNER_FEEDBACK:
+        words = [str(_PARTNER_SAID.get(str(v), v)) for v in summary.get("values") or []]
+        return _("%(partner)s: %(what)s") % {"partner": summary.get("partner", ""), "what": ", ".join(words)}
+    if event.event_type in (
+        EventType.CONTENT_ADDED,
+        EventType.CONTENT_REMOVED,
+        EventType.SHARING_APPROVED,
+        EventType.SHARING_WITHDRAWN,
+    ):
         count = len(summary.get("items") or [])
         return ngettext("%(count)s picture", "%(count)s pictures", count) % {"count": count}
     if event.event_type == EventType.FOLLOW_UP_ADDED:

@@ -16,6 +16,7 @@ from haven.web.cases.api import router as cases_router
 from haven.web.core.errors import ActionError, NotFound
 from haven.web.monitoring.api import router as monitoring_router
 from haven.web.referrals.api import router as referrals_router
+from haven.web.sharing.api import router as sharing_router
 from haven.web.takedown.api import router as takedown_router
 
 
@@ -38,6 +39,7 @@ api.add_router("/", cases_router)
 api.add_router("/", referrals_router)
 api.add_router("/", takedown_router)
 api.add_router("/", monitoring_router)
+api.add_router("/", sharing_router)
 
 
 @api.exception_handler(ActionError)

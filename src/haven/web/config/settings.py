@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "haven.web.portal",
     "haven.web.takedown",
     "haven.web.monitoring",
+    "haven.web.sharing",
 ]
 
 MIDDLEWARE = [

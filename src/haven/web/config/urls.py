@@ -1,9 +1,13 @@
 from django.urls import include, path
 
+from haven.web.sharing.api import native_api, stopncii_api
+
 from .api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("api/stopncii/v1/", stopncii_api.urls),
+    path("api/sharing/v1/", native_api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("haven.web.accounts.urls")),
     path("audit/", include("haven.web.audit.urls")),
@@ -11,5 +15,6 @@ urlpatterns = [
     path("", include("haven.web.referrals.urls")),
     path("", include("haven.web.takedown.urls")),
     path("", include("haven.web.monitoring.urls")),
+    path("", include("haven.web.sharing.urls")),
     path("", include("haven.web.cases.urls")),
 ]

@@ -184,3 +184,95 @@ def rotate_keys(out: TextIO | None = None) -> int:
     result = reencrypt_with_current_key.enqueue()
     print(f"queued re-encryption job {result.id}; `haven worker` runs it", file=out)
     return 0
+
+
+def partner_create(
+    name: str, org: str, kind: str, contact: str, as_json: bool, out: TextIO | None = None
+) -> int:
+    """Register a sharing partner and print its keys (shown this once)."""
+    import json
+
+    out = out or sys.stdout
+    setup()
+    from haven.web.accounts.models import Organisation
+    from haven.web.core.errors import ActionError
+    from haven.web.sharing.actions import create_partner
+
+    organisation = Organisation.objects.filter(slug=org).first()
+    if organisation is None:
+        print(f"haven partner create: no organisation {org!r}", file=sys.stderr)
+        return 1
+    try:
+        partner, keys = create_partner(
+            actor="cli", organisation=organisation, name=name, kind=kind, contact=contact
+        )
+    except ActionError as exc:
+        print(f"haven partner create: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(keys.as_dict()), file=out)
+        return 0
+    print(
+        f"registered {partner.kind} {partner.name} for {organisation.slug}; its keys (shown once):", file=out
+    )
+    print(f"  subscription key (Ocp-Apim-Subscription-Key): {keys.subscription_key}", file=out)
+    print(f"  fetch key (x-functions-key for FetchHashes, feed): {keys.fetch_key}", file=out)
+    print(f"  feedback key (SubmitFeedback, opinions):          {keys.feedback_key}", file=out)
+    print(f"  submit key (SubmitHashes, hashes):                {keys.submit_key}", file=out)
+    return 0
+
+
+def partner_revoke(name: str, org: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    setup()
+    from haven.web.sharing.actions import revoke_partner
+    from haven.web.sharing.models import Partner
+
+    partner = Partner.objects.filter(organisation__slug=org, name=name).first()
+    if partner is None:
+        print(f"haven partner revoke: no partner {name!r} in {org!r}", file=sys.stderr)
+        return 1
+    revoke_partner(actor="cli", partner=partner)
+    print(f"revoked {partner.name}: its keys no longer work", file=out)
+    return 0
+
+
+def sharing_approve(case_number: str, out: TextIO | None = None) -> int:
+    """Mark every share-consented item of a case as reviewed and fit to share."""
+    out = out or sys.stdout
+    setup()
+    from haven.web.cases.models import Case
+    from haven.web.core.errors import ActionError
+    from haven.web.sharing.actions import approve_items
+
+    case = Case.objects.filter(number=case_number.strip().upper()).first()
+    if case is None:
+        print(f"haven sharing approve: no case {case_number!r}", file=sys.stderr)
+        return 1
+    try:
+        result = approve_items(actor=_CliReviewer(case.organisation_id), case=case)
+    except ActionError as exc:
+        print(f"haven sharing approve: {exc}", file=sys.stderr)
+        return 1
+    print(f"{case.number}: {result.approved} item(s) now shared", file=out)
+    for label, reason in result.skipped:
+        print(f"  not shared: {label}: {reason}", file=sys.stderr)
+    return 0
+
+
+class _CliReviewer:
+    """The operator at the command line, acting for the case's organisation: may approve sharing."""
+
+    is_authenticated = True
+    pk = None
+
+    def __init__(self, organisation_id: int) -> None:
+        self.organisation_id = organisation_id
+
+    def can(self, perm: object) -> bool:
+        from haven.web.accounts.roles import Perm
+
+        return perm == Perm.APPROVE_SHARING
+
+    def __str__(self) -> str:
+        return "cli"

@@ -21,6 +21,7 @@ from haven.web.cases.actions import (
     HashInput,
     _normalise,
     apply_consent,
+    content_removed,
     current_consent,
     insert_case,
     store_items,
@@ -31,6 +32,7 @@ from haven.web.cases.models import (
     ConsentMethod,
     ConsentRecord,
     ConsentScope,
+    ContentItem,
     ContentKind,
     IndexChange,
 )
@@ -343,6 +345,7 @@ def delete_my_data(*, case: Case) -> None:
                 ]
             )
             IndexChange.objects.create(content_item=item, op=IndexChange.Op.REMOVE)
+        content_removed.send(sender=ContentItem, items=items, erased=True)
         case.contact_encrypted = None
         case.save(update_fields=["contact_encrypted", "updated_at"])
         append(

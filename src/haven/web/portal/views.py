@@ -24,6 +24,7 @@ from haven.web.accounts.models import Organisation
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import CaseStatus
 from haven.web.core.errors import ActionError
+from haven.web.sharing.actions import partner_news
 
 from . import actions
 
@@ -214,5 +215,6 @@ def status(request: HttpRequest) -> HttpResponse:
         "any_consent": any(consent.values()),
         "deleted": actions.is_deleted(case),
         "done": done,
+        "partners": partner_news(case),
     }
     return render(request, "portal/status.html", context)

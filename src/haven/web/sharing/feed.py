@@ -1,0 +1,201 @@
+"""Reading the feed for a partner: StopNCII's pages by timestamp and token, the native pages by position.
+
+A page is read in one transaction that holds the partner's row locked, and advances its
+``delivered_seq`` before it commits (see ``actions._deactivate`` for why).  Rows are read as
+tuples and written straight to JSON: a first sync of a million hashes must not build a million
+model instances.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.core import signing
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+
+from .actions import RefMaker, record_fetch
+from .models import Feedback, FeedHead, Partner, SharedItem, ShareStatus, Tombstone
+
+PAGE_MAX = 1000
+TOKEN_MAX_AGE = 3600  # seconds a nextPageToken stays good
+_TOKEN_SALT = "haven.sharing.page-token"  # noqa: S105  # a signing namespace, not a secret
+
+STOPNCII_STATUS: dict[str, str] = {
+    ShareStatus.ACTIVE: "Active",
+    ShareStatus.WITHDRAWN: "Withdrawn",
+    ShareStatus.DELETED: "Deleted",
+}
+
+
+class FeedError(ValueError):
+    """A page request that cannot be answered (expired or altered token, unknown checkpoint)."""
+
+
+def visible_rows(partner: Partner) -> QuerySet[SharedItem]:
+    """The rows this partner may see: active ones, and tombstones of rows it had received."""
+    received = Tombstone.objects.filter(partner_id=partner.pk, item_id=OuterRef("pk"))
+    return SharedItem.objects.filter(organisation_id=partner.organisation_id).filter(
+        Q(status=ShareStatus.ACTIVE) | Exists(received)
+    )
+
+
+def _feedback(item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not item_ids:
+        return out
+    rows = (
+        Feedback.objects.filter(item_id__in=item_ids)
+        .order_by("id")
+        .values_list("item_id", "value", "tags", "partner__name")
+    )
+    for item_id, value, tags, source in rows:
+        out.setdefault(item_id, []).append({"feedbackValue": value, "tags": tags, "source": source})
+    return out
+
+
+def _locked(partner: Partner) -> Partner:
+    return Partner.objects.select_for_update().get(pk=partner.pk)
+
+
+def _seconds(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | None) -> bytes:
+    """One FetchHashes page as JSON (see docs/sharing.md)."""
+    with transaction.atomic():
+        partner = _locked(partner)
+        if token:
+            try:
+                state = signing.loads(token, salt=_TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+            except signing.SignatureExpired:
+                raise FeedError(
+                    "the page token has expired; fetch again from the last nextSetTimestamp"
+                ) from None
+            except signing.BadSignature:
+                raise FeedError("the page token is not one this server gave") from None
+            if not isinstance(state, dict) or state.get("p") != partner.pk or state.get("s") != start:
+                raise FeedError("the page token belongs to another fetch (partner or startTimestamp)")
+            cursor, floor = int(state["c"]), int(state["t"])
+        else:
+            since = dt.datetime.fromtimestamp(start, tz=dt.UTC)
+            before = SharedItem.objects.filter(
+                organisation_id=partner.organisation_id, modified_at__lt=since
+            ).aggregate(m=Max("seq"))["m"]
+            cursor, floor = before or 0, start
+        rows = list(
+            visible_rows(partner)
+            .filter(seq__gt=cursor)
+            .exclude(stopncii_value="")
+            .order_by("seq")
+            .values_list("pk", "seq", "case_key", "stopncii_type", "stopncii_value", "status", "modified_at")[
+                : page_size + 1
+            ]
+        )
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        feedback = _feedback([row[0] for row in rows])
+        refs = RefMaker(partner.pk)
+        records = []
+        for pk, _seq, case_key, signal_type, value, status, modified in rows:
+            word = STOPNCII_STATUS[status]
+            records.append(
+                {
+                    "lastModtimestamp": _seconds(modified),
+                    "signalType": signal_type,
+                    "hashValue": value,
+                    "hashStatus": word,
+                    "caseNumbers": {refs.case(case_key): word},
+                    "CSPFeedbacks": feedback.get(pk, []),
+                }
+            )
+        checkpoint = max(floor, _seconds(rows[-1][6])) if rows else floor
+        next_token = (
+            signing.dumps({"p": partner.pk, "s": start, "c": rows[-1][1], "t": checkpoint}, salt=_TOKEN_SALT)
+            if more
+            else None
+        )
+        record_fetch(partner=partner, low=cursor, high=rows[-1][1] if rows else None, count=len(rows))
+    body = {
+        "count": len(records),
+        "nextPageToken": next_token,
+        "nextSetTimestamp": checkpoint,
+        "hasMoreRecords": more,
+        "hashRecords": records,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _signals(kind: str, pdq: str, quality: int | None, md5: str, extra: Any, frames: Any) -> list[Any]:
+    signals: list[dict[str, Any]] = []
+    if pdq:
+        signals.append({"type": "pdq", "value": pdq, "quality": quality, "crop": "whole"})
+        for entry in extra or ():
+            signal = {"type": "pdq", "value": entry["pdq"], "crop": entry["kind"]}
+            if entry.get("quality") is not None:
+                signal["quality"] = entry["quality"]
+            signals.append(signal)
+    if md5 and kind == "video":
+        signals.append({"type": "video_md5", "value": md5})
+    if frames:
+        signals.append({"type": "vpdq", "frames": frames})
+    return signals
+
+
+def native_page(partner: Partner, *, checkpoint: int, page_size: int) -> bytes:
+    """One page of the native feed as JSON, from just after ``checkpoint`` (a feed position)."""
+    with transaction.atomic():
+        partner = _locked(partner)
+        head = FeedHead.objects.filter(organisation_id=partner.organisation_id).first()
+        if checkpoint > (head.seq if head else 0):
+            raise FeedError("this checkpoint is not one this feed gave (it is past the end)")
+        rows = list(
+            visible_rows(partner)
+            .filter(seq__gt=checkpoint)
+            .order_by("seq")
+            .values_list(
+                "pk",
+                "seq",
+                "case_key",
+                "status",
+                "modified_at",
+                "kind",
+                "pdq",
+                "quality",
+                "md5",
+                "extra",
+                "video_frames",
+            )[: page_size + 1]
+        )
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        feedback = _feedback([row[0] for row in rows])
+        refs = RefMaker(partner.pk)
+        records = []
+        for pk, _seq, case_key, status, modified, kind, pdq, quality, md5, extra, frames in rows:
+            records.append(
+                {
+                    "id": refs.item(pk),
+                    "case_ref": refs.case(case_key),
+                    "status": status,
+                    "updated_at": _seconds(modified),
+                    "kind": kind,
+                    "signals": _signals(kind, pdq, quality, md5, extra, frames),
+                    "feedback": [
+                        {"source": f["source"], "value": f["feedbackValue"], "tags": f["tags"]}
+                        for f in feedback.get(pk, [])
+                    ],
+                }
+            )
+        high = rows[-1][1] if rows else None
+        record_fetch(partner=partner, low=checkpoint, high=high, count=len(rows))
+    body = {
+        "checkpoint": str(high if high is not None else checkpoint),
+        "has_more": more,
+        "records": records,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
