@@ -18,3 +18,6 @@ from haven.web.config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; argon2 is tested explicitly
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Threads that serve requests in tests (live_server) must not keep their connections open past a
+# request, or the test database cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

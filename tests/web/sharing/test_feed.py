@@ -132,7 +132,7 @@ def _crowd(persona: Persona, case: Case, n: int) -> None:
     cases.record_consent(actor=persona.user, case=case, scope="share", granted=True, method="phone")
     add_photos(persona, case, n)
     head, _ = FeedHead.objects.get_or_create(organisation_id=case.organisation_id)
-    one_second = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=5)
+    one_second = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=120)
     head.last_time = one_second
     head.save()
     actions.approve_case(actor=persona.user, case=case)
@@ -282,3 +282,34 @@ def test_roles_without_casework_cannot_approve(
     for persona in (analyst, reviewer):
         with pytest.raises(PermissionDenied):
             actions.approve_case(actor=persona.user, case=shared_case)
+
+
+def test_feedback_sends_the_record_again_with_it(shared_case: Case, platform: PartnerClient) -> None:
+    _, checkpoint = platform.native_all()
+    item = ContentItem.objects.filter(case=shared_case).first()
+    assert item is not None
+    actions.submit_feedback(partner=platform.partner, entries=[actions.FeedbackEntry(item.pdq, "Blocked")])
+    records, _ = platform.native_all(checkpoint=checkpoint)
+    assert [(r["status"], r["feedback"][0]["value"]) for r in records] == [("active", "Blocked")]
+
+
+def test_a_withdrawn_twin_does_not_take_the_hash_from_a_case_still_sharing_it(
+    counsellor: Persona, case: Case, shared_case: Case, platform: PartnerClient
+) -> None:
+    # The same picture in a second case; the first case withdraws.
+    twin_pdq = ContentItem.objects.filter(case=shared_case).values_list("pdq", flat=True)[0]
+    other = cases.create_case(actor=counsellor.user)
+    cases.record_consent(actor=counsellor.user, case=other, scope="share", granted=True, method="phone")
+    cases.add_content(actor=counsellor.user, case=other, items=[cases.HashInput("same", twin_pdq, 90)])
+    actions.approve_case(actor=counsellor.user, case=other)
+    _, checkpoints = platform.fetch_all()
+    cases.record_consent(
+        actor=counsellor.user, case=shared_case, scope="share", granted=False, method="phone"
+    )
+    after, _ = platform.fetch_all(start=checkpoints[-1])
+    # A client that applies records in order (keyed by hash) ends with the twin's hash active.
+    final = {}
+    for record in after:
+        final[record["hashValue"]] = record["hashStatus"]
+    assert final[twin_pdq] == "Active"
+    assert [r["hashStatus"] for r in after if r["hashValue"] == twin_pdq][-2:] == ["Withdrawn", "Active"]

@@ -56,7 +56,7 @@ def test_pytx_fetches_every_record_across_pages_of_one_second(
     cases.record_consent(actor=counsellor.user, case=case, scope="share", granted=True, method="phone")
     items = add_photos(counsellor, case, 2500)
     head, _ = FeedHead.objects.get_or_create(organisation_id=case.organisation_id)
-    head.last_time = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=3)
+    head.last_time = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=120)
     head.save()
     actions.approve_case(actor=counsellor.user, case=case)
     updates, checkpoints = _fetch(_exchange(client))

@@ -356,6 +356,35 @@ def _deactivate(rows: Sequence[SharedItem], status: str) -> None:
         if partner.delivered_seq >= row.activated_seq
     ]
     Tombstone.objects.bulk_create(tombstones, ignore_conflicts=True)
+    _touch(_twins(rows))
+
+
+def _touch(rows: Iterable[SharedItem]) -> None:
+    """Give rows a new position without changing them otherwise, so that every partner fetches them
+    again: their feedback changed, or a twin's tombstone may have deleted their hash at a client."""
+    for row in rows:
+        seq, now = _next_position(row.organisation_id)
+        row.seq = seq
+        row.modified_at = now
+        row.save(update_fields=["seq", "modified_at"])
+
+
+def _twins(rows: Sequence[SharedItem]) -> list[SharedItem]:
+    """Active rows that carry a hash of ``rows`` (the same picture in another case or item).
+
+    A client keyed by hash deletes the hash when one of them is withdrawn; sending the active one
+    again after the tombstone puts it back.
+    """
+    values = {v for row in rows for v in (row.pdq, row.md5, row.stopncii_value) if v}
+    if not values:
+        return []
+    return list(
+        SharedItem.objects.select_for_update()
+        .filter(organisation_id=rows[0].organisation_id, status=ShareStatus.ACTIVE)
+        .filter(Q(pdq__in=values) | Q(md5__in=values) | Q(stopncii_value__in=values))
+        .exclude(pk__in=[row.pk for row in rows])
+        .order_by("seq")
+    )
 
 
 @dataclass(frozen=True)
@@ -451,7 +480,11 @@ def withdraw_case(case: Case) -> None:
 
 def reshare_case(case: Case) -> None:
     """Share consent granted again: the items reviewed before go back to partners."""
-    rows = SharedItem.objects.select_for_update().filter(case=case).exclude(status=ShareStatus.ACTIVE)
+    rows = (
+        SharedItem.objects.select_for_update(of=("self",))
+        .filter(case=case)
+        .exclude(status=ShareStatus.ACTIVE)
+    )
     for row in rows.select_related("content_item").order_by("seq"):
         item = row.content_item
         if item is None or item.removed_at is not None or row.status == ShareStatus.DELETED:
@@ -527,6 +560,9 @@ def submit_feedback(*, partner: Partner, entries: Sequence[FeedbackEntry]) -> in
                 )
                 per_case.setdefault(row.case_id, []).append((row, entry.value))
         Feedback.objects.bulk_create(feedback)
+        # The feedback is part of the record partners see (CSPFeedbacks): the rows move up the feed.
+        touched = {row.pk: row for rows in found.values() for row in rows}
+        _touch(SharedItem.objects.select_for_update().filter(pk__in=list(touched)).order_by("seq"))
         for case_id, pairs in per_case.items():
             case = pairs[0][0].case if case_id is not None else None
             append(
