@@ -8,10 +8,11 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: run test check pytest pytest-postgres bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml integrations/threatexchange/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e integrations/threatexchange
 	touch $(STAMP)
 
 ## run: the web app on the embedded default (SQLite in ./var, demo organisation on first start)
@@ -22,8 +23,8 @@ run: $(STAMP)
 test: check pytest pytest-postgres
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks integrations
+	$(BIN)/ruff format --check src tests benchmarks integrations
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
