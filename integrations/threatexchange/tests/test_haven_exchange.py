@@ -293,19 +293,23 @@ def test_while_two_active_items_share_a_hash_its_metadata_names_both(haven: Fake
     assert both.crops == ["centre_80", "whole"]
 
 
-def test_known_limit_a_tombstone_in_a_later_run_deletes_a_hash_an_item_of_an_earlier_run_carries(
+def test_a_tombstone_in_a_later_run_deletes_a_hash_until_the_active_twin_is_sent_again(
     haven: FakeHaven,
 ) -> None:
-    # The documented limit (see haven_threatexchange.exchange): each fetch sees only its own
-    # items, so the withdrawn hash wins. A fresh full fetch brings the active item's hash back.
+    # Each fetch sees only its own items: alone, the tombstone of hvi-1 deletes the hash hvi-2 of
+    # an earlier run carries. Haven sends hvi-2 again after the tombstone, which puts it back.
     haven.serve_feed(("2", page("2", [photo("hvi-1", (PDQ_A, "whole")), photo("hvi-2", (PDQ_A, "whole"))])))
     store: Store = {}
     checkpoint = fetch_into(store, haven)
     haven.pages["2"] = (200, page("3", [photo("hvi-1", (PDQ_A, "whole"), status="withdrawn")]))
-
     fetch_into(store, haven, checkpoint)
-
     assert store == {}
+    haven.pages["2"] = (
+        200,
+        page("4", [photo("hvi-1", (PDQ_A, "whole"), status="withdrawn"), photo("hvi-2", (PDQ_A, "whole"))]),
+    )
+    fetch_into(store, haven, checkpoint)
+    assert list(store) == [("pdq", PDQ_A)]
 
 
 def test_a_checkpoint_that_goes_backwards_raises(haven: FakeHaven) -> None:

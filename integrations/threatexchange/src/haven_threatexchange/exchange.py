@@ -7,11 +7,10 @@ its hashes, which every pytx store deletes.
 
 Two items can carry the same hash (the same picture in two cases). Over one fetch the exchange
 remembers which still-active items carry each hash, so that one item's tombstone leaves a hash
-another active item of the same fetch carries, with that item's metadata. It cannot see items
-fetched in an earlier run: if item A was fetched yesterday and item B, with the same hash, is
-withdrawn today, the hash is deleted although A still carries it, until A changes in the feed
-again or the state is fetched afresh (``threatexchange fetch --clear``, or a checkpoint older
-than 30 days). The safe error for a survivor: a withdrawn hash never lingers.
+another active item of the same fetch carries, with that item's metadata. Across fetches it
+relies on the feed's order: when item B is withdrawn while item A, fetched in an earlier run,
+still carries the same hash, Haven sends A again right after B's tombstone, and applying the
+records in order puts the hash back.
 """
 
 from __future__ import annotations
