@@ -313,3 +313,18 @@ def test_a_withdrawn_twin_does_not_take_the_hash_from_a_case_still_sharing_it(
         final[record["hashValue"]] = record["hashStatus"]
     assert final[twin_pdq] == "Active"
     assert [r["hashStatus"] for r in after if r["hashValue"] == twin_pdq][-2:] == ["Withdrawn", "Active"]
+
+
+def test_an_item_staff_withdrew_stays_withdrawn_when_consent_is_given_again(
+    counsellor: Persona, shared_case: Case, platform: PartnerClient
+) -> None:
+    item = ContentItem.objects.filter(case=shared_case).first()
+    assert item is not None
+    actions.unshare_item(actor=counsellor.user, item=item)
+    cases.record_consent(
+        actor=counsellor.user, case=shared_case, scope="share", granted=False, method="phone"
+    )
+    cases.record_consent(actor=counsellor.user, case=shared_case, scope="share", granted=True, method="phone")
+    statuses = {r["hashValue"]: r["hashStatus"] for r in platform.fetch_all()[0]}
+    assert list(statuses.values()) == ["Active"]
+    assert item.pdq not in statuses

@@ -434,6 +434,7 @@ def approve_items(*, actor: Any, case: Case, item_ids: Iterable[int] | None = No
                 )
             row.reviewed_by = actor if isinstance(actor, User) else None
             row.reviewed_at = now
+            row.approved = True
             _activate(row, what)
             approved.append(item.pk)
         if approved:
@@ -460,6 +461,8 @@ def unshare_item(*, actor: Any, item: ContentItem) -> None:
         row = SharedItem.objects.select_for_update().filter(content_item=item).first()
         if row is None or row.status != ShareStatus.ACTIVE:
             return
+        row.approved = False
+        row.save(update_fields=["approved"])
         _deactivate([row], ShareStatus.WITHDRAWN)
         append(
             actor=actor,
@@ -482,7 +485,7 @@ def reshare_case(case: Case) -> None:
     """Share consent granted again: the items reviewed before go back to partners."""
     rows = (
         SharedItem.objects.select_for_update(of=("self",))
-        .filter(case=case)
+        .filter(case=case, approved=True)
         .exclude(status=ShareStatus.ACTIVE)
     )
     for row in rows.select_related("content_item").order_by("seq"):

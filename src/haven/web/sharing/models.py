@@ -137,6 +137,8 @@ class SharedItem(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     reviewed_at = models.DateTimeField()
+    approved = models.BooleanField(default=True)
+    """False once staff withdrew the item from partners: consent given again does not re-share it."""
 
     class Meta:
         constraints = [
