@@ -76,6 +76,11 @@ def case_panel(request: HttpRequest, case: Case, forms_: dict[str, Any]) -> dict
         "sharing_items": items,
         "sharing_feedback": feedback,
         "sharing_active": ShareStatus.ACTIVE,
+        "sharing_pending": sum(
+            1
+            for i in items
+            if not i["reason"] and (i["shared"] is None or i["shared"].status != ShareStatus.ACTIVE)
+        ),
     }
 
 
