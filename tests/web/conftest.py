@@ -44,6 +44,21 @@ def _fresh_index() -> Iterator[None]:
 
 
 @pytest.fixture
+def wsgi_keeps_the_test_connection() -> Iterator[None]:
+    """For tests that call the app through WSGI (schemathesis): the app would close the database
+    connection at the end of each request, and with it the test's transaction; Django's test client
+    disconnects the same handlers."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
 def org_a(db: None) -> Organisation:
     return Organisation.objects.create(name="Centre A", slug="centre-a", country="KR", time_zone="Asia/Seoul")
 

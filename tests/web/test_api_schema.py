@@ -3,12 +3,8 @@ responses that conform to the spec, whatever the input."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
@@ -22,15 +18,8 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 
 
 @pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    # Called through WSGI rather than Django's test client, the app would close the database
-    # connection at the end of each request, and with it the test's transaction; the test client
-    # disconnects the same handlers.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+def _keep_the_test_connection(wsgi_keeps_the_test_connection: None) -> None:
+    pass
 
 
 @pytest.fixture

@@ -3,13 +3,9 @@ errors and responses that conform to the spec, whatever a partner sends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
-from django.core import signals
 from django.core.cache import cache
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
@@ -34,13 +30,8 @@ CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.resp
 
 
 @pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    # As in tests/web/test_api_schema.py: through WSGI the app would close the test's connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+def _keep_the_test_connection(wsgi_keeps_the_test_connection: None) -> None:
+    pass
 
 
 @pytest.fixture

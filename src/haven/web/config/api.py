@@ -13,7 +13,7 @@ from ninja.security import HttpBearer
 from haven import __version__
 from haven.web.accounts.tokens import user_for_token
 from haven.web.cases.api import router as cases_router
-from haven.web.core.errors import ActionError, NotFound
+from haven.web.core.errors import ActionError, NotFound, invalid_input
 from haven.web.monitoring.api import router as monitoring_router
 from haven.web.referrals.api import router as referrals_router
 from haven.web.sharing.api import router as sharing_router
@@ -59,17 +59,7 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
-        {
-            "loc": [str(part) for part in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
-            "type": str(e.get("type", "")),
-        }
-        for e in exc.errors
-    ]
-    where = ", ".join(".".join(e["loc"]) for e in errors[:5])
-    detail = f"invalid input: {where}" if where else "invalid input"
-    return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+    return api.create_response(request, invalid_input(exc), status=422)
 
 
 @api.exception_handler(AuthenticationError)

@@ -25,7 +25,7 @@ from haven.web.accounts.roles import Perm
 from haven.web.cases.api import ERRORS
 from haven.web.cases.models import Case
 from haven.web.core.access import organisation_or_404, require, same_organisation
-from haven.web.core.errors import ActionError, NotFound
+from haven.web.core.errors import ActionError, NotFound, invalid_input
 
 from . import actions, feed
 from .models import (
@@ -158,19 +158,7 @@ def _handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        errors = [
-            {
-                "loc": [str(part) for part in e.get("loc", ())],
-                "msg": str(e.get("msg", "")),
-                "type": str(e.get("type", "")),
-            }
-            for e in exc.errors
-        ]
-        where = ", ".join(".".join(e["loc"]) for e in errors[:5])
-        first = errors[0]["msg"] if errors else ""
-        detail = f"invalid input: {where}: {first}" if where else "invalid input"
-        response = api.create_response(request, {"detail": detail, "errors": errors}, status=422)
-        return response
+        return api.create_response(request, invalid_input(exc), status=422)
 
 
 class Input(Schema):
@@ -198,6 +186,10 @@ def _check_tags(tags: list[str]) -> list[str]:
 
 class Detail(Schema):
     detail: str
+
+
+READ_ERRORS: dict[int, type[Detail]] = {400: Detail, 401: Detail, 403: Detail, 422: Detail, 429: Detail}
+WRITE_ERRORS: dict[int, type[Detail]] = {**READ_ERRORS, 413: Detail}
 
 
 # --- the StopNCII-compatible API ----------------------------------------------------------------
@@ -245,7 +237,7 @@ class FetchParams(Schema):
 
 @stopncii_api.get(
     "/FetchHashes",
-    response={200: FetchHashesOut, 400: Detail, 401: Detail, 403: Detail, 422: Detail, 429: Detail},
+    response={200: FetchHashesOut, **READ_ERRORS},
     auth=PartnerKey(Endpoint.FETCH),
     summary="Shared hashes changed at or after startTimestamp, page by page",
 )
@@ -285,7 +277,7 @@ class Accepted(Schema):
 
 @stopncii_api.post(
     "/SubmitFeedback",
-    response={200: Accepted, 400: Detail, 401: Detail, 403: Detail, 413: Detail, 422: Detail, 429: Detail},
+    response={200: Accepted, **WRITE_ERRORS},
     auth=PartnerKey(Endpoint.FEEDBACK),
     summary="What the partner did about hashes it was sent (Blocked, NotBlocked, PendingReview, ...)",
 )
@@ -336,7 +328,7 @@ class SubmitHashesIn(Input):
 
 @stopncii_api.post(
     "/SubmitHashes",
-    response={200: Accepted, 400: Detail, 401: Detail, 403: Detail, 413: Detail, 422: Detail, 429: Detail},
+    response={200: Accepted, **WRITE_ERRORS},
     auth=PartnerKey(Endpoint.SUBMIT),
     summary="Hashes the partner found itself: held in quarantine until a reviewer accepts them",
 )
@@ -405,7 +397,7 @@ class FeedParams(Schema):
 
 @native_api.get(
     "/feed",
-    response={200: FeedOut, 400: Detail, 401: Detail, 403: Detail, 422: Detail, 429: Detail},
+    response={200: FeedOut, **READ_ERRORS},
     auth=PartnerKey(Endpoint.FETCH),
     summary="Shared items after a checkpoint, tombstones included",
 )
@@ -415,19 +407,22 @@ def native_feed(request: HttpRequest, params: Query[FeedParams]) -> HttpResponse
     )
 
 
-class OpinionIn(Input):
+class TypedHashIn(Input):
     type: SignalType
     value: str = Field(max_length=64)
-    opinion: FeedbackValue
     tags: list[str] = Field(default_factory=list)
 
     _tags = field_validator("tags")(_check_tags)
 
     @model_validator(mode="after")
-    def _hex(self) -> OpinionIn:
+    def _hex(self) -> TypedHashIn:
         if not _HEX[self.type].match(self.value):
             raise ValueError(f"value is not a {self.type.label} hash in hex")
         return self
+
+
+class OpinionIn(TypedHashIn):
+    opinion: FeedbackValue
 
 
 class OpinionsIn(Input):
@@ -440,7 +435,7 @@ class Count(Schema):
 
 @native_api.post(
     "/opinions",
-    response={200: Count, 400: Detail, 401: Detail, 403: Detail, 413: Detail, 422: Detail, 429: Detail},
+    response={200: Count, **WRITE_ERRORS},
     auth=PartnerKey(Endpoint.FEEDBACK),
     summary="What the partner did about hashes it was sent",
 )
@@ -449,19 +444,8 @@ def native_opinions(request: HttpRequest, body: OpinionsIn) -> Count:
     return Count(accepted=actions.submit_feedback(partner=_partner(request), entries=entries))
 
 
-class HashIn(Input):
-    type: SignalType
-    value: str = Field(max_length=64)
-    tags: list[str] = Field(default_factory=list)
+class HashIn(TypedHashIn):
     opinion: FeedbackValue | None = None
-
-    _tags = field_validator("tags")(_check_tags)
-
-    @model_validator(mode="after")
-    def _hex(self) -> HashIn:
-        if not _HEX[self.type].match(self.value):
-            raise ValueError(f"value is not a {self.type.label} hash in hex")
-        return self
 
 
 class HashesIn(Input):
@@ -470,7 +454,7 @@ class HashesIn(Input):
 
 @native_api.post(
     "/hashes",
-    response={200: Count, 400: Detail, 401: Detail, 403: Detail, 413: Detail, 422: Detail, 429: Detail},
+    response={200: Count, **WRITE_ERRORS},
     auth=PartnerKey(Endpoint.SUBMIT),
     summary="Hashes the partner found itself, into quarantine",
 )
@@ -544,6 +528,19 @@ class QuarantinedOut(Schema):
     status: str
     created_at: Any
 
+    @staticmethod
+    def of(entry: QuarantinedHash) -> QuarantinedOut:
+        return QuarantinedOut(
+            id=entry.pk,
+            partner=entry.partner.name,
+            signal_type=entry.signal_type,
+            value=entry.value,
+            tags=entry.tags,
+            partner_opinion=entry.partner_opinion,
+            status=entry.status,
+            created_at=entry.created_at,
+        )
+
 
 @router.get(
     "/quarantine", response={200: list[QuarantinedOut], **ERRORS}, summary="Partner hashes waiting for review"
@@ -558,19 +555,7 @@ def quarantine(request: HttpRequest, status: str = "pending") -> list[Quarantine
         .select_related("partner")
         .order_by("created_at", "id")[:500]
     )
-    return [
-        QuarantinedOut(
-            id=r.pk,
-            partner=r.partner.name,
-            signal_type=r.signal_type,
-            value=r.value,
-            tags=r.tags,
-            partner_opinion=r.partner_opinion,
-            status=r.status,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    return [QuarantinedOut.of(r) for r in rows]
 
 
 class ReviewIn(Input):
@@ -589,13 +574,4 @@ def review(request: HttpRequest, entry_id: int, body: ReviewIn) -> QuarantinedOu
     if entry is None:
         raise NotFound
     entry = actions.review_quarantined(actor=user, entry=entry, accept=body.accept)
-    return QuarantinedOut(
-        id=entry.pk,
-        partner=entry.partner.name,
-        signal_type=entry.signal_type,
-        value=entry.value,
-        tags=entry.tags,
-        partner_opinion=entry.partner_opinion,
-        status=entry.status,
-        created_at=entry.created_at,
-    )
+    return QuarantinedOut.of(entry)

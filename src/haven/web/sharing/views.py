@@ -62,7 +62,8 @@ def case_panel(request: HttpRequest, case: Case, forms_: dict[str, Any]) -> dict
         .select_related("partner", "item")
         .order_by("-created_at")[:50]
     )
-    items = []
+    items: list[dict[str, Any]] = []
+    pending = 0
     for item in ContentItem.objects.filter(case=case, removed_at__isnull=True):
         row = rows.get(item.pk)
         try:
@@ -70,17 +71,15 @@ def case_panel(request: HttpRequest, case: Case, forms_: dict[str, Any]) -> dict
             reason = ""
         except ActionError as exc:
             reason = str(exc)
+        if not reason and (row is None or row.status != ShareStatus.ACTIVE):
+            pending += 1
         items.append({"item": item, "shared": row, "reason": reason})
     return {
         "sharing_consent": current_consent(case).get(ConsentScope.SHARE, False),
         "sharing_items": items,
         "sharing_feedback": feedback,
         "sharing_active": ShareStatus.ACTIVE,
-        "sharing_pending": sum(
-            1
-            for i in items
-            if not i["reason"] and (i["shared"] is None or i["shared"].status != ShareStatus.ACTIVE)
-        ),
+        "sharing_pending": pending,
     }
 
 
