@@ -238,7 +238,7 @@ def _cmd_rotate_keys(args: argparse.Namespace) -> int:
 def _cmd_partner_create(args: argparse.Namespace) -> int:
     from haven.web.core.commands import partner_create
 
-    return partner_create(args.name, args.org, args.kind, args.contact, args.json)
+    return partner_create(args.name, args.org, args.kind, args.contact, args.json, args.rate_limit)
 
 
 def _cmd_partner_revoke(args: argparse.Namespace) -> int:
@@ -261,6 +261,13 @@ def _add_sharing_commands(commands: argparse._SubParsersAction[argparse.Argument
     pc.add_argument("--org", required=True, help="the organisation's short name")
     pc.add_argument("--kind", required=True, choices=["platform", "hotline", "centre"])
     pc.add_argument("--contact", default="", help="who to reach there about the exchange")
+    pc.add_argument(
+        "--rate-limit",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="requests a minute before the partner gets 429 (3000)",
+    )
     pc.add_argument(
         "--json",
         action="store_true",

@@ -235,3 +235,38 @@ def test_feedback_of_every_partner_is_kept_apart(
         "First": "Blocked",
         "Second": "NotBlocked",
     }
+
+
+def test_the_partner_command_takes_a_rate_limit(org_a: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from haven.cli import main
+
+    assert (
+        main(
+            [
+                "partner",
+                "create",
+                "Hotline",
+                "--org",
+                "centre-a",
+                "--kind",
+                "hotline",
+                "--rate-limit",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert set(json.loads(capsys.readouterr().out)) == {
+        "fetch_key",
+        "feedback_key",
+        "submit_key",
+        "subscription_key",
+    }
+    partner = Partner.objects.get(name="Hotline")
+    assert (partner.kind, partner.rate_limit) == ("hotline", 5)
+    assert (
+        main(["partner", "create", "Other", "--org", "centre-a", "--kind", "platform", "--rate-limit", "0"])
+        == 1
+    )
+    assert "rate limit" in capsys.readouterr().err

@@ -187,7 +187,13 @@ def rotate_keys(out: TextIO | None = None) -> int:
 
 
 def partner_create(
-    name: str, org: str, kind: str, contact: str, as_json: bool, out: TextIO | None = None
+    name: str,
+    org: str,
+    kind: str,
+    contact: str,
+    as_json: bool,
+    rate_limit: int | None = None,
+    out: TextIO | None = None,
 ) -> int:
     """Register a sharing partner and print its keys (shown this once)."""
     import json
@@ -203,8 +209,9 @@ def partner_create(
         print(f"haven partner create: no organisation {org!r}", file=sys.stderr)
         return 1
     try:
+        extra = {"rate_limit": rate_limit} if rate_limit is not None else {}
         partner, keys = create_partner(
-            actor="cli", organisation=organisation, name=name, kind=kind, contact=contact
+            actor="cli", organisation=organisation, name=name, kind=kind, contact=contact, **extra
         )
     except ActionError as exc:
         print(f"haven partner create: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
 from .models import (
+    DEFAULT_RATE_LIMIT,
     Endpoint,
     Feedback,
     FeedbackValue,
@@ -142,6 +143,14 @@ class PartnerForm(forms.Form):
         required=False,
         help_text=gettext_lazy("Who to reach there about the exchange (e-mail or phone)."),
     )
+    rate_limit = forms.IntegerField(
+        label=gettext_lazy("Requests a minute"),
+        min_value=1,
+        max_value=1_000_000,
+        initial=DEFAULT_RATE_LIMIT,
+        required=False,
+        help_text=gettext_lazy("Past this the partner is asked to slow down (429)."),
+    )
     allowed = forms.MultipleChoiceField(
         label=gettext_lazy("May use"),
         choices=Endpoint.choices,
@@ -167,6 +176,7 @@ def partners(request: HttpRequest) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 contact=form.cleaned_data["contact"],
                 allowed=form.cleaned_data["allowed"],
+                rate_limit=form.cleaned_data["rate_limit"] or DEFAULT_RATE_LIMIT,
             )
         except ActionError as exc:
             form.add_error(None, str(exc))
