@@ -13,7 +13,7 @@ from django.db import connection
 from haven.web.cases import actions as cases
 from haven.web.cases.models import Case
 from haven.web.sharing import feed
-from haven.web.sharing.models import Tombstone
+from haven.web.sharing.models import Delivery
 from tests.web.conftest import Persona
 
 from .conftest import PartnerClient
@@ -63,11 +63,11 @@ def test_a_withdrawal_during_a_fetch_still_becomes_a_tombstone_for_that_partner(
     assert read.wait(10), "the fetch did not get as far as reading its page"
     writer = threading.Thread(target=withdraw)
     writer.start()
-    time.sleep(0.3)  # let the withdrawal run into the partner's lock
+    time.sleep(0.3)  # let the withdrawal commit while the page is still being answered
     release.set()
     reader.join(20)
     writer.join(20)
     assert {r["hashStatus"] for r in result["page"]["hashRecords"]} == {"Active"}
-    assert Tombstone.objects.filter(partner=platform.partner).count() == 2
+    assert Delivery.objects.filter(partner=platform.partner).count() == 2
     records, _ = platform.fetch_all()
     assert {r["hashStatus"] for r in records} == {"Withdrawn"}

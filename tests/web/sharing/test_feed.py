@@ -328,3 +328,78 @@ def test_an_item_staff_withdrew_stays_withdrawn_when_consent_is_given_again(
     statuses = {r["hashValue"]: r["hashStatus"] for r in platform.fetch_all()[0]}
     assert list(statuses.values()) == ["Active"]
     assert item.pdq not in statuses
+
+
+def test_a_partner_that_started_late_is_still_told_of_a_withdrawal(
+    counsellor: Persona, case: Case, platform: PartnerClient, make_partner: Callable[..., Any]
+) -> None:
+    import time
+
+    cases.record_consent(actor=counsellor.user, case=case, scope="share", granted=True, method="phone")
+    (item,) = add_photos(counsellor, case, 1)
+    actions.approve_case(actor=counsellor.user, case=case)
+    late = platform.fetch(startTimestamp=int(time.time()) - 5).json()
+    assert [r["hashStatus"] for r in late["hashRecords"]] == ["Active"]
+    native = make_partner("Native From Now")
+    native.native_all(checkpoint=FeedHead.objects.get(organisation_id=case.organisation_id).seq - 1)
+    cases.remove_content(actor=counsellor.user, item=item)
+    assert [r["hashStatus"] for r in platform.fetch_all(start=late["nextSetTimestamp"])[0]] == ["Withdrawn"]
+    assert [r["status"] for r in native.native_all()[0]] == ["withdrawn"]
+
+
+def test_withdrawn_given_again_and_withdrawn_again_between_two_fetches_still_reaches_the_partner(
+    counsellor: Persona, shared_case: Case, platform: PartnerClient
+) -> None:
+    _, checkpoints = platform.fetch_all()
+    for granted in (False, True, False):
+        cases.record_consent(
+            actor=counsellor.user, case=shared_case, scope="share", granted=granted, method="phone"
+        )
+    assert {r["hashStatus"] for r in platform.fetch_all(start=checkpoints[-1])[0]} == {"Withdrawn"}
+    cases.record_consent(actor=counsellor.user, case=shared_case, scope="share", granted=True, method="phone")
+    portal.delete_my_data(case=shared_case)
+    assert {r["hashStatus"] for r in platform.fetch_all(start=checkpoints[-1])[0]} == {"Deleted"}
+
+
+def test_a_record_moved_by_another_partners_feedback_is_no_tombstone_for_one_that_never_had_it(
+    counsellor: Persona, shared_case: Case, platform: PartnerClient, make_partner: Callable[..., Any]
+) -> None:
+    first, second = ContentItem.objects.filter(case=shared_case).order_by("pk")
+    slow = make_partner("Slow Reader")
+    page = slow.get("/api/sharing/v1/feed", checkpoint=0, page_size=1).json()
+    assert len(page["records"]) == 1
+    platform.native_all()
+    actions.submit_feedback(partner=platform.partner, entries=[actions.FeedbackEntry(second.pdq, "Blocked")])
+    actions.submit_feedback(partner=platform.partner, entries=[actions.FeedbackEntry(first.pdq, "Blocked")])
+    received = {s["value"] for r in page["records"] for s in r["signals"]}
+    never = second if first.pdq in received else first
+    actions.unshare_item(actor=counsellor.user, item=never)
+    rest, _ = slow.native_all(checkpoint=int(page["checkpoint"]))
+    assert never.pdq not in {s["value"] for r in rest for s in r["signals"]}
+
+
+def test_delete_my_data_blanks_the_shared_copy_once_no_partner_needs_it(
+    counsellor: Persona, shared_case: Case, platform: PartnerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = ContentItem.objects.filter(case=shared_case).order_by("pk")
+    cases.remove_content(actor=counsellor.user, item=second)  # never sent to anyone
+    page = platform.get("/api/sharing/v1/feed", checkpoint=0, page_size=1000).json()
+    assert [s["value"] for r in page["records"] for s in r["signals"]] == [first.pdq]
+    monkeypatch.setattr(actions, "ERASE_GRACE", dt.timedelta(0))
+    portal.delete_my_data(case=shared_case)
+    from haven.web.sharing.tasks import sweep
+
+    assert sweep.call() == 1  # the worker's sweep
+    rows = {row.content_item_id: row for row in SharedItem.objects.filter(case=shared_case)}
+    assert rows[second.pk].purged
+    assert rows[second.pk].pdq == ""
+    assert not rows[first.pk].purged, "the partner that had it has not seen the tombstone yet"
+    assert rows[first.pk].pdq == first.pdq
+    # The partner is sent the tombstone, and asks to continue after it: the copy goes.
+    tombstones = platform.get("/api/sharing/v1/feed", checkpoint=page["checkpoint"]).json()
+    assert [r["status"] for r in tombstones["records"]] == ["deleted"]
+    platform.get("/api/sharing/v1/feed", checkpoint=tombstones["checkpoint"])
+    row = SharedItem.objects.get(pk=rows[first.pk].pk)
+    assert row.purged
+    assert (row.pdq, row.extra, row.stopncii_value) == ("", [], "")
+    assert platform.native_all()[0] == []

@@ -96,6 +96,7 @@ def test_feedback_shows_on_the_case_page_and_the_timeline(
 ) -> None:
     item = ContentItem.objects.filter(case=shared_case).first()
     assert item is not None
+    platform.fetch_all()
     actions.submit_feedback(
         partner=platform.partner, entries=[actions.FeedbackEntry(item.pdq, "Blocked", ("upload",))]
     )
@@ -131,6 +132,7 @@ def test_the_portal_says_a_partner_blocked_a_copy(
     page = browser.post("/portal/status/", {"case_number": shared_case.number, "pin": pin}).content.decode()
     assert "Yes, 2 pictures" in page
     assert "blocked a copy" not in page
+    platform.fetch_all()
     actions.submit_feedback(partner=platform.partner, entries=[actions.FeedbackEntry(item.pdq, "Blocked")])
     page = browser.post("/portal/status/", {"case_number": shared_case.number, "pin": pin}).content.decode()
     assert "A partner platform blocked a copy of one of your pictures." in page
@@ -229,6 +231,8 @@ def test_feedback_of_every_partner_is_kept_apart(
     first, second = make_partner("First"), make_partner("Second")
     item = ContentItem.objects.filter(case=shared_case).first()
     assert item is not None
+    first.fetch_all()
+    second.native_all()
     actions.submit_feedback(partner=first.partner, entries=[actions.FeedbackEntry(item.pdq, "Blocked")])
     actions.submit_feedback(partner=second.partner, entries=[actions.FeedbackEntry(item.pdq, "NotBlocked")])
     assert dict(Feedback.objects.values_list("partner__name", "value")) == {

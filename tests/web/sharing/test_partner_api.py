@@ -190,6 +190,8 @@ def test_a_replayed_page_token_gives_the_same_page(shared_case: Case, platform: 
         {"pageSize": "many"},
         {"startTimestamp": -1},
         {"startTimestamp": "yesterday"},
+        {"startTimestamp": 253402300800},
+        {"startTimestamp": 2**40},
         {"nextPageToken": "x" * 2000},
     ],
 )
@@ -230,6 +232,7 @@ def test_feedback_lands_on_the_case(counsellor: Persona, shared_case: Case, plat
 
 def test_native_opinions_land_on_the_case_too(shared_case: Case, platform: PartnerClient) -> None:
     pdq = _shared_pdq(shared_case)
+    platform.native_all()
     body = {"opinions": [{"type": "pdq", "value": pdq.upper(), "opinion": "PendingReview"}]}
     response = platform.post(OPINIONS, body, "feedback")
     assert response.status_code == 200, response.content
@@ -238,6 +241,7 @@ def test_native_opinions_land_on_the_case_too(shared_case: Case, platform: Partn
 
 
 def test_feedback_on_a_hash_never_sent_is_refused_whole(shared_case: Case, platform: PartnerClient) -> None:
+    platform.fetch_all()
     before = _state()
     body = {
         "hashFeedbacks": [
@@ -444,3 +448,67 @@ def test_approval_api_refuses_outsiders_and_analysts(
     assert outsider.api().post(path, {}, content_type="application/json").status_code == 404
     assert analyst.api().post(path, {}, content_type="application/json").status_code == 403
     assert Client().post(path, {}, content_type="application/json").status_code == 401
+
+
+def test_a_partner_gives_feedback_only_on_what_it_was_sent(
+    shared_case: Case, platform: PartnerClient, make_partner: Callable[..., PartnerClient]
+) -> None:
+    # A partner allowed to give feedback must not learn which hashes are shared by trying them.
+    pdq = _shared_pdq(shared_case)
+    body = {"hashFeedbacks": [{"hashValue": pdq, "feedbackValue": "Blocked"}]}
+    assert platform.post(FEEDBACK, body, "feedback").status_code == 422
+    platform.fetch_all()
+    assert platform.post(FEEDBACK, body, "feedback").status_code == 200
+
+
+def test_repeated_feedback_is_kept_once_and_moves_nothing(shared_case: Case, platform: PartnerClient) -> None:
+    pdq = _shared_pdq(shared_case)
+    _, checkpoint = platform.native_all()
+    body = {"hashFeedbacks": [{"hashValue": pdq, "feedbackValue": "Blocked"}] * 1000}
+    for _ in range(3):
+        assert platform.post(FEEDBACK, body, "feedback").status_code == 200
+    assert Feedback.objects.count() == 1
+    records, checkpoint = platform.native_all(checkpoint=checkpoint)
+    assert len(records) == 1
+    assert platform.post(FEEDBACK, body, "feedback").status_code == 200
+    assert platform.native_all(checkpoint=checkpoint)[0] == [], (
+        "unchanged feedback must not resend the record"
+    )
+    events = AuditEvent.objects.filter(event_type=EventType.PARTNER_FEEDBACK).count()
+    assert events == 1
+
+
+def test_other_partners_see_the_value_of_feedback_but_not_who_gave_it(
+    shared_case: Case, platform: PartnerClient, make_partner: Callable[..., PartnerClient]
+) -> None:
+    other = make_partner("Other Platform")
+    other.fetch_all()
+    pdq = _shared_pdq(shared_case)
+    platform.fetch_all()
+    body = {"hashFeedbacks": [{"hashValue": pdq, "feedbackValue": "Blocked", "tags": ["seen on /u/123"]}]}
+    platform.post(FEEDBACK, body, "feedback")
+    (mine,) = [r for r in platform.fetch_all()[0] if r["hashValue"] == pdq]
+    (theirs,) = [r for r in other.fetch_all()[0] if r["hashValue"] == pdq]
+    assert mine["CSPFeedbacks"] == [
+        {"feedbackValue": "Blocked", "tags": ["seen on /u/123"], "source": "Example Platform"}
+    ]
+    assert theirs["CSPFeedbacks"] == [{"feedbackValue": "Blocked", "tags": [], "source": ""}]
+    native = other.native_all()[0]
+    assert all(f["source"] == "" and f["tags"] == [] for r in native for f in r["feedback"])
+
+
+def test_feedback_on_a_crop_signal_the_feed_sent_lands(
+    counsellor: Persona, case: Case, platform: PartnerClient
+) -> None:
+    from haven.web.cases import actions as cases
+
+    cases.record_consent(actor=counsellor.user, case=case, scope="share", granted=True, method="phone")
+    crop = {"kind": "centre80", "pdq": "b" * 64, "quality": 80}
+    cases.add_content(
+        actor=counsellor.user, case=case, items=[cases.HashInput("p", "a" * 64, 90, extra=[crop])]
+    )
+    actions.approve_case(actor=counsellor.user, case=case)
+    platform.native_all()
+    body = {"opinions": [{"type": "pdq", "value": "b" * 64, "opinion": "Blocked"}]}
+    assert platform.post(OPINIONS, body, "feedback").status_code == 200
+    assert Feedback.objects.get().item.case_id == case.pk

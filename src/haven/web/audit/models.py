@@ -52,6 +52,7 @@ class EventType(models.TextChoices):
     PARTNER_REVOKED = "partner.revoked", _("Sharing partner revoked")
     SHARING_APPROVED = "sharing.approved", _("Approved for sharing with partners")
     SHARING_WITHDRAWN = "sharing.withdrawn", _("Withdrawn from partners")
+    SHARING_PURGED = "sharing.purged", _("Shared copies of erased pictures blanked")
     PARTNER_FETCHED = "partner.fetched", _("Partner fetched shared hashes")
     PARTNER_FEEDBACK = "partner.feedback", _("Feedback from a partner")
     PARTNER_HASHES_SUBMITTED = "partner.hashes_submitted", _("Partner hashes received into quarantine")

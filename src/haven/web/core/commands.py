@@ -161,6 +161,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     from django.core.management import call_command
 
     from haven.web.monitoring.tasks import sweep as monitoring_sweep
+    from haven.web.sharing.tasks import sweep as sharing_sweep
     from haven.web.takedown.tasks import sweep as takedown_sweep
 
     out = out or sys.stdout
@@ -168,6 +169,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     # worker ran are caught up at once.
     takedown_sweep.enqueue()
     monitoring_sweep.enqueue()
+    sharing_sweep.enqueue()
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]
@@ -203,15 +205,20 @@ def partner_create(
     from haven.web.accounts.models import Organisation
     from haven.web.core.errors import ActionError
     from haven.web.sharing.actions import create_partner
+    from haven.web.sharing.models import DEFAULT_RATE_LIMIT
 
     organisation = Organisation.objects.filter(slug=org).first()
     if organisation is None:
         print(f"haven partner create: no organisation {org!r}", file=sys.stderr)
         return 1
     try:
-        extra = {"rate_limit": rate_limit} if rate_limit is not None else {}
         partner, keys = create_partner(
-            actor="cli", organisation=organisation, name=name, kind=kind, contact=contact, **extra
+            actor="cli",
+            organisation=organisation,
+            name=name,
+            kind=kind,
+            contact=contact,
+            rate_limit=DEFAULT_RATE_LIMIT if rate_limit is None else rate_limit,
         )
     except ActionError as exc:
         print(f"haven partner create: {exc}", file=sys.stderr)

@@ -1,9 +1,9 @@
 """Every write of the sharing app: partners and keys, approving items, the feed, feedback, quarantine.
 
 The feed's rules (see ``models``): each change takes the organisation's next position under the
-lock of its :class:`FeedHead`; a row that leaves the feed becomes a tombstone only for the
-partners that had received it, found from their ``delivered_seq`` while their rows are locked, so
-that a fetch running at the same moment cannot slip between the two.
+lock of its :class:`FeedHead`; a row that leaves the feed is a tombstone for the partners whose
+:class:`Delivery` says they were sent it, decided when a partner reads the row, so that a fetch
+running at the same moment as a withdrawal needs no lock to get it right.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,6 +34,7 @@ from haven.web.core.errors import ActionError
 
 from .models import (
     DEFAULT_RATE_LIMIT,
+    Delivery,
     Endpoint,
     Feedback,
     FeedHead,
@@ -45,9 +45,9 @@ from .models import (
     QuarantinedHash,
     QuarantineStatus,
     SharedItem,
+    SharedSignal,
     ShareStatus,
     SignalType,
-    Tombstone,
 )
 
 SHARE_QUALITY_FLOOR = 50
@@ -331,31 +331,26 @@ def _activate(row: SharedItem, what: Shareable) -> None:
     row.seq = row.activated_seq = seq
     row.modified_at = now
     row.save()
-    # Shared again: the partners that held the old tombstone are told the row is live again.
-    Tombstone.objects.filter(item=row).delete()
+    # Deliveries stay: a partner that was sent the row before is told again when it leaves again.
+    SharedSignal.objects.filter(item=row).delete()
+    values = {what.pdq, what.md5, *(entry["pdq"] for entry in what.extra)} - {""}
+    SharedSignal.objects.bulk_create(
+        SharedSignal(organisation_id=row.organisation_id, item=row, value=value) for value in sorted(values)
+    )
 
 
 def _deactivate(rows: Sequence[SharedItem], status: str) -> None:
-    """Take rows out of the feed as ``status``: a tombstone for each partner that had them."""
+    """Take rows out of the feed as ``status``: the partners that were sent them see the tombstone."""
     if not rows:
         return
-    organisation_id = rows[0].organisation_id
     for row in rows:
-        seq, now = _next_position(organisation_id)
+        seq, now = _next_position(row.organisation_id)
         row.status = status
         row.seq = seq
         row.modified_at = now
         row.save(update_fields=["status", "seq", "modified_at"])
-    # Every partner row is locked, not only those already past the rows: a fetch in progress holds
-    # its partner's row until it commits its new delivered_seq, and must be waited for.
-    partners = list(Partner.objects.select_for_update().filter(organisation_id=organisation_id))
-    tombstones = [
-        Tombstone(partner=partner, item=row)
-        for row in rows
-        for partner in partners
-        if partner.delivered_seq >= row.activated_seq
-    ]
-    Tombstone.objects.bulk_create(tombstones, ignore_conflicts=True)
+    # Erased rows are blanked later (purge_erased, from fetches and the worker), never here: that
+    # would lock erased rows after the audit head, the other way round from a fetch.
     _touch(_twins(rows))
 
 
@@ -375,16 +370,61 @@ def _twins(rows: Sequence[SharedItem]) -> list[SharedItem]:
     A client keyed by hash deletes the hash when one of them is withdrawn; sending the active one
     again after the tombstone puts it back.
     """
-    values = {v for row in rows for v in (row.pdq, row.md5, row.stopncii_value) if v}
-    if not values:
-        return []
+    values = SharedSignal.objects.filter(item__in=[row.pk for row in rows]).values("value")
     return list(
-        SharedItem.objects.select_for_update()
+        SharedItem.objects.select_for_update(of=("self",))
         .filter(organisation_id=rows[0].organisation_id, status=ShareStatus.ACTIVE)
-        .filter(Q(pdq__in=values) | Q(md5__in=values) | Q(stopncii_value__in=values))
+        .filter(pk__in=SharedSignal.objects.filter(value__in=values).values("item_id"))
         .exclude(pk__in=[row.pk for row in rows])
         .order_by("seq")
     )
+
+
+ERASE_GRACE = dt.timedelta(minutes=10)
+"""How long an erased row no partner was sent keeps its hashes: a fetch that read the row while it
+was still active may commit its delivery a moment after the erasure."""
+
+
+def purge_erased(organisation_id: int) -> int:
+    """Blank the hashes of erased rows that no partner needs any more: those no active partner was
+    sent (after :data:`ERASE_GRACE`), or whose every partner has asked to continue past the
+    tombstone. Returns how many."""
+    rows = list(
+        SharedItem.objects.select_for_update()
+        .filter(organisation_id=organisation_id, status=ShareStatus.DELETED, purged=False)
+        .order_by("seq")
+    )
+    if not rows:
+        return 0
+    waiting: dict[int, int] = {}
+    for item_id, acked in Delivery.objects.filter(
+        item__in=[row.pk for row in rows], partner__revoked_at__isnull=True
+    ).values_list("item_id", "partner__acked_seq"):
+        waiting[item_id] = min(acked, waiting.get(item_id, acked))
+    settled = timezone.now() - ERASE_GRACE
+    done = [
+        row
+        for row in rows
+        if (row.pk in waiting and waiting[row.pk] >= row.seq)
+        or (row.pk not in waiting and row.modified_at <= settled)
+    ]
+    for row in done:
+        row.pdq = row.md5 = row.stopncii_value = ""
+        row.quality = None
+        row.extra = []
+        row.video_frames = []
+        row.purged = True
+        row.save(update_fields=["pdq", "md5", "stopncii_value", "quality", "extra", "video_frames", "purged"])
+    Delivery.objects.filter(item__in=[row.pk for row in done]).delete()
+    SharedSignal.objects.filter(item__in=[row.pk for row in done]).delete()
+    if done:
+        append(
+            actor="worker",
+            event_type=EventType.SHARING_PURGED,
+            organisation=organisation_id,
+            summary={"items": len(done)},
+        )
+    return len(done)
 
 
 @dataclass(frozen=True)
@@ -408,7 +448,12 @@ def approve_items(*, actor: Any, case: Case, item_ids: Iterable[int] | None = No
             raise ActionError(
                 _("The survivor has not agreed to share hashes with partners; record that consent first.")
             )
-        items = case.content.filter(removed_at__isnull=True).select_related("shared")
+        # The items are locked too: a removal committing meanwhile must not leave a removed item shared.
+        items = (
+            case.content.select_for_update(of=("self",))
+            .filter(removed_at__isnull=True)
+            .select_related("shared")
+        )
         wanted = None if item_ids is None else set(item_ids)
         if wanted is not None:
             items = items.filter(pk__in=wanted)
@@ -454,16 +499,18 @@ def approve_case(*, actor: Any, case: Case) -> int:
 
 
 def unshare_item(*, actor: Any, item: ContentItem) -> None:
-    """Take one item back from partners (consent stays as it is)."""
+    """Take one item back from partners, and keep it from going back when the survivor gives share
+    consent again (consent itself stays as it is)."""
     require(actor, Perm.APPROVE_SHARING)
     same_organisation(actor, item)
     with transaction.atomic():
         row = SharedItem.objects.select_for_update().filter(content_item=item).first()
-        if row is None or row.status != ShareStatus.ACTIVE:
+        if row is None or not row.approved:
             return
         row.approved = False
         row.save(update_fields=["approved"])
-        _deactivate([row], ShareStatus.WITHDRAWN)
+        if row.status == ShareStatus.ACTIVE:
+            _deactivate([row], ShareStatus.WITHDRAWN)
         append(
             actor=actor,
             event_type=EventType.SHARING_WITHDRAWN,
@@ -482,12 +529,14 @@ def withdraw_case(case: Case) -> None:
 
 
 def reshare_case(case: Case) -> None:
-    """Share consent granted again: the items reviewed before go back to partners."""
+    """Share consent granted again: the items reviewed before go back to partners (inside the
+    granting transaction, which audits the consent; the items are named in an event of their own)."""
     rows = (
         SharedItem.objects.select_for_update(of=("self",))
         .filter(case=case, approved=True)
         .exclude(status=ShareStatus.ACTIVE)
     )
+    shared: list[int] = []
     for row in rows.select_related("content_item").order_by("seq"):
         item = row.content_item
         if item is None or item.removed_at is not None or row.status == ShareStatus.DELETED:
@@ -497,6 +546,15 @@ def reshare_case(case: Case) -> None:
         except ActionError:
             continue
         _activate(row, what)
+        shared.append(item.pk)
+    if shared:
+        append(
+            actor="consent given again",
+            event_type=EventType.SHARING_APPROVED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"items": shared},
+        )
 
 
 def withdraw_items(items: Sequence[ContentItem], *, erased: bool) -> None:
@@ -519,60 +577,64 @@ class FeedbackEntry:
     tags: tuple[str, ...] = ()
 
 
-def _visible_rows(partner: Partner, values: set[str]) -> dict[str, list[SharedItem]]:
-    rows = SharedItem.objects.filter(organisation_id=partner.organisation_id).filter(
-        Q(pdq__in=values) | Q(md5__in=values) | Q(stopncii_value__in=values)
-    )
-    tombstoned = set(
-        Tombstone.objects.filter(partner=partner, item__in=rows).values_list("item_id", flat=True)
-    )
+def _sent_rows(partner: Partner, values: set[str]) -> dict[str, list[SharedItem]]:
+    """The rows this partner was sent that carry each of ``values`` (a whole PDQ, a crop, an MD5)."""
+    signals = SharedSignal.objects.filter(
+        organisation_id=partner.organisation_id,
+        value__in=values,
+        item__deliveries__partner=partner,
+        item__purged=False,
+    ).select_related("item", "item__case")
     found: dict[str, list[SharedItem]] = {}
-    for row in rows.select_related("case"):
-        if row.status != ShareStatus.ACTIVE and row.pk not in tombstoned:
-            continue
-        for value in {row.pdq, row.md5, *(e.get("pdq", "") for e in row.extra)} & values:
-            found.setdefault(value, []).append(row)
+    for signal in signals:
+        found.setdefault(signal.value, []).append(signal.item)
     return found
 
 
 def submit_feedback(*, partner: Partner, entries: Sequence[FeedbackEntry]) -> int:
-    """Feedback on hashes the partner was sent; all entries or none. Lands on each case."""
+    """Feedback on hashes the partner was sent; all entries or none. Each partner's latest word on
+    an item is kept (sending the same again changes nothing); a change lands on the case."""
     if not entries:
         raise ActionError(_("No feedback given."))
-    values = {e.hash_value for e in entries}
-    found = _visible_rows(partner, values)
-    unknown = sorted(values - set(found))
+    latest = {e.hash_value: e for e in entries}
+    found = _sent_rows(partner, set(latest))
+    unknown = sorted(set(latest) - set(found))
     if unknown:
         raise ActionError(
             _("These hashes were never sent to you: %(hashes)s")
             % {"hashes": ", ".join(h[:16] + "…" for h in unknown[:5])}
         )
     with transaction.atomic():
-        per_case: dict[int | None, list[tuple[SharedItem, str]]] = {}
-        feedback = []
-        for entry in entries:
-            for row in found[entry.hash_value]:
-                feedback.append(
-                    Feedback(
+        changed: dict[int, tuple[SharedItem, str]] = {}
+        for value, entry in latest.items():
+            for row in found[value]:
+                tags = sorted(set(entry.tags))
+                current = Feedback.objects.select_for_update().filter(partner=partner, item=row).first()
+                if current is not None and (current.value, current.tags) == (entry.value, tags):
+                    continue
+                if current is None:
+                    Feedback.objects.create(
                         organisation_id=partner.organisation_id,
                         partner=partner,
                         item=row,
                         value=entry.value,
-                        tags=list(entry.tags),
+                        tags=tags,
                     )
-                )
-                per_case.setdefault(row.case_id, []).append((row, entry.value))
-        Feedback.objects.bulk_create(feedback)
+                else:
+                    current.value, current.tags = entry.value, tags
+                    current.save(update_fields=["value", "tags", "updated_at"])
+                changed[row.pk] = (row, entry.value)
         # The feedback is part of the record partners see (CSPFeedbacks): the rows move up the feed.
-        touched = {row.pk: row for rows in found.values() for row in rows}
-        _touch(SharedItem.objects.select_for_update().filter(pk__in=list(touched)).order_by("seq"))
+        _touch(SharedItem.objects.select_for_update().filter(pk__in=list(changed)).order_by("seq"))
+        per_case: dict[int | None, list[tuple[SharedItem, str]]] = {}
+        for row, value in changed.values():
+            per_case.setdefault(row.case_id, []).append((row, value))
         for case_id, pairs in per_case.items():
-            case = pairs[0][0].case if case_id is not None else None
             append(
                 actor=f"partner:{partner.name}",
                 event_type=EventType.PARTNER_FEEDBACK,
                 organisation=partner.organisation_id,
-                obj=case,
+                obj=pairs[0][0].case if case_id is not None else None,
                 summary={
                     "partner": partner.name,
                     "values": sorted({value for _row, value in pairs}),
@@ -642,12 +704,16 @@ def review_quarantined(*, actor: Any, entry: QuarantinedHash, accept: bool) -> Q
     return entry
 
 
-def record_fetch(*, partner: Partner, low: int, high: int | None, count: int) -> None:
-    """After a page was read under the partner's lock: advance its delivered position when the
-    page continued without a gap from what it had, and audit every page that held records."""
-    if high is not None and low <= partner.delivered_seq < high:
-        Partner.objects.filter(pk=partner.pk).update(delivered_seq=high)
-        partner.delivered_seq = high
+def record_fetch(*, partner: Partner, low: int, sent: Sequence[int], count: int) -> None:
+    """After a page was read (in its transaction): remember which active rows the partner was sent,
+    that it asked to continue after ``low``, and audit every page that held records."""
+    Delivery.objects.bulk_create(
+        [Delivery(partner_id=partner.pk, item_id=item_id) for item_id in sent], ignore_conflicts=True
+    )
+    if low > partner.acked_seq:
+        Partner.objects.filter(pk=partner.pk, acked_seq__lt=low).update(acked_seq=low)
+        partner.acked_seq = low
+        purge_erased(partner.organisation_id)
     if count:
         append(
             actor=f"partner:{partner.name}",
@@ -672,6 +738,7 @@ def partner_news(case: Case) -> PartnerNews:
     from .models import Feedback, FeedbackValue
 
     shared = SharedItem.objects.filter(case=case, status=ShareStatus.ACTIVE).count()
+    # One word per partner and picture: a partner that repeats itself is counted once.
     values = list(Feedback.objects.filter(item__case=case).values_list("value", flat=True))
     blocked = sum(1 for v in values if v == FeedbackValue.BLOCKED)
     found = sum(1 for v in values if v in (FeedbackValue.PENDING_REVIEW, FeedbackValue.NOT_BLOCKED))

@@ -230,7 +230,7 @@ class FetchHashesOut(Schema):
 
 
 class FetchParams(Schema):
-    startTimestamp: int = Field(10, ge=0, le=2**40)
+    startTimestamp: int = Field(10, ge=0, le=253402300799)  # the last second of year 9999
     pageSize: int = Field(800, ge=1, le=feed.PAGE_MAX)
     nextPageToken: str | None = Field(None, max_length=1000)
 

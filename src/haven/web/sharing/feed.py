@@ -1,9 +1,12 @@
 """Reading the feed for a partner: StopNCII's pages by timestamp and token, the native pages by position.
 
-A page is read in one transaction that holds the partner's row locked, and advances its
-``delivered_seq`` before it commits (see ``actions._deactivate`` for why).  Rows are read as
-tuples and written straight to JSON: a first sync of a million hashes must not build a million
-model instances.
+A page is read in one transaction that also records which active rows the partner was sent
+(``Delivery``): a tombstone is shown only to partners with such a record.  Rows are read as tuples
+and written straight to JSON: a first sync of a million hashes must not build a million model
+instances.
+
+Feedback in a record: a partner sees its own in full; of other partners' only the value, without
+their name or tags, since which platform found a copy says where the survivor's picture appeared.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from .actions import RefMaker, record_fetch
-from .models import Feedback, FeedHead, Partner, SharedItem, ShareStatus, Tombstone
+from .models import Delivery, Feedback, FeedHead, Partner, SharedItem, ShareStatus
 
 PAGE_MAX = 1000
 TOKEN_MAX_AGE = 3600  # seconds a nextPageToken stays good
@@ -36,29 +39,28 @@ class FeedError(ValueError):
 
 
 def visible_rows(partner: Partner) -> QuerySet[SharedItem]:
-    """The rows this partner may see: active ones, and tombstones of rows it had received."""
-    received = Tombstone.objects.filter(partner_id=partner.pk, item_id=OuterRef("pk"))
-    return SharedItem.objects.filter(organisation_id=partner.organisation_id).filter(
+    """The rows this partner may see: active ones, and tombstones of rows it was sent."""
+    received = Delivery.objects.filter(partner_id=partner.pk, item_id=OuterRef("pk"))
+    return SharedItem.objects.filter(organisation_id=partner.organisation_id, purged=False).filter(
         Q(status=ShareStatus.ACTIVE) | Exists(received)
     )
 
 
-def _feedback(item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def _feedback(partner: Partner, item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     if not item_ids:
         return out
     rows = (
         Feedback.objects.filter(item_id__in=item_ids)
         .order_by("id")
-        .values_list("item_id", "value", "tags", "partner__name")
+        .values_list("item_id", "value", "tags", "partner_id", "partner__name")
     )
-    for item_id, value, tags, source in rows:
-        out.setdefault(item_id, []).append({"feedbackValue": value, "tags": tags, "source": source})
+    for item_id, value, tags, partner_id, source in rows:
+        mine = partner_id == partner.pk
+        out.setdefault(item_id, []).append(
+            {"feedbackValue": value, "tags": tags if mine else [], "source": source if mine else ""}
+        )
     return out
-
-
-def _locked(partner: Partner) -> Partner:
-    return Partner.objects.select_for_update().get(pk=partner.pk)
 
 
 def _seconds(moment: dt.datetime) -> int:
@@ -68,7 +70,6 @@ def _seconds(moment: dt.datetime) -> int:
 def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | None) -> bytes:
     """One FetchHashes page as JSON (see docs/sharing.md)."""
     with transaction.atomic():
-        partner = _locked(partner)
         if token:
             try:
                 state = signing.loads(token, salt=_TOKEN_SALT, max_age=TOKEN_MAX_AGE)
@@ -98,7 +99,7 @@ def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | 
         )
         more = len(rows) > page_size
         rows = rows[:page_size]
-        feedback = _feedback([row[0] for row in rows])
+        feedback = _feedback(partner, [row[0] for row in rows])
         refs = RefMaker(partner.pk)
         records = []
         for pk, _seq, case_key, signal_type, value, status, modified in rows:
@@ -119,7 +120,8 @@ def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | 
             if more
             else None
         )
-        record_fetch(partner=partner, low=cursor, high=rows[-1][1] if rows else None, count=len(rows))
+        sent = [row[0] for row in rows if row[5] == ShareStatus.ACTIVE]
+        record_fetch(partner=partner, low=cursor, sent=sent, count=len(rows))
     body = {
         "count": len(records),
         "nextPageToken": next_token,
@@ -149,7 +151,6 @@ def _signals(kind: str, pdq: str, quality: int | None, md5: str, extra: Any, fra
 def native_page(partner: Partner, *, checkpoint: int, page_size: int) -> bytes:
     """One page of the native feed as JSON, from just after ``checkpoint`` (a feed position)."""
     with transaction.atomic():
-        partner = _locked(partner)
         head = FeedHead.objects.filter(organisation_id=partner.organisation_id).first()
         if checkpoint > (head.seq if head else 0):
             raise FeedError("this checkpoint is not one this feed gave (it is past the end)")
@@ -173,7 +174,7 @@ def native_page(partner: Partner, *, checkpoint: int, page_size: int) -> bytes:
         )
         more = len(rows) > page_size
         rows = rows[:page_size]
-        feedback = _feedback([row[0] for row in rows])
+        feedback = _feedback(partner, [row[0] for row in rows])
         refs = RefMaker(partner.pk)
         records = []
         for pk, _seq, case_key, status, modified, kind, pdq, quality, md5, extra, frames in rows:
@@ -192,7 +193,8 @@ def native_page(partner: Partner, *, checkpoint: int, page_size: int) -> bytes:
                 }
             )
         high = rows[-1][1] if rows else None
-        record_fetch(partner=partner, low=checkpoint, high=high, count=len(rows))
+        sent = [row[0] for row in rows if row[3] == ShareStatus.ACTIVE]
+        record_fetch(partner=partner, low=checkpoint, sent=sent, count=len(rows))
     body = {
         "checkpoint": str(high if high is not None else checkpoint),
         "has_more": more,

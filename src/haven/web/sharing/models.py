@@ -7,8 +7,13 @@ visible in the order they were given, so a partner's checkpoint never skips a ro
 late.  ``modified_at`` never goes backwards along ``seq``, which is what lets a StopNCII-style
 client page by timestamp.
 
+What each partner was sent is recorded (:class:`Delivery`): a row that leaves the feed is shown,
+as a tombstone, exactly to the partners that were sent it while it was active, however often it
+was shared and withdrawn since, and never to a partner that was not.
+
 A row keeps a copy of the hashes it shared, because the tombstone of a withdrawn item must still
-say which hash to delete after the item itself was blanked by "delete my data".
+say which hash to delete after the item itself was blanked by "delete my data". The copy of an
+erased item is blanked (``purged``) once every partner that had it has fetched past its tombstone.
 """
 
 from __future__ import annotations
@@ -54,9 +59,9 @@ class Partner(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    delivered_seq = models.BigIntegerField(default=0)
-    """The feed position up to which this partner has fetched every row it may see, without a gap:
-    a row that was active at a position at or below it reached the partner."""
+    acked_seq = models.BigIntegerField(default=0)
+    """The furthest feed position this partner has asked to continue after: what lies at or below it,
+    it has received and processed (a tombstone there may be forgotten)."""
 
     class Meta:
         constraints = [
@@ -132,13 +137,15 @@ class SharedItem(models.Model):
     seq = models.BigIntegerField()
     modified_at = models.DateTimeField()
     activated_seq = models.BigIntegerField()
-    """The position the row took when it last became active: who fetched past it received it."""
+    """The position the row took when it last became active."""
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     reviewed_at = models.DateTimeField()
     approved = models.BooleanField(default=True)
     """False once staff withdrew the item from partners: consent given again does not re-share it."""
+    purged = models.BooleanField(default=False)
+    """An erased item's hashes are blanked here and no partner is sent the row any more."""
 
     class Meta:
         constraints = [
@@ -146,26 +153,39 @@ class SharedItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["organisation", "modified_at"]),
-            models.Index(fields=["organisation", "stopncii_value"]),
-            models.Index(fields=["organisation", "pdq"]),
-            models.Index(fields=["organisation", "md5"]),
+            models.Index(fields=["organisation", "status", "purged"]),
         ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.status}"
 
 
-class Tombstone(models.Model):
-    """A withdrawn row that this partner had received, so that it is told to delete it."""
+class Delivery(models.Model):
+    """This partner was sent this row while it was active: it is told when the row leaves the feed."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey(SharedItem, on_delete=models.CASCADE, related_name="tombstones")
+    item = models.ForeignKey(SharedItem, on_delete=models.CASCADE, related_name="deliveries")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["partner", "item"], name="sharing_tombstone_unique")]
+        constraints = [models.UniqueConstraint(fields=["partner", "item"], name="sharing_delivery_unique")]
 
     def __str__(self) -> str:
         return f"{self.partner_id}:{self.item_id}"
+
+
+class SharedSignal(models.Model):
+    """Each hash value a row shares (the whole PDQ, its crops, a video's MD5), to find rows by hash:
+    feedback names a hash, and an item with the same hash as a withdrawn one is sent again."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(SharedItem, on_delete=models.CASCADE, related_name="signals")
+    value = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "value"])]
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class FeedbackValue(models.TextChoices):
@@ -186,7 +206,7 @@ MAX_TAG_LENGTH = 100
 
 
 class Feedback(models.Model):
-    """What a partner said about a shared item (found a copy, blocked it, ...)."""
+    """What a partner said about a shared item (found a copy, blocked it, ...): its latest word."""
 
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="feedback")
@@ -194,9 +214,11 @@ class Feedback(models.Model):
     value = models.CharField(max_length=16, choices=FeedbackValue.choices)
     tags = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["partner", "item"], name="sharing_feedback_unique")]
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.value}"
