@@ -512,3 +512,23 @@ def test_feedback_on_a_crop_signal_the_feed_sent_lands(
     body = {"opinions": [{"type": "pdq", "value": "b" * 64, "opinion": "Blocked"}]}
     assert platform.post(OPINIONS, body, "feedback").status_code == 200
     assert Feedback.objects.get().item.case_id == case.pk
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("post", FETCH, 405),
+        ("get", FEEDBACK, 405),
+        ("delete", NATIVE, 405),
+        ("get", "/api/stopncii/v1/NoSuchEndpoint", 404),
+        ("get", "/api/sharing/v1/nothing/here", 404),
+        ("get", "/api/v1/no-such-thing", 404),
+    ],
+)
+def test_a_wrong_method_or_path_gets_json_too(
+    platform: PartnerClient, method: str, path: str, status: int
+) -> None:
+    response = getattr(Client(), method)(path, headers=platform.headers())
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["detail"]

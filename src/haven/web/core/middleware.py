@@ -45,3 +45,31 @@ class OrganisationTimezoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+_API_PREFIXES = ("/api/",)
+_API_ERRORS = {404: "not found", 405: "method not allowed"}
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /api/, a 404 for an unknown path and a 405 for a wrong method are JSON like every other
+    API error (``{"detail": ...}``), not the HTML pages Django and django-ninja give by default."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        detail = _API_ERRORS.get(response.status_code)
+        if (
+            detail is None
+            or not request.path.startswith(_API_PREFIXES)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        from django.http import JsonResponse
+
+        replaced = JsonResponse({"detail": detail}, status=response.status_code)
+        if "Allow" in response:
+            replaced["Allow"] = response["Allow"]
+        return replaced
