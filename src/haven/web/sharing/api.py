@@ -74,12 +74,11 @@ def _rate_limit(partner: Partner) -> None:
 
     window = int(time.time() // 60)
     key = f"haven:partner-rate:{partner.pk}:{window}"
-    cache.add(key, 0, timeout=120)
     try:
         used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=120)
-        used = 1
+    except ValueError:  # the window's first request (or its key expired a moment ago)
+        # add() fails when another request made the key first: count on it then.
+        used = 1 if cache.add(key, 1, timeout=120) else cache.incr(key)
     if used > partner.rate_limit:
         raise RateLimited(60 - int(time.time()) % 60)
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Exists, F, Func, OuterRef, Q, QuerySet
 
 from .actions import RefMaker, record_fetch
 from .models import Delivery, Feedback, FeedHead, Partner, SharedItem, ShareStatus
@@ -46,12 +45,15 @@ def visible_rows(partner: Partner) -> QuerySet[SharedItem]:
     )
 
 
-def _feedback(partner: Partner, item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def _feedback(partner: Partner, low: int, high: int) -> dict[int, list[dict[str, Any]]]:
+    """Feedback on the rows at positions ``low < seq <= high`` (a page), by row."""
     out: dict[int, list[dict[str, Any]]] = {}
-    if not item_ids:
+    if high <= low:
         return out
     rows = (
-        Feedback.objects.filter(item_id__in=item_ids)
+        Feedback.objects.filter(
+            item__organisation_id=partner.organisation_id, item__seq__gt=low, item__seq__lte=high
+        )
         .order_by("id")
         .values_list("item_id", "value", "tags", "partner_id", "partner__name")
     )
@@ -63,8 +65,15 @@ def _feedback(partner: Partner, item_ids: Sequence[int]) -> dict[int, list[dict[
     return out
 
 
-def _seconds(moment: dt.datetime) -> int:
-    return int(moment.timestamp())
+class EpochSeconds(Func):
+    """A timestamp as whole Unix seconds, computed by the database: a page of a thousand rows then
+    builds no datetime objects."""
+
+    template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"
+    output_field = BigIntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="CAST(strftime('%%s', %(expressions)s) AS INTEGER)")
 
 
 def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | None) -> bytes:
@@ -84,29 +93,33 @@ def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | 
             cursor, floor = int(state["c"]), int(state["t"])
         else:
             since = dt.datetime.fromtimestamp(start, tz=dt.UTC)
-            before = SharedItem.objects.filter(
-                organisation_id=partner.organisation_id, modified_at__lt=since
-            ).aggregate(m=Max("seq"))["m"]
+            before = (
+                SharedItem.objects.filter(organisation_id=partner.organisation_id, modified_at__lt=since)
+                .order_by("-modified_at", "-seq")
+                .values_list("seq", flat=True)
+                .first()
+            )
             cursor, floor = before or 0, start
         rows = list(
             visible_rows(partner)
             .filter(seq__gt=cursor)
             .exclude(stopncii_value="")
             .order_by("seq")
-            .values_list("pk", "seq", "case_key", "stopncii_type", "stopncii_value", "status", "modified_at")[
+            .annotate(seconds=EpochSeconds(F("modified_at")))
+            .values_list("pk", "seq", "case_key", "stopncii_type", "stopncii_value", "status", "seconds")[
                 : page_size + 1
             ]
         )
         more = len(rows) > page_size
         rows = rows[:page_size]
-        feedback = _feedback(partner, [row[0] for row in rows])
+        feedback = _feedback(partner, cursor, rows[-1][1] if rows else cursor)
         refs = RefMaker(partner.pk)
         records = []
-        for pk, _seq, case_key, signal_type, value, status, modified in rows:
+        for pk, _seq, case_key, signal_type, value, status, seconds in rows:
             word = STOPNCII_STATUS[status]
             records.append(
                 {
-                    "lastModtimestamp": _seconds(modified),
+                    "lastModtimestamp": seconds,
                     "signalType": signal_type,
                     "hashValue": value,
                     "hashStatus": word,
@@ -114,7 +127,7 @@ def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | 
                     "CSPFeedbacks": feedback.get(pk, []),
                 }
             )
-        checkpoint = max(floor, _seconds(rows[-1][6])) if rows else floor
+        checkpoint = max(floor, rows[-1][6]) if rows else floor
         next_token = (
             signing.dumps({"p": partner.pk, "s": start, "c": rows[-1][1], "t": checkpoint}, salt=_TOKEN_SALT)
             if more
@@ -158,12 +171,13 @@ def native_page(partner: Partner, *, checkpoint: int, page_size: int) -> bytes:
             visible_rows(partner)
             .filter(seq__gt=checkpoint)
             .order_by("seq")
+            .annotate(seconds=EpochSeconds(F("modified_at")))
             .values_list(
                 "pk",
                 "seq",
                 "case_key",
                 "status",
-                "modified_at",
+                "seconds",
                 "kind",
                 "pdq",
                 "quality",
@@ -174,16 +188,16 @@ def native_page(partner: Partner, *, checkpoint: int, page_size: int) -> bytes:
         )
         more = len(rows) > page_size
         rows = rows[:page_size]
-        feedback = _feedback(partner, [row[0] for row in rows])
+        feedback = _feedback(partner, checkpoint, rows[-1][1] if rows else checkpoint)
         refs = RefMaker(partner.pk)
         records = []
-        for pk, _seq, case_key, status, modified, kind, pdq, quality, md5, extra, frames in rows:
+        for pk, _seq, case_key, status, seconds, kind, pdq, quality, md5, extra, frames in rows:
             records.append(
                 {
                     "id": refs.item(pk),
                     "case_ref": refs.case(case_key),
                     "status": status,
-                    "updated_at": _seconds(modified),
+                    "updated_at": seconds,
                     "kind": kind,
                     "signals": _signals(kind, pdq, quality, md5, extra, frames),
                     "feedback": [
