@@ -152,7 +152,8 @@ class SharedItem(models.Model):
             models.UniqueConstraint(fields=["organisation", "seq"], name="sharing_item_unique_seq")
         ]
         indexes = [
-            models.Index(fields=["organisation", "modified_at"]),
+            # where a startTimestamp falls: the last position before it, ties by position
+            models.Index(fields=["organisation", "modified_at", "seq"]),
             models.Index(fields=["organisation", "status", "purged"]),
         ]
 
