@@ -321,7 +321,6 @@ _COPY_COLUMNS = [
     "status",
     "seq",
     "modified_at",
-    "activated_seq",
     "reviewed_by_id",
     "reviewed_at",
 ]
@@ -377,7 +376,7 @@ def copy_shared_items(
                 case = case_ids[i % len(case_ids)]
                 buf.write(
                     f"{org_id}\t\\N\t{case}\t{case}\tphoto\t{pdq}\t90\t\t[]\t[]\tImagePDQ\t{pdq}\tactive\t"
-                    f"{seq}\t{stamp}\t{seq}\t{user_id}\t{stamp}{tail}\n"
+                    f"{seq}\t{stamp}\t{user_id}\t{stamp}{tail}\n"
                 )
                 if seq % 10_000 == 0:
                     copy.write(buf.getvalue())

@@ -328,7 +328,7 @@ def _activate(row: SharedItem, what: Shareable) -> None:
     row.extra, row.video_frames = what.extra, what.video_frames
     row.stopncii_type, row.stopncii_value = what.stopncii
     row.status = ShareStatus.ACTIVE
-    row.seq = row.activated_seq = seq
+    row.seq = seq
     row.modified_at = now
     row.save()
     # Deliveries stay: a partner that was sent the row before is told again when it leaves again.

@@ -136,8 +136,6 @@ class SharedItem(models.Model):
     status = models.CharField(max_length=16, choices=ShareStatus.choices)
     seq = models.BigIntegerField()
     modified_at = models.DateTimeField()
-    activated_seq = models.BigIntegerField()
-    """The position the row took when it last became active."""
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
