@@ -8,6 +8,7 @@ a 4xx status and changes nothing.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -70,8 +71,6 @@ class BodyTooLarge(Exception):
 
 def _rate_limit(partner: Partner) -> None:
     """A fixed window a minute per partner, in the shared cache (every server process counts)."""
-    import time
-
     window = int(time.time() // 60)
     key = f"haven:partner-rate:{partner.pk}:{window}"
     try:
