@@ -44,10 +44,14 @@ DASHBOARD_ROWS = 20
 TIMELINE_ROWS = 200
 
 
-def _case(request: HttpRequest, number: str) -> Case:
-    """The case with this number, if it belongs to the user's organisation; 404 otherwise."""
+def case_or_404(request: HttpRequest, number: str, *related: str) -> Case:
+    """The case with this number, if it belongs to the user's organisation; 404 otherwise.
+
+    For the pages of every app that works on a case (takedown, sharing): ``related`` are passed to
+    ``select_related``.
+    """
     user = staff_user(request)
-    case = Case.objects.select_related("assignee", "created_by").filter(number=number.strip().upper()).first()
+    case = Case.objects.select_related(*related).filter(number=number.strip().upper()).first()
     try:
         same_organisation(user, case)
     except NotFound:
@@ -55,6 +59,10 @@ def _case(request: HttpRequest, number: str) -> Case:
     if case is None:  # same_organisation refuses None already; this tells the type checker
         raise Http404
     return case
+
+
+def _case(request: HttpRequest, number: str) -> Case:
+    return case_or_404(request, number, "assignee", "created_by")
 
 
 def _case_url(case: Case, anchor: str = "") -> str:

@@ -17,8 +17,9 @@ from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, ConsentScope, ContentItem
-from haven.web.core.access import organisation_or_404, own_or_404, same_organisation
-from haven.web.core.errors import ActionError, NotFound
+from haven.web.cases.views import case_or_404
+from haven.web.core.access import organisation_or_404, own_or_404
+from haven.web.core.errors import ActionError
 
 from . import actions
 from .models import (
@@ -37,15 +38,7 @@ from .models import (
 
 
 def _case(request: HttpRequest, number: str) -> Case:
-    user = staff_user(request)
-    case = Case.objects.filter(number=number.strip().upper()).first()
-    try:
-        same_organisation(user, case)
-    except NotFound:
-        raise Http404 from None
-    if case is None:  # same_organisation refuses None already; this tells the type checker
-        raise Http404
-    return case
+    return case_or_404(request, number)
 
 
 def _case_url(case: Case) -> str:

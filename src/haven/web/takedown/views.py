@@ -23,7 +23,8 @@ from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, ConsentScope
-from haven.web.core.access import organisation_or_404, own_or_404, same_organisation
+from haven.web.cases.views import case_or_404
+from haven.web.core.access import organisation_or_404, own_or_404
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions, records
@@ -52,14 +53,7 @@ def _own(request: HttpRequest, model: Any, pk: int) -> Any:
 
 
 def _case(request: HttpRequest, number: str) -> Case:
-    case = Case.objects.filter(number=number.strip().upper()).first()
-    try:
-        same_organisation(staff_user(request), case)
-    except NotFound:
-        raise Http404 from None
-    if case is None:  # same_organisation refuses None already; this tells the type checker
-        raise Http404
-    return case
+    return case_or_404(request, number)
 
 
 # --- the case page's panel, and adding sightings --------------------------------------------------
