@@ -253,6 +253,51 @@ def _cmd_sharing_approve(args: argparse.Namespace) -> int:
     return sharing_approve(args.case_number)
 
 
+def _cmd_peer_add(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import peer_add
+
+    return peer_add(args.name, args.org, args.url, args.keys, args.every, args.json)
+
+
+def _cmd_peer_fetch(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import peer_fetch
+
+    return peer_fetch(args.name, args.org, args.json)
+
+
+def _cmd_peer_list(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import peer_list
+
+    return peer_list(args.org, args.json)
+
+
+def _add_peer_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("peer", help="other centres' Haven servers whose shared banks this one imports")
+    psub = p.add_subparsers(dest="peer_command", required=True, metavar="ACTION")
+    pa = psub.add_parser("add", help="import a centre's native feed with the keys it issued to us")
+    pa.add_argument("name")
+    pa.add_argument("--org", required=True, help="our organisation's short name")
+    pa.add_argument("--url", required=True, help="the other centre's Haven, e.g. https://haven.example.org")
+    pa.add_argument(
+        "--keys",
+        required=True,
+        metavar="FILE",
+        help="the JSON its `haven partner create --kind centre --json` printed",
+    )
+    pa.add_argument("--every", type=_count, default=5, metavar="MIN", help="fetch every MIN minutes (5)")
+    pa.add_argument("--json", action="store_true", help="print the peer as JSON")
+    pa.set_defaults(handler=_cmd_peer_add)
+    pf = psub.add_parser("fetch", help="fetch a peer's feed now (exit 1 when it fails)")
+    pf.add_argument("name")
+    pf.add_argument("--org", help="our organisation's short name (when several have a peer of that name)")
+    pf.add_argument("--json", action="store_true", help="print what the fetch did as JSON")
+    pf.set_defaults(handler=_cmd_peer_fetch)
+    pl = psub.add_parser("list", help="the peers, their banks and their last fetch")
+    pl.add_argument("--org", help="only this organisation's peers")
+    pl.add_argument("--json", action="store_true", help="print a JSON list")
+    pl.set_defaults(handler=_cmd_peer_list)
+
+
 def _add_sharing_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("partner", help="platforms, hotlines and centres that fetch shared hashes")
     psub = p.add_subparsers(dest="partner_command", required=True, metavar="ACTION")
@@ -409,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan_command(commands)
     _add_web_commands(commands)
     _add_sharing_commands(commands)
+    _add_peer_commands(commands)
     return parser
 
 

@@ -23,6 +23,7 @@ from haven.web.accounts.roles import Role
 from haven.web.cases import actions
 from haven.web.cases.matching import reset_content_index
 from haven.web.cases.models import Case
+from haven.web.federation.matching import reset_imported_index
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,8 +40,10 @@ class Persona:
 @pytest.fixture(autouse=True)
 def _fresh_index() -> Iterator[None]:
     reset_content_index()
+    reset_imported_index()
     yield
     reset_content_index()
+    reset_imported_index()
 
 
 @pytest.fixture

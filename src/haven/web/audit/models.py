@@ -57,6 +57,15 @@ class EventType(models.TextChoices):
     PARTNER_FEEDBACK = "partner.feedback", _("Feedback from a partner")
     PARTNER_HASHES_SUBMITTED = "partner.hashes_submitted", _("Partner hashes received into quarantine")
     QUARANTINE_REVIEWED = "quarantine.reviewed", _("Partner hash reviewed")
+    PEER_ADDED = "peer.added", _("Peer centre added")
+    PEER_REMOVED = "peer.removed", _("Peer centre removed")
+    PEER_FETCHED = "peer.fetched", _("Imported bank updated from a peer centre")
+    PEER_FETCH_FAILED = "peer.fetch_failed", _("Fetch from a peer centre failed")
+    FINDS_QUEUED = "find.queued", _("Copies of a peer centre's items found")
+    FINDS_SENT = "find.sent", _("Finds reported to a peer centre")
+    FIND_RECEIVED = "find.received", _("Find reported by another centre")
+    FIND_ACCEPTED = "find.accepted", _("Reported find accepted as a sighting")
+    FIND_DISMISSED = "find.dismissed", _("Reported find dismissed")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 

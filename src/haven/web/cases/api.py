@@ -22,7 +22,7 @@ from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
 from .classification import Relationship, TfgbvType
-from .matching import content_index
+from .matching import FOREIGN_LOOKUPS, content_index
 from .models import (
     FOLLOW_UP_TEXT_MAX,
     MAX_VIDEO_FRAMES,
@@ -268,13 +268,32 @@ class LookupIn(Input):
         description="suspect pictures matched with the robust rules (a threshold per kind, crops by kind)",
     )
     radius: int = Field(31, ge=0, le=64)
+    url: str | None = Field(
+        None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="where the suspect content was seen: a match on another centre's imported item "
+        "is then reported to that centre",
+    )
+
+
+class ImportedOut(Schema):
+    """An item of a bank imported from another centre: whose it is, never whose case."""
+
+    centre: str = Field(description="the peer centre the item came from")
+    item: str = Field(description="the centre's reference for the item")
+    kind: str
+    reported: bool = Field(description="a find was queued for the centre (the lookup gave a url)")
 
 
 class LookupHit(Schema):
     query_kind: str
     query_index: int
     distance: int
-    content: ContentOut
+    content: ContentOut | None = Field(None, description="your organisation's matching item")
+    imported: ImportedOut | None = Field(
+        None, description="or: the matching item of a bank imported from another centre"
+    )
     signal: str | None = Field(
         None, description='for a picture: the stored kind that matched ("pdq" or a crop kind)'
     )
@@ -553,6 +572,10 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
     (capped by ``radius``), a crop signal matches only a query signal for its kind, the whole
     picture (with its dihedral variants) every kind.  Their hits say which stored ``signal``
     and which query ``candidate`` matched.
+
+    The banks imported from other centres are searched too: their hits carry ``imported`` (the
+    centre and its reference for the item) instead of ``content``.  With ``url``, each such hit
+    is reported to its centre as a find.
     """
     user = _user(request)
     require(user, Perm.LOOKUP)
@@ -563,26 +586,51 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
     except InvalidHashError as exc:
         raise ActionError(str(exc)) from None
     pictures = [_query_signals(n, p) for n, p in enumerate(payload.pictures)]
-    hits = content_index().lookup(
-        _org(user), pdq=pdq, md5=md5, sha256=sha, pictures=pictures, radius=payload.radius
-    )
+    query: dict[str, Any] = {
+        "pdq": pdq,
+        "md5": md5,
+        "sha256": sha,
+        "pictures": pictures,
+        "radius": payload.radius,
+    }
+    hits = content_index().lookup(_org(user), **query)
     items = ContentItem.objects.select_related("case").in_bulk([h.item_id for h in hits])
-    with transaction.atomic():
-        append(
-            actor=user,
-            event_type=EventType.LOOKUP,
-            organisation=user.organisation_id,
-            summary={"queries": len(pdq) + len(md5) + len(sha) + len(pictures), "hits": len(hits)},
-        )
-    return [
+    out = [
         LookupHit(
             query_kind=h.kind,
             query_index=h.query,
             distance=h.distance,
             content=ContentOut.of(items[h.item_id]),
+            imported=None,
             signal=h.signal or None,
             candidate=h.candidate or None,
         )
         for h in sorted(hits, key=lambda h: (h.kind, h.query, h.distance, h.item_id))
         if h.item_id in items
+    ]
+    foreign = []
+    for other in FOREIGN_LOOKUPS:
+        foreign += other(actor=user, organisation_id=_org(user), url=payload.url, **query)
+    with transaction.atomic():
+        append(
+            actor=user,
+            event_type=EventType.LOOKUP,
+            organisation=user.organisation_id,
+            summary={
+                "queries": len(pdq) + len(md5) + len(sha) + len(pictures),
+                "hits": len(out),
+                **({"imported_hits": len(foreign)} if foreign else {}),
+            },
+        )
+    return out + [
+        LookupHit(
+            query_kind=f.hit.kind,
+            query_index=f.hit.query,
+            distance=f.hit.distance,
+            content=None,
+            imported=ImportedOut(centre=f.centre, item=f.item, kind=f.kind, reported=f.reported),
+            signal=f.hit.signal or None,
+            candidate=f.hit.candidate or None,
+        )
+        for f in sorted(foreign, key=lambda f: (f.hit.kind, f.hit.query, f.hit.distance, f.item))
     ]

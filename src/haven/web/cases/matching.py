@@ -21,7 +21,7 @@ trailing window of :data:`LOOKBACK` versions as well.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +63,26 @@ class Hit:
     """For a query picture: the name of the query signal that matched."""
 
 
-def extra_signals(item: ContentItem) -> list[Signal]:
-    """A photo's stored robust crop signals, those below the quality floor left out."""
+@dataclass(frozen=True)
+class ForeignHit:
+    """A lookup's match in a bank that is not the organisation's own cases (an imported bank)."""
+
+    hit: Hit
+    centre: str
+    item: str
+    kind: str
+    reported: bool = False
+
+
+ForeignLookup = Callable[..., list[ForeignHit]]
+FOREIGN_LOOKUPS: list[ForeignLookup] = []
+"""Banks a lookup also searches besides the organisation's cases: apps built on cases (federation's
+imported banks) append a function from ``AppConfig.ready``, so that cases never imports them.  It is
+called with ``actor``, ``organisation_id``, ``url`` and the index's lookup arguments."""
+
+
+def extra_signals(item: Any) -> list[Signal]:
+    """A photo's stored robust crop signals (``item.extra``), those below the quality floor left out."""
     out = []
     for entry in item.extra or ():
         quality = entry.get("quality", QUALITY_FLOOR)
@@ -85,7 +103,16 @@ def _monitored_cases(case_ids: Iterable[int]) -> set[int]:
     return {case_id for case_id, granted in latest.items() if granted}
 
 
-class ContentIndex:
+class SignalIndex:
+    """Hash indexes over a table of hashed items, kept in step with the database by a change log.
+
+    Subclasses say where the items and their changes live (:meth:`_latest_version`,
+    :meth:`_changes`, :meth:`_current`, :meth:`_everything`); an item is anything with ``pk``,
+    ``organisation_id``, ``pdq``, ``md5``, ``sha256``, ``video_frames`` and ``extra``.  The
+    content of cases is one such table (:class:`ContentIndex`); the banks a centre imports from
+    other centres are another.
+    """
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version = -1
@@ -108,6 +135,25 @@ class ContentIndex:
     def __len__(self) -> int:
         return len(self._organisation)
 
+    # --- where the items live (subclasses) ---
+
+    def _latest_version(self) -> int:
+        raise NotImplementedError
+
+    def _changes(self, floor: int) -> Iterable[tuple[int, int]]:
+        """(version, item id) of every change above ``floor``."""
+        raise NotImplementedError
+
+    def _current(self, item_ids: set[int]) -> dict[int, Any]:
+        """The items among ``item_ids`` that should be in the index now (absent ones leave it)."""
+        raise NotImplementedError
+
+    def _everything(self) -> Iterable[Any]:
+        """Every item that should be in the index now."""
+        raise NotImplementedError
+
+    # --- keeping up ---
+
     def sync(self) -> None:
         """Bring the index up to the database's latest committed changes."""
         with self._lock:
@@ -115,12 +161,11 @@ class ContentIndex:
 
     def _sync_locked(self) -> None:
         if self._version < 0:
-            self._version = IndexChange.objects.aggregate(v=Max("version"))["v"] or 0
+            self._version = self._latest_version()
             self._load_all()
             return
         floor = max(0, self._version - LOOKBACK)
-        rows = IndexChange.objects.filter(version__gt=floor).values_list("version", "content_item_id")
-        fresh = [(v, item) for v, item in rows if v not in self._seen and v > floor]
+        fresh = [(v, item) for v, item in self._changes(floor) if v not in self._seen and v > floor]
         if not fresh:
             return
         self._apply({item for _, item in fresh})
@@ -132,28 +177,21 @@ class ContentIndex:
     def _load_all(self) -> None:
         # Changes up to the version read before loading are reflected in the load; later ones
         # (and ones that commit late inside the window) are replayed by sync().
-        self._seen = set(
-            IndexChange.objects.filter(version__gt=max(0, self._version - LOOKBACK)).values_list(
-                "version", flat=True
-            )
-        )
-        items = ContentItem.objects.filter(removed_at__isnull=True)
-        monitored = _monitored_cases(items.values_list("case_id", flat=True).distinct())
-        for item in items.filter(case_id__in=monitored).iterator():
+        self._seen = {v for v, _ in self._changes(max(0, self._version - LOOKBACK))}
+        for item in self._everything():
             self._put(item)
 
     def _apply(self, item_ids: set[int]) -> None:
         if not item_ids:
             return
-        items = {i.pk: i for i in ContentItem.objects.filter(pk__in=item_ids)}
-        monitored = _monitored_cases({i.case_id for i in items.values()})
+        current = self._current(item_ids)
         for item_id in item_ids:
             self._drop(item_id)
-            item = items.get(item_id)
-            if item is not None and item.removed_at is None and item.case_id in monitored:
+            item = current.get(item_id)
+            if item is not None:
                 self._put(item)
 
-    def _put(self, item: ContentItem) -> None:
+    def _put(self, item: Any) -> None:
         if item.pdq:
             self._pdq.add(item.pk, PdqHash.from_hex(item.pdq))
         if item.md5:
@@ -295,6 +333,26 @@ class ContentIndex:
                 if mine.get(m.id) == organisation_id
             )
         return hits
+
+
+class ContentIndex(SignalIndex):
+    """The content of cases that consent to monitoring (see the module's docstring)."""
+
+    def _latest_version(self) -> int:
+        return int(IndexChange.objects.aggregate(v=Max("version"))["v"] or 0)
+
+    def _changes(self, floor: int) -> Iterable[tuple[int, int]]:
+        return IndexChange.objects.filter(version__gt=floor).values_list("version", "content_item_id")
+
+    def _current(self, item_ids: set[int]) -> dict[int, Any]:
+        items = {i.pk: i for i in ContentItem.objects.filter(pk__in=item_ids, removed_at__isnull=True)}
+        monitored = _monitored_cases({i.case_id for i in items.values()})
+        return {pk: item for pk, item in items.items() if item.case_id in monitored}
+
+    def _everything(self) -> Iterable[Any]:
+        items = ContentItem.objects.filter(removed_at__isnull=True)
+        monitored = _monitored_cases(items.values_list("case_id", flat=True).distinct())
+        return items.filter(case_id__in=monitored).iterator()
 
 
 _INDEX: ContentIndex | None = None

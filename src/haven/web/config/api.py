@@ -14,6 +14,7 @@ from haven import __version__
 from haven.web.accounts.tokens import user_for_token
 from haven.web.cases.api import router as cases_router
 from haven.web.core.errors import ActionError, NotFound, invalid_input
+from haven.web.federation.api import router as federation_router
 from haven.web.monitoring.api import router as monitoring_router
 from haven.web.referrals.api import router as referrals_router
 from haven.web.sharing.api import router as sharing_router
@@ -40,6 +41,7 @@ api.add_router("/", referrals_router)
 api.add_router("/", takedown_router)
 api.add_router("/", monitoring_router)
 api.add_router("/", sharing_router)
+api.add_router("/", federation_router)
 
 
 @api.exception_handler(ActionError)

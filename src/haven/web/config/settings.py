@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "haven.web.takedown",
     "haven.web.monitoring",
     "haven.web.sharing",
+    "haven.web.federation",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # The safe fetcher (evidence capture, rechecks): loopback only for a test site on this machine.
 HAVEN_FETCH_ALLOW_LOOPBACK = env_bool("HAVEN_FETCH_ALLOW_LOOPBACK", False)
+# Peer centres on loopback or a private network (a VPN between centres): off, so that a peer's
+# address cannot point the worker at the server's own neighbourhood.
+HAVEN_PEER_ALLOW_PRIVATE = env_bool("HAVEN_PEER_ALLOW_PRIVATE", False)
 HAVEN_FETCH_MAX_BYTES = env_int("HAVEN_FETCH_MAX_BYTES", 25 * 2**20, minimum=1024)
 HAVEN_FETCH_TIMEOUT_SECONDS = env_int("HAVEN_FETCH_TIMEOUT_SECONDS", 30, minimum=1)
 

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from haven.web.federation.api import federation_api
 from haven.web.sharing.api import native_api, stopncii_api
 
 from .api import api
@@ -8,6 +9,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("api/stopncii/v1/", stopncii_api.urls),
     path("api/sharing/v1/", native_api.urls),
+    path("api/federation/v1/", federation_api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("haven.web.accounts.urls")),
     path("audit/", include("haven.web.audit.urls")),
@@ -16,5 +18,6 @@ urlpatterns = [
     path("", include("haven.web.takedown.urls")),
     path("", include("haven.web.monitoring.urls")),
     path("", include("haven.web.sharing.urls")),
+    path("", include("haven.web.federation.urls")),
     path("", include("haven.web.cases.urls")),
 ]

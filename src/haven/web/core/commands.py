@@ -165,6 +165,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     setup()
     from django.core.management import call_command
 
+    from haven.web.federation.tasks import sweep as federation_sweep
     from haven.web.monitoring.tasks import sweep as monitoring_sweep
     from haven.web.sharing.tasks import sweep as sharing_sweep
     from haven.web.takedown.tasks import sweep as takedown_sweep
@@ -175,6 +176,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     takedown_sweep.enqueue()
     monitoring_sweep.enqueue()
     sharing_sweep.enqueue()
+    federation_sweep.enqueue()
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]
@@ -276,6 +278,137 @@ def sharing_approve(case_number: str, out: TextIO | None = None) -> int:
     print(f"{case.number}: {result.approved} item(s) now shared", file=out)
     for label, reason in result.skipped:
         print(f"  not shared: {label}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _find_peer(name: str, org: str | None, command: str) -> object | None:
+    from haven.web.federation.models import Peer
+
+    peers = Peer.objects.filter(name=name)
+    if org:
+        peers = peers.filter(organisation__slug=org)
+    found = list(peers.select_related("organisation")[:2])
+    if not found:
+        print(f"haven {command}: no peer {name!r}" + (f" in {org!r}" if org else ""), file=sys.stderr)
+        return None
+    if len(found) > 1:
+        print(f"haven {command}: several organisations have a peer {name!r}; give --org", file=sys.stderr)
+        return None
+    return found[0]
+
+
+def peer_add(
+    name: str, org: str, url: str, keys_path: str, every: int, as_json: bool, out: TextIO | None = None
+) -> int:
+    """Import another centre's native feed with the keys it issued (``haven partner create --json``)."""
+    import json
+
+    out = out or sys.stdout
+    try:
+        with open(keys_path, encoding="utf-8") as fh:
+            keys = json.load(fh)
+    except OSError as exc:
+        print(f"haven peer add: cannot read {keys_path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print(
+            f"haven peer add: {keys_path} is not the JSON `haven partner create --json` printed",
+            file=sys.stderr,
+        )
+        return 2
+    setup()
+    from haven.web.accounts.models import Organisation
+    from haven.web.core.errors import ActionError
+    from haven.web.federation.actions import add_peer
+
+    organisation = Organisation.objects.filter(slug=org).first()
+    if organisation is None:
+        print(f"haven peer add: no organisation {org!r}", file=sys.stderr)
+        return 1
+    try:
+        peer = add_peer(
+            actor="cli", organisation=organisation, name=name, url=url, keys=keys, every_minutes=every
+        )
+    except ActionError as exc:
+        print(f"haven peer add: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(
+            json.dumps(
+                {"id": peer.pk, "name": peer.name, "url": peer.url, "every_minutes": peer.every_minutes}
+            ),
+            file=out,
+        )
+    else:
+        print(
+            f"{organisation.slug} now imports {peer.name} ({peer.url}) every {peer.every_minutes} min",
+            file=out,
+        )
+    return 0
+
+
+def peer_fetch(name: str, org: str | None, as_json: bool, out: TextIO | None = None) -> int:
+    """Fetch one peer's feed now; exit 1 when the fetch failed."""
+    import json
+
+    out = out or sys.stdout
+    setup()
+    from haven.web.federation.actions import fetch_peer
+
+    peer = _find_peer(name, org, "peer fetch")
+    if peer is None:
+        return 1
+    outcome = fetch_peer(peer.pk, actor="cli")  # type: ignore[attr-defined]
+    if as_json:
+        print(json.dumps(outcome.as_dict()), file=out)
+    elif outcome.error:
+        print(f"haven peer fetch: {outcome.peer}: {outcome.error}", file=sys.stderr)
+    else:
+        print(
+            f"{outcome.peer}: {outcome.pages} page(s), {outcome.added} added, {outcome.updated} updated, "
+            f"{outcome.removed} removed; {outcome.items} item(s) in the bank, "
+            f"checkpoint {outcome.checkpoint}",
+            file=out,
+        )
+    return 1 if outcome.error else 0
+
+
+def peer_list(org: str | None, as_json: bool, out: TextIO | None = None) -> int:
+    import json
+
+    out = out or sys.stdout
+    setup()
+    from django.db.models import Count
+
+    from haven.web.federation.models import Peer
+
+    peers = Peer.objects.select_related("organisation").annotate(items_count=Count("items"))
+    if org:
+        peers = peers.filter(organisation__slug=org)
+    rows = [
+        {
+            "name": p.name,
+            "organisation": p.organisation.slug,
+            "url": p.url,
+            "items": p.items_count,
+            "checkpoint": p.checkpoint,
+            "last_success_at": p.last_success_at.isoformat() if p.last_success_at else None,
+            "last_error": p.last_error,
+        }
+        for p in peers
+    ]
+    if as_json:
+        print(json.dumps(rows), file=out)
+        return 0
+    for row in rows:
+        state = (
+            f"failing: {row['last_error']}"
+            if row["last_error"]
+            else f"last good {row['last_success_at'] or 'never'}"
+        )
+        print(
+            f"{row['organisation']}  {row['name']}  {row['url']}  {row['items']} item(s)  {state}", file=out
+        )
     return 0
 
 

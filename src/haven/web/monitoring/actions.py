@@ -23,7 +23,7 @@ from haven.web.takedown import addresses
 from haven.web.takedown.actions import insert_sightings, record_evidence
 from haven.web.takedown.models import Sighting, SightingSource
 
-from .bank import CaseBank, QueueSink
+from .bank import QueueSink, ScanBank
 from .models import Candidate, CandidateState, MonitorSource, Rejection, ScanRun, SourceKind
 
 MAX_LISTED_URLS = 10_000
@@ -143,7 +143,7 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
     run.started_at = timezone.now()
     run.save(update_fields=["status", "started_at"])
     try:
-        bank = BankSnapshot.from_reader(CaseBank(run.organisation_id))
+        bank = BankSnapshot.from_reader(ScanBank(run.organisation_id))
         run.bank_size = len(bank)
         options = ScanOptions(
             policy=FetchPolicy(
@@ -165,11 +165,14 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
         sink = QueueSink(run)
         for candidate in report.candidates:
             sink.add(candidate)
+        reported = sink.report_finds()
         run.status = ScanRun.Status.DONE
         run.stats = report.stats.as_record()
         run.errors = [e.as_record() for e in report.errors[:KEPT_ERRORS]]
         run.error_count = len(report.errors)
         run.candidates = sink.added
+        if reported:
+            run.stats["reported_to_centres"] = reported
     run.finished_at = timezone.now()
     with transaction.atomic():
         run.save()

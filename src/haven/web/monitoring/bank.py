@@ -58,6 +58,20 @@ class CaseBank:
                 )
 
 
+class ScanBank:
+    """What a monitoring run looks for: the organisation's consenting cases, then the banks it
+    imported from peer centres (a match there is reported to the centre, not queued here)."""
+
+    def __init__(self, organisation_id: int) -> None:
+        self.organisation_id = organisation_id
+
+    def read_bank(self) -> Iterator[BankEntry]:
+        from haven.web.federation.matching import ImportedBank
+
+        yield from CaseBank(self.organisation_id).read_bank()
+        yield from ImportedBank(self.organisation_id).read_bank()
+
+
 class QueueSink:
     """Files a scan's matches into the review queue (a :class:`haven.scan.CandidateSink`).
 
@@ -71,6 +85,8 @@ class QueueSink:
         self.run = run
         self.added = 0
         self._rejected: dict[int, list[tuple[str, PdqHash | None]]] = {}
+        self.imported: list[tuple[int, Candidate]] = []
+        """Matches on items imported from peer centres: reported to them by :meth:`report_finds`."""
 
     def _was_rejected(self, case_id: int, sha256: str, pdq: PdqHash | None) -> bool:
         if case_id not in self._rejected:
@@ -86,6 +102,12 @@ class QueueSink:
         return False
 
     def add(self, candidate: Candidate) -> None:
+        from haven.web.federation.matching import imported_item_id
+
+        imported = imported_item_id(candidate.content_id)
+        if imported is not None:
+            self.imported.append((imported, candidate))
+            return
         case_id = int(candidate.case_id)
         case = (
             Case.objects.filter(pk=case_id, organisation_id=self.run.organisation_id)
@@ -123,3 +145,30 @@ class QueueSink:
         except IntegrityError:  # the same file at the same address, already queued
             return
         self.added += 1
+
+    def report_finds(self) -> int:
+        """Report the matches on peers' items to their centres, the best match per item and file."""
+        from haven.web.federation.actions import Find, record_finds
+
+        best: dict[tuple[int, str, str], Candidate] = {}
+        for item_id, c in self.imported:
+            key = (item_id, c.media_url, c.sha256)
+            if key not in best or c.distance < best[key].distance:
+                best[key] = c
+        finds = [
+            Find(
+                item_id=item_id,
+                url=c.media_url,
+                page_url=c.page_url or "",
+                found_at=c.found_at if c.found_at.tzinfo else c.found_at.replace(tzinfo=dt.UTC),
+                match_kind=c.kind,
+                distance=c.distance,
+                evidence_sha256=c.sha256,
+            )
+            for (item_id, _url, _sha), c in best.items()
+        ]
+        if not finds:
+            return 0
+        return record_finds(
+            actor="worker", organisation_id=self.run.organisation_id, how="monitoring", finds=finds
+        )

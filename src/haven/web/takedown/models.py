@@ -75,6 +75,7 @@ class SightingSource(models.TextChoices):
     COUNSELLOR = "counsellor", _("Counsellor")
     MONITORING = "monitoring", _("Monitoring match")
     PARTNER = "partner", _("Partner report")
+    CENTRE = "centre", _("Find reported by another centre")
 
 
 class SightingState(models.TextChoices):

@@ -1,0 +1,59 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FederationConfig(AppConfig):
+    name = "haven.web.federation"
+    label = "federation"
+    verbose_name = _("Federation")
+
+    def ready(self) -> None:
+        # Cases must not import this app: lookups reach the imported banks through a hook.
+        from haven.web.cases.matching import FOREIGN_LOOKUPS
+        from haven.web.cases.views import CASE_PANELS
+
+        from .views import case_panel
+
+        if imported_lookup not in FOREIGN_LOOKUPS:
+            FOREIGN_LOOKUPS.append(imported_lookup)
+        if case_panel not in CASE_PANELS:
+            CASE_PANELS.append(case_panel)
+
+
+def imported_lookup(*, actor: Any, organisation_id: int, url: str | None, **query: Any) -> list[Any]:
+    """A lookup's matches in the banks imported from peer centres; with the address where the
+    content was seen, each is reported to its centre."""
+    from django.utils import timezone
+
+    from haven.web.cases.matching import ForeignHit
+
+    from . import matching
+    from .actions import Find, record_finds
+
+    found = matching.lookup(organisation_id, **query)
+    reported = False
+    if url and found:
+        now = timezone.now()
+        best: dict[int, Any] = {}
+        for hit, item in found:
+            if item.pk not in best or hit.distance < best[item.pk][0].distance:
+                best[item.pk] = (hit, item)
+        finds = [
+            Find(
+                item_id=item.pk,
+                url=url,
+                page_url="",
+                found_at=now,
+                match_kind=hit.signal or hit.kind,
+                distance=hit.distance,
+            )
+            for hit, item in best.values()
+        ]
+        record_finds(actor=actor, organisation_id=organisation_id, how="lookup", finds=finds)
+        reported = True
+    return [
+        ForeignHit(hit=hit, centre=item.peer.name, item=item.ref, kind=item.kind, reported=reported)
+        for hit, item in found
+    ]

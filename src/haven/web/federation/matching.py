@@ -1,0 +1,103 @@
+"""The banks imported from peer centres, matched by lookups, scans and evidence capture.
+
+One :class:`ImportedIndex` per process, kept in step with the database through
+:class:`~haven.web.federation.models.ImportChange` exactly as the case content index is: a
+tombstone that a fetch applied takes effect for the very next lookup in every process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db.models import Max
+
+from haven.scan import BankEntry
+from haven.signals import Md5, PdqHash
+from haven.web.cases.matching import Hit, SignalIndex, extra_signals
+
+from .models import ImportChange, ImportedItem
+
+CONTENT_PREFIX = "imported:"
+"""A scan's bank names an imported item ``imported:<id>`` (and its peer ``peer:<id>`` as the case),
+so that the review queue can tell it from a case's own content."""
+
+
+class ImportedIndex(SignalIndex):
+    def _latest_version(self) -> int:
+        return int(ImportChange.objects.aggregate(v=Max("version"))["v"] or 0)
+
+    def _changes(self, floor: int) -> Iterable[tuple[int, int]]:
+        return ImportChange.objects.filter(version__gt=floor).values_list("version", "item_id")
+
+    def _current(self, item_ids: set[int]) -> dict[int, Any]:
+        return ImportedItem.objects.in_bulk(list(item_ids))
+
+    def _everything(self) -> Iterable[Any]:
+        return ImportedItem.objects.all().iterator()
+
+
+_INDEX: ImportedIndex | None = None
+_INDEX_LOCK = threading.Lock()
+
+
+def imported_index() -> ImportedIndex:
+    global _INDEX
+    with _INDEX_LOCK:
+        if _INDEX is None:
+            _INDEX = ImportedIndex()
+        return _INDEX
+
+
+def reset_imported_index(**_: Any) -> None:
+    global _INDEX
+    with _INDEX_LOCK:
+        _INDEX = None
+
+
+def lookup(organisation_id: int, **query: Any) -> list[tuple[Hit, ImportedItem]]:
+    """Imported items of ``organisation_id``'s peers matching the query (``ContentIndex.lookup``'s
+    arguments), each with its item (attributed to its peer)."""
+    hits = imported_index().lookup(organisation_id, **query)
+    items = ImportedItem.objects.select_related("peer").in_bulk([h.item_id for h in hits])
+    return [(h, items[h.item_id]) for h in hits if h.item_id in items]
+
+
+class ImportedBank:
+    """:class:`haven.scan.BankReader` over an organisation's imported banks."""
+
+    def __init__(self, organisation_id: int) -> None:
+        self.organisation_id = organisation_id
+
+    def read_bank(self) -> Iterator[BankEntry]:
+        items = ImportedItem.objects.filter(organisation_id=self.organisation_id).only(
+            "pk", "peer_id", "pdq", "quality", "md5", "video_frames", "extra"
+        )
+        for item in items.iterator():
+            content_id = f"{CONTENT_PREFIX}{item.pk}"
+            case_id = f"peer:{item.peer_id}"
+            md5 = Md5.from_hex(item.md5) if item.md5 else None
+            if item.pdq or md5 is not None:
+                yield BankEntry(
+                    content_id=content_id,
+                    case_id=case_id,
+                    pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
+                    md5=md5,
+                    quality=item.quality if item.quality is not None else 100,
+                    extra=tuple(extra_signals(item)) if item.pdq else (),
+                )
+            for _frame, quality, hx, _seconds in item.video_frames or ():
+                yield BankEntry(
+                    content_id=content_id, case_id=case_id, pdq=PdqHash.from_hex(hx), quality=quality
+                )
+
+
+def imported_item_id(content_id: str) -> int | None:
+    """The imported item a scan candidate names, or None for a case's own content."""
+    if not content_id.startswith(CONTENT_PREFIX):
+        return None
+    try:
+        return int(content_id[len(CONTENT_PREFIX) :])
+    except ValueError:
+        return None

@@ -1,0 +1,190 @@
+"""Federation between centres: the peers a centre imports banks from, what it imported, and the
+finds that travel back to the centre that owns an item.
+
+A centre B *peers* with centre A by holding the keys A issued to B as a sharing partner of kind
+"centre" (``haven partner create B --kind centre`` on A).  B's worker reads A's native feed
+page by page into an :class:`ImportedItem` bank that B matches like its own cases' content
+but can never edit; A's tombstones delete B's copies.  When B finds a copy of an imported item
+(a scan, a lookup with the URL where it was seen), B files an :class:`OutgoingFind` that its
+worker delivers to A; A keeps it as a :class:`ReceivedFind` on the case, a suggested sighting
+for A's officer.  B never learns who A's survivor is: the feed carries hashes and opaque
+references only.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+DEFAULT_EVERY_MINUTES = 5
+
+
+class Peer(models.Model):
+    """Another Haven server whose native feed this organisation imports."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=200)
+    url = models.URLField(_("address"), max_length=500)
+    keys_encrypted = models.BinaryField()
+    """The keys the peer issued to us (JSON of the four StopNCII-style keys), encrypted."""
+    every_minutes = models.PositiveIntegerField(_("fetch every (minutes)"), default=DEFAULT_EVERY_MINUTES)
+    active = models.BooleanField(default=True)
+    checkpoint = models.BigIntegerField(default=0)
+    """The position in the peer's feed up to which every record is applied here."""
+    next_fetch_at = models.DateTimeField(null=True, blank=True)
+    fetching_since = models.DateTimeField(null=True, blank=True)
+    """Set while a worker fetches (claimed with a conditional UPDATE); a stale claim is taken over."""
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    records_applied = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="federation_peer_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportedItem(models.Model):
+    """One active record of a peer's feed: hashes to match, attributed to the peer, never edited
+    here.  The attribute names follow ``cases.ContentItem`` so one index class serves both."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    peer = models.ForeignKey(Peer, on_delete=models.CASCADE, related_name="items")
+    ref = models.CharField(max_length=64)
+    """The peer's opaque reference for the item (``hvi-…``): what a find names."""
+    case_ref = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8)
+    pdq = models.CharField(max_length=64, blank=True)
+    quality = models.PositiveSmallIntegerField(null=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    extra = models.JSONField(default=list)
+    video_frames = models.JSONField(default=list)
+    source_updated_at = models.BigIntegerField()
+    imported_at = models.DateTimeField(auto_now=True)
+
+    sha256 = ""  # a feed carries no SHA-256; the index reads the attribute
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["peer", "ref"], name="federation_item_unique_ref")]
+        indexes = [models.Index(fields=["organisation"])]
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+class ImportChange(models.Model):
+    """The change log of imported banks, replayed by every process's index (like
+    ``cases.IndexChange``); the item may be gone, so it is named by id, not by key."""
+
+    version = models.BigAutoField(primary_key=True)
+    item_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.item_id}"
+
+
+class FindHow(models.TextChoices):
+    MONITORING = "monitoring", _("Monitoring scan")
+    LOOKUP = "lookup", _("Hash lookup")
+    EVIDENCE = "evidence", _("Evidence capture")
+
+
+class FindFields(models.Model):
+    """What a find says, on both sides: where and when, how it matched, the finder's digest."""
+
+    url = models.URLField(max_length=2000)
+    page_url = models.URLField(max_length=2000, blank=True)
+    found_at = models.DateTimeField()
+    how = models.CharField(max_length=16, choices=FindHow.choices)
+    match_kind = models.CharField(max_length=32)
+    distance = models.PositiveSmallIntegerField()
+    evidence_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class OutgoingState(models.TextChoices):
+    QUEUED = "queued", _("Waiting to be sent")
+    SENT = "sent", _("Sent")
+    REFUSED = "refused", _("Refused by the centre")
+    DROPPED = "dropped", _("Dropped (the item was withdrawn)")
+
+
+class OutgoingFind(FindFields):
+    """A copy of a peer's item found here, to report to the peer."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    peer = models.ForeignKey(Peer, on_delete=models.CASCADE, related_name="finds")
+    item = models.ForeignKey(ImportedItem, on_delete=models.SET_NULL, null=True, related_name="+")
+    item_ref = models.CharField(max_length=64)
+    signal = models.CharField(max_length=64)
+    """One hash of the item, as the peer sent it: the peer finds its item by it."""
+    state = models.CharField(max_length=16, choices=OutgoingState.choices, default=OutgoingState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["peer", "item_ref", "url", "evidence_sha256"], name="federation_outgoing_once"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.item_ref} at {self.url}"
+
+
+class ReceivedState(models.TextChoices):
+    SUGGESTED = "suggested", _("Suggested")
+    ACCEPTED = "accepted", _("Accepted into the takedown desk")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class ReceivedFind(FindFields):
+    """Another centre found a copy of one of our shared items: a suggested sighting on the case."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("sharing.Partner", on_delete=models.CASCADE, related_name="+")
+    shared_item = models.ForeignKey("sharing.SharedItem", on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="received_finds")
+    content_item = models.ForeignKey(
+        "cases.ContentItem", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=16, choices=ReceivedState.choices, default=ReceivedState.SUGGESTED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    sighting = models.ForeignKey(
+        "takedown.Sighting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "shared_item", "url", "evidence_sha256"], name="federation_received_once"
+            )
+        ]
+        indexes = [models.Index(fields=["organisation", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.state})"

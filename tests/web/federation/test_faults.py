@@ -1,0 +1,145 @@
+"""A peer that is down, slow or sends garbage: the fetch fails with a clear error that the network
+view shows, the imported bank and the checkpoint stay as they were, and the next good fetch goes on."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from haven.web.audit.models import AuditEvent, EventType
+from haven.web.federation import actions, client
+from haven.web.federation.models import ImportedItem, Peer
+from tests.scan.site import TestSite
+from tests.web.conftest import Persona
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FEED = "/api/sharing/v1/feed?checkpoint=0&page_size=200"
+
+
+def _record(**changes: Any) -> dict[str, Any]:
+    return {
+        "id": "hvi-abcdefghijklmnopqrstuvwx",
+        "case_ref": "hvc-abcdefghijklmnopqrstuvwx",
+        "status": "active",
+        "updated_at": 1764871234,
+        "kind": "photo",
+        "signals": [{"type": "pdq", "value": "f" * 64, "quality": 90, "crop": "whole"}],
+        **changes,
+    }
+
+
+def _page(*records: dict[str, Any], checkpoint: str = "5") -> bytes:
+    return json.dumps({"checkpoint": checkpoint, "has_more": False, "records": list(records)}).encode()
+
+
+@pytest.fixture
+def fake_peer(site: TestSite, peer_of: Callable[..., Peer]) -> Callable[[str, bytes, int], Peer]:
+    """A 'peer' at its own path of the test site, answering its feed with the given body."""
+    made = {"n": 0}
+
+    def make(name: str, body: bytes, status: int = 200) -> Peer:
+        made["n"] += 1
+        base = f"/peer-{name}-{made['n']}"
+        site.put(base + FEED, body, "application/json", status=status)
+        return peer_of(site.url(base))
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (b"<html>maintenance</html>", 200, "not JSON"),
+        (b'{"checkpoint": "5"}', 200, "invalid feed page (has_more"),
+        (_page(_record(signals=[{"type": "pdq", "value": "zz" * 32}])), 200, "64 hexadecimal digits"),
+        (_page(_record(status="gone")), 200, "invalid feed page (records.0.status"),
+        (_page(_record(id="'; drop table")), 200, "invalid feed page (records.0.id"),
+        (_page(_record(), checkpoint="-1"), 200, "invalid feed page (checkpoint"),
+        (_page(_record(), checkpoint="0"), 200, "without moving its checkpoint"),
+        (json.dumps([1, 2, 3]).encode(), 200, "invalid feed page"),
+        (b'{"detail": "a valid key is required"}', 401, "answered 401: a valid key is required"),
+        (b"oops", 500, "answered 500"),
+    ],
+)
+def test_a_peer_that_sends_garbage_changes_nothing(
+    fake_peer: Callable[..., Peer], body: bytes, status: int, error: str, b_admin: Persona, client_of: Any
+) -> None:
+    peer = fake_peer("garbage", body, status)
+    outcome = actions.fetch_peer(peer.pk)
+    assert error in outcome.error
+    peer.refresh_from_db()
+    assert peer.checkpoint == 0 and peer.last_error == outcome.error and peer.last_success_at is None
+    assert ImportedItem.objects.count() == 0
+    page = client_of(b_admin).get("/federation/")
+    assert page.status_code == 200
+    assert "Failing" in page.content.decode()
+    # Audited once when it starts failing, not at every retry.
+    actions.fetch_peer(peer.pk)
+    assert AuditEvent.objects.filter(event_type=EventType.PEER_FETCH_FAILED).count() == 1
+
+
+def test_a_peer_that_sends_too_much_is_cut_off(
+    fake_peer: Callable[..., Peer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client, "MAX_PAGE_BYTES", 1000)
+    peer = fake_peer("huge", _page(*[_record(id="hvi-" + "ab"[n % 2] * (n + 1)) for n in range(50)]))
+    assert "larger than 1,000 bytes" in actions.fetch_peer(peer.pk).error
+    assert ImportedItem.objects.count() == 0
+
+
+def test_a_peer_that_is_down_shows_its_error_and_a_later_fetch_recovers(
+    peer_of: Callable[..., Peer], site: TestSite
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    peer = peer_of(f"http://127.0.0.1:{port}")
+    outcome = actions.fetch_peer(peer.pk)
+    assert "cannot reach the peer" in outcome.error
+    site.put("/back-up" + FEED, _page(_record()), "application/json")
+    Peer.objects.filter(pk=peer.pk).update(url=site.url("/back-up"))
+    recovered = actions.fetch_peer(peer.pk)
+    assert recovered.error == "" and recovered.items == 1
+    peer.refresh_from_db()
+    assert peer.last_error == "" and peer.checkpoint == 5
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
+
+
+def test_a_peer_that_does_not_answer_times_out(
+    peer_of: Callable[..., Peer], silent_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client, "TIMEOUT_SECONDS", 1)
+    peer = peer_of(f"http://127.0.0.1:{silent_server}")
+    outcome = actions.fetch_peer(peer.pk)
+    assert outcome.error == "the peer did not answer within 1 s"
+    peer.refresh_from_db()
+    assert peer.fetching_since is None  # the claim is released for the next try
+
+
+def test_a_redirect_is_not_followed(fake_peer: Callable[..., Peer], site: TestSite) -> None:
+    peer = fake_peer("moved", b"", 302)
+    assert "answered 302" in actions.fetch_peer(peer.pk).error
+
+
+def test_an_unknown_crop_kind_from_a_newer_peer_is_left_out(fake_peer: Callable[..., Peer]) -> None:
+    signals = [
+        {"type": "pdq", "value": "f" * 64, "quality": 90, "crop": "whole"},
+        {"type": "pdq", "value": "e" * 64, "quality": 90, "crop": "centre80"},
+        {"type": "pdq", "value": "d" * 64, "quality": 90, "crop": "spiral42"},
+    ]
+    peer = fake_peer("newer", _page(_record(signals=signals)))
+    assert actions.fetch_peer(peer.pk).items == 1
+    assert ImportedItem.objects.get().extra == [{"kind": "centre80", "pdq": "e" * 64, "quality": 90}]
