@@ -66,6 +66,15 @@ class EventType(models.TextChoices):
     FIND_RECEIVED = "find.received", _("Find reported by another centre")
     FIND_ACCEPTED = "find.accepted", _("Reported find accepted as a sighting")
     FIND_DISMISSED = "find.dismissed", _("Reported find dismissed")
+    CENTRE_KEYS_REGISTERED = "partner.centre_keys", _("Partner centre's public keys registered")
+    TRANSFER_OFFERED = "transfer.offered", _("Case offered to another centre")
+    TRANSFER_REVOKED = "transfer.revoked", _("Case transfer offer revoked")
+    TRANSFER_ACCEPTED = "transfer.accepted", _("Case transfer accepted")
+    TRANSFER_REJECTED = "transfer.rejected", _("Case transfer rejected")
+    TRANSFER_RECEIVED = "transfer.received", _("Case transfer offer received")
+    TRANSFER_EXPORTED = "transfer.exported", _("Case transfer written to a file")
+    SHARING_EXPORTED = "sharing.exported", _("Shared hashes written to a signed file")
+    SHARING_IMPORTED = "sharing.imported", _("Signed file of shared hashes imported")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
 
 

@@ -14,6 +14,7 @@ class CaseStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     MONITORING = "monitoring", _("Monitoring")
     CLOSED = "closed", _("Closed")
+    TRANSFERRED = "transferred", _("Transferred")
 
 
 # status -> the statuses it may move to (reopening a closed case is allowed)
@@ -22,6 +23,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     CaseStatus.ACTIVE: frozenset({CaseStatus.MONITORING, CaseStatus.CLOSED}),
     CaseStatus.MONITORING: frozenset({CaseStatus.ACTIVE, CaseStatus.CLOSED}),
     CaseStatus.CLOSED: frozenset({CaseStatus.ACTIVE}),
+    # Only an accepted transfer moves a case here; the centre may take it up again.
+    CaseStatus.TRANSFERRED: frozenset({CaseStatus.ACTIVE, CaseStatus.CLOSED}),
 }
 
 
@@ -121,6 +124,7 @@ class ConsentScope(models.TextChoices):
     POLICE = "police", _("Refer to police")
     SERVICES = "services", _("Refer to legal, medical or psychological services")
     CONTACT = "contact", _("Contact the survivor")
+    TRANSFER = "transfer", _("Pass the case to another centre")
 
 
 class ConsentMethod(models.TextChoices):
@@ -129,6 +133,7 @@ class ConsentMethod(models.TextChoices):
     WRITTEN = "written", _("In writing")
     ONLINE = "online", _("Online form")
     PORTAL = "portal", _("Survivor portal")
+    TRANSFERRED = "transferred", _("Given at another centre, carried over with the case")
 
 
 class ConsentRecord(models.Model):

@@ -20,14 +20,35 @@ from django.utils.translation import gettext_lazy as _
 DEFAULT_EVERY_MINUTES = 5
 
 
+class CentreIdentity(models.Model):
+    """The organisation's own keys (see :mod:`.keys`): created on first use, private halves encrypted."""
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    signing_private_encrypted = models.BinaryField()
+    exchange_private_encrypted = models.BinaryField()
+    signing_public = models.CharField(max_length=64)
+    exchange_public = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"keys of {self.organisation_id}"
+
+
 class Peer(models.Model):
-    """Another Haven server whose native feed this organisation imports."""
+    """Another Haven server whose native feed this organisation imports (over its API, or from
+    signed files when ``url`` is blank)."""
 
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("name"), max_length=200)
-    url = models.URLField(_("address"), max_length=500)
+    url = models.URLField(_("address"), max_length=500, blank=True)
     keys_encrypted = models.BinaryField()
     """The keys the peer issued to us (JSON of the four StopNCII-style keys), encrypted."""
+    signing_key = models.CharField(max_length=64, blank=True)
+    exchange_key = models.CharField(max_length=64, blank=True)
+    """The peer centre's public keys (base64), pinned the first time they are seen: a peer whose
+    keys change is refused until an administrator removes and adds it again."""
     every_minutes = models.PositiveIntegerField(_("fetch every (minutes)"), default=DEFAULT_EVERY_MINUTES)
     active = models.BooleanField(default=True)
     checkpoint = models.BigIntegerField(default=0)
@@ -188,3 +209,96 @@ class ReceivedFind(FindFields):
 
     def __str__(self) -> str:
         return f"{self.url} ({self.state})"
+
+
+class PartnerIdentity(models.Model):
+    """A partner centre's public keys, as it registered them with us (pinned on first sight)."""
+
+    partner = models.OneToOneField(
+        "sharing.Partner", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    signing_key = models.CharField(max_length=64)
+    exchange_key = models.CharField(max_length=64)
+    centre = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.centre
+
+
+class TransferState(models.TextChoices):
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+    REVOKED = "revoked", _("Revoked")
+
+
+class TransferPart(models.TextChoices):
+    """What a transfer may carry; the survivor's ``transfer`` consent and the counsellor's choice
+    decide which parts a bundle holds."""
+
+    HASHES = "hashes", _("Content hashes")
+    CLASSIFICATION = "classification", _("Incident classification")
+    CONSENT = "consent", _("Consent given")
+    SIGHTINGS = "sightings", _("Addresses where the content was seen")
+    CONTACT = "contact", _("Contact details")
+    NOTES = "notes", _("Case notes")
+
+
+class OutgoingTransfer(models.Model):
+    """A case we offered to another centre (a partner of kind centre)."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    offer_id = models.UUIDField(unique=True)
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="transfers_out")
+    partner = models.ForeignKey("sharing.Partner", on_delete=models.PROTECT, related_name="+")
+    parts = models.JSONField(default=list)
+    envelope = models.BinaryField()
+    """The signed, sealed bundle (JSON): only the receiving centre can open it."""
+    state = models.CharField(max_length=16, choices=TransferState.choices, default=TransferState.OFFERED)
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    their_reference = models.CharField(max_length=64, blank=True)
+    """The receiving centre's opaque reference for the case it made (never its case number)."""
+    exported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["partner", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} {self.state}"
+
+
+class IncomingTransfer(models.Model):
+    """A case another centre offered us; opened only when we accept it."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    offer_id = models.UUIDField()
+    peer = models.ForeignKey(Peer, on_delete=models.SET_NULL, null=True, blank=True, related_name="transfers")
+    from_centre = models.CharField(max_length=200)
+    sender_signing_key = models.CharField(max_length=64)
+    envelope = models.BinaryField()
+    parts = models.JSONField(default=list)
+    items = models.PositiveIntegerField(default=0)
+    offered_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=16, choices=TransferState.choices, default=TransferState.OFFERED)
+    case = models.ForeignKey("cases.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "offer_id"], name="federation_incoming_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} from {self.from_centre} {self.state}"
