@@ -13,8 +13,13 @@ _CONTEXT = "federation.CentreIdentity"
 
 
 def _pk(organisation: object) -> int:
-    value: int = getattr(organisation, "pk", organisation)  # an Organisation or its id
-    return int(value)
+    """An Organisation or its id, as the id."""
+    if isinstance(organisation, int):
+        return organisation
+    value = getattr(organisation, "pk", None)
+    if not isinstance(value, int):
+        raise TypeError("an organisation or its id")
+    return value
 
 
 def identity(organisation: object) -> CentreIdentity:
