@@ -68,3 +68,8 @@ def peer_of(b_admin: Persona, centre_keys: dict[str, str], private_peers: None) 
 def a_peer(live_server: LiveServer, peer_of: Callable[[str], Peer], shared_case: Case) -> Peer:
     """B imports A's feed from the live server; A's case has two shared photos."""
     return peer_of(live_server.url)
+
+
+@pytest.fixture
+def b_counsellor(org_b: Organisation) -> Persona:
+    return _persona("b-counsellor", org_b, Role.COUNSELLOR)

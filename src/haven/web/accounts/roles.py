@@ -37,6 +37,7 @@ class Perm(StrEnum):
     REVIEW = "review"  # the review queue of monitoring matches; partner hashes in quarantine
     APPROVE_SHARING = "approve_sharing"  # mark a case's items as fit to share with partners
     MANAGE_PARTNERS = "manage_partners"  # register partners, issue and revoke their keys
+    TRANSFER_CASES = "transfer_cases"  # offer a case to another centre, accept or reject one offered
 
 
 _CASEWORK = {
@@ -50,6 +51,7 @@ _CASEWORK = {
     Perm.TAKEDOWN,
     Perm.REVIEW,
     Perm.APPROVE_SHARING,
+    Perm.TRANSFER_CASES,
 }
 
 MATRIX: dict[str, frozenset[Perm]] = {

@@ -140,6 +140,8 @@ class FetchOutcome:
     items: int = 0
     error: str = ""
     busy: bool = False
+    offers: int = 0
+    """New case transfer offers from the peer."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +154,7 @@ class FetchOutcome:
             "items": self.items,
             "error": self.error,
             "busy": self.busy,
+            "offers": self.offers,
         }
 
 
@@ -266,6 +269,9 @@ def fetch_peer(peer_id: int, *, actor: Any = "worker") -> FetchOutcome:
             checkpoint = int(page.checkpoint)
             if not page.has_more:
                 break
+        from .transfers import sync_with_peer
+
+        outcome.offers = sync_with_peer(peer, keys)
     except client.PeerError as exc:
         error = str(exc)[:500]
     finally:

@@ -7,10 +7,12 @@ plus the partner's feedback key as ``x-functions-key``); the staff endpoints liv
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, NinjaAPI, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, NinjaAPI, Router, Schema, Status
 from pydantic import field_validator
 
 from haven import __version__
@@ -18,12 +20,20 @@ from haven.web.accounts.roles import Perm
 from haven.web.cases.api import ERRORS
 from haven.web.cases.models import Case
 from haven.web.core.access import organisation_or_404, require, same_organisation
-from haven.web.core.errors import NotFound
+from haven.web.core.errors import ActionError, NotFound
 from haven.web.sharing.api import WRITE_ERRORS, Input, PartnerKey, _handlers, _partner, _user
-from haven.web.sharing.models import Endpoint
+from haven.web.sharing.models import Endpoint, Partner
 
-from . import actions
-from .models import FindHow, OutgoingFind, Peer, ReceivedFind
+from . import actions, identity, keys, transfers
+from .models import (
+    FindHow,
+    IncomingTransfer,
+    OutgoingFind,
+    OutgoingTransfer,
+    Peer,
+    ReceivedFind,
+    TransferPart,
+)
 
 MAX_FINDS = 500
 _HEX_DIGEST = r"^(?:[0-9a-f]{64})?$"
@@ -106,6 +116,92 @@ def post_finds(request: HttpRequest, body: FindsIn) -> FindsOut:
     return FindsOut(results=[FindResult(**r) for r in results])
 
 
+class KeyCardIO(Input):
+    centre: str = Field(min_length=1, max_length=200)
+    signing_key: str = Field(max_length=100, description="Ed25519 public key, raw, base64")
+    exchange_key: str = Field(max_length=100, description="X25519 public key, raw, base64")
+    fingerprint: str = Field("", max_length=100)
+
+
+class Registered(Schema):
+    new: bool
+
+
+class ConflictOut(Schema):
+    detail: str
+
+
+@federation_api.get(
+    "/identity",
+    response={200: KeyCardIO, **WRITE_ERRORS},
+    auth=PartnerKey(Endpoint.FETCH),
+    summary="This centre's public keys (its key card)",
+)
+def get_identity(request: HttpRequest) -> dict[str, str]:
+    return identity.key_card(_partner(request).organisation_id).as_dict()
+
+
+@federation_api.put(
+    "/identity",
+    response={200: Registered, 409: ConflictOut, **WRITE_ERRORS},
+    auth=PartnerKey(Endpoint.FEEDBACK),
+    summary="Register the partner centre's public keys (kept from the first time)",
+)
+def put_identity(request: HttpRequest, body: KeyCardIO) -> Any:
+    try:
+        card = keys.KeyCard.from_dict(body.model_dump())
+    except keys.KeyProblem as exc:
+        raise ActionError(str(exc)) from None
+    try:
+        return Registered(new=transfers.register_partner_keys(partner=_partner(request), card=card))
+    except transfers.TransferConflict as exc:
+        return Status(409, ConflictOut(detail=str(exc)))
+
+
+class OfferOut(Schema):
+    offer_id: str
+    state: str
+    envelope: dict[str, Any] | None = None
+
+
+@federation_api.get(
+    "/transfers",
+    response={200: list[OfferOut], **WRITE_ERRORS},
+    auth=PartnerKey(Endpoint.FETCH),
+    summary="Case transfers offered to the partner centre (open ones, and those revoked lately)",
+)
+def list_offers(request: HttpRequest) -> list[dict[str, Any]]:
+    return transfers.offers_for(_partner(request))
+
+
+class AnswerIn(Input):
+    decision: str = Field(pattern="^(accept|reject)$")
+    reference: str = Field("", max_length=64, pattern=r"^(hvt-[0-9a-f]{1,60})?$")
+
+
+class AnswerOut(Schema):
+    state: str
+
+
+@federation_api.post(
+    "/transfers/{offer_id}",
+    response={200: AnswerOut, 409: ConflictOut, **WRITE_ERRORS},
+    auth=PartnerKey(Endpoint.FEEDBACK),
+    summary="Accept or reject a case transfer offered to the partner centre",
+)
+def answer_offer(request: HttpRequest, offer_id: uuid.UUID, body: AnswerIn) -> Any:
+    try:
+        t = transfers.answer_transfer(
+            partner=_partner(request),
+            offer_id=str(offer_id),
+            accept=body.decision == "accept",
+            reference=body.reference,
+        )
+    except transfers.TransferConflict as exc:
+        return Status(409, ConflictOut(detail=str(exc)))
+    return AnswerOut(state=t.state)
+
+
 # --- staff (mounted in /api/v1) ----------------------------------------------------------------
 
 router = Router(tags=["federation"])
@@ -169,7 +265,7 @@ def list_peers(request: HttpRequest) -> list[PeerOut]:
 
 
 @router.post("/federation/peers", response={201: PeerOut, **ERRORS}, summary="Import another centre's feed")
-def add_peer(request: HttpRequest, body: PeerIn) -> tuple[int, PeerOut]:
+def add_peer(request: HttpRequest, body: PeerIn) -> Status[PeerOut]:
     user = _user(request)
     peer = actions.add_peer(
         actor=user,
@@ -179,7 +275,7 @@ def add_peer(request: HttpRequest, body: PeerIn) -> tuple[int, PeerOut]:
         keys=body.keys,
         every_minutes=body.every_minutes,
     )
-    return 201, PeerOut.of(peer)
+    return Status(201, PeerOut.of(peer))
 
 
 class FetchOut(Schema):
@@ -192,6 +288,7 @@ class FetchOut(Schema):
     items: int
     error: str
     busy: bool
+    offers: int
 
 
 @router.post(
@@ -270,3 +367,117 @@ def decide_find(request: HttpRequest, pk: int, body: DecisionIn) -> ReceivedFind
     else:
         actions.dismiss_find(actor=user, find=find)
     return ReceivedFindOut.of(ReceivedFind.objects.select_related("partner").get(pk=pk))
+
+
+# --- transfers (staff) --------------------------------------------------------------------------
+
+
+class TransferIn(Input):
+    to: str = Field(max_length=200, description="the partner centre's name (a partner of kind centre)")
+    parts: list[TransferPart] = Field(default_factory=lambda: list(transfers.DEFAULT_PARTS), min_length=1)
+    note: str = Field("", max_length=500)
+
+
+class TransferOut(Schema):
+    offer_id: str
+    direction: str = Field(description="out: offered by us; in: offered to us")
+    centre: str
+    state: str
+    parts: list[str]
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    case_number: str | None = Field(
+        None, description="our case (the one offered, or the one made on accepting)"
+    )
+
+    @staticmethod
+    def outgoing(t: OutgoingTransfer) -> TransferOut:
+        return TransferOut(
+            offer_id=str(t.offer_id),
+            direction="out",
+            centre=t.partner.name,
+            state=t.state,
+            parts=list(t.parts),
+            created_at=t.created_at,
+            decided_at=t.decided_at,
+            case_number=t.case.number,
+        )
+
+    @staticmethod
+    def incoming(t: IncomingTransfer) -> TransferOut:
+        return TransferOut(
+            offer_id=str(t.offer_id),
+            direction="in",
+            centre=t.from_centre,
+            state=t.state,
+            parts=list(t.parts),
+            created_at=t.received_at,
+            decided_at=t.decided_at,
+            case_number=t.case.number if t.case else None,
+        )
+
+
+@router.post(
+    "/cases/{number}/transfers",
+    response={201: TransferOut, **ERRORS},
+    summary="Offer the case to a partner centre",
+)
+def offer(request: HttpRequest, number: str, body: TransferIn) -> Status[TransferOut]:
+    user = _user(request)
+    case = Case.objects.filter(number=number.strip().upper()).first()
+    same_organisation(user, case)
+    partner = Partner.objects.filter(organisation_id=organisation_or_404(user), name=body.to).first()
+    if case is None:
+        raise NotFound
+    if partner is None:
+        raise ActionError(_("There is no partner centre called %(name)s.") % {"name": body.to})
+    t = transfers.offer_transfer(
+        actor=user, case=case, partner=partner, parts=[p.value for p in body.parts], note=body.note
+    )
+    return Status(201, TransferOut.outgoing(t))
+
+
+@router.get(
+    "/federation/transfers", response={200: list[TransferOut], **ERRORS}, summary="Transfers both ways"
+)
+def list_transfers(request: HttpRequest) -> list[TransferOut]:
+    user = _user(request)
+    require(user, Perm.TRANSFER_CASES)
+    org = organisation_or_404(user)
+    out = [
+        TransferOut.outgoing(t)
+        for t in OutgoingTransfer.objects.filter(organisation_id=org).select_related("partner", "case")
+    ]
+    out += [
+        TransferOut.incoming(t)
+        for t in IncomingTransfer.objects.filter(organisation_id=org).select_related("case")
+    ]
+    return out
+
+
+class TransferAction(Input):
+    action: str = Field(pattern="^(accept|reject|revoke)$")
+
+
+@router.post(
+    "/federation/transfers/{offer_id}",
+    response={200: TransferOut, **ERRORS},
+    summary="Accept or reject an offer made to us, or revoke one we made",
+)
+def act_on_transfer(request: HttpRequest, offer_id: uuid.UUID, body: TransferAction) -> TransferOut:
+    user = _user(request)
+    org = organisation_or_404(user)
+    if body.action == "revoke":
+        outgoing = OutgoingTransfer.objects.filter(organisation_id=org, offer_id=offer_id).first()
+        if outgoing is None:
+            raise NotFound
+        t = transfers.revoke_transfer(actor=user, transfer=outgoing)
+        return TransferOut.outgoing(OutgoingTransfer.objects.select_related("partner", "case").get(pk=t.pk))
+    incoming = IncomingTransfer.objects.filter(organisation_id=org, offer_id=offer_id).first()
+    if incoming is None:
+        raise NotFound
+    if body.action == "accept":
+        transfers.accept_transfer(actor=user, transfer=incoming)
+    else:
+        transfers.reject_transfer(actor=user, transfer=incoming)
+    return TransferOut.incoming(IncomingTransfer.objects.select_related("case").get(pk=incoming.pk))

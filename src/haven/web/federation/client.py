@@ -30,6 +30,11 @@ KEY_NAMES = ("subscription_key", "fetch_key", "feedback_key", "submit_key")
 class PeerError(Exception):
     """A peer that cannot be reached, refuses us, or answers with something that is not its feed."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The peer's HTTP status when it answered with an error."""
+
 
 # --- addresses ---------------------------------------------------------------------------------
 
@@ -178,7 +183,13 @@ def parse_page(body: bytes, *, after: int) -> Page:
 
 
 def _request(
-    url: str, keys: dict[str, str], key: str, *, body: bytes | None = None, limit: int | None = None
+    url: str,
+    keys: dict[str, str],
+    key: str,
+    *,
+    body: bytes | None = None,
+    limit: int | None = None,
+    method: str | None = None,
 ) -> bytes:
     limit = MAX_PAGE_BYTES if limit is None else limit
     _check_host(url)
@@ -190,7 +201,9 @@ def _request(
     }
     if body is not None:
         headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body else "GET")  # noqa: S310  # the scheme is checked by check_url
+    verb = method or ("POST" if body else "GET")
+    # The scheme was checked by check_url when the peer was added: http(s) only.
+    request = urllib.request.Request(url, data=body, headers=headers, method=verb)  # noqa: S310
     try:
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             data: bytes = response.read(limit + 1)
@@ -198,7 +211,9 @@ def _request(
         detail = ""
         with contextlib.suppress(ValueError, AttributeError, OSError):
             detail = str(json.loads(exc.read(4096)).get("detail", ""))[:200]
-        raise PeerError(f"the peer answered {exc.code}" + (f": {detail}" if detail else "")) from None
+        raise PeerError(
+            f"the peer answered {exc.code}" + (f": {detail}" if detail else ""), status=exc.code
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, socket.timeout | TimeoutError):
@@ -253,3 +268,25 @@ def clean_keys(raw: Any) -> dict[str, str]:
             raise PeerError(f"the keys lack a valid {name}")
         keys[name] = value
     return keys
+
+
+def _json_answer(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise PeerError("the peer answered with something that is not JSON") from None
+
+
+def get_json(base: str, keys: dict[str, str], path: str, key: str) -> Any:
+    """GET ``/api/federation/v1/<path>`` of the peer."""
+    return _json_answer(_request(f"{base}/api/federation/v1/{path}", keys, key, limit=MAX_PAGE_BYTES))
+
+
+def put_json(base: str, keys: dict[str, str], path: str, key: str, body: Any) -> Any:
+    data = json.dumps(body).encode()
+    return _json_answer(_request(f"{base}/api/federation/v1/{path}", keys, key, body=data, method="PUT"))
+
+
+def post_json(base: str, keys: dict[str, str], path: str, key: str, body: Any) -> Any:
+    data = json.dumps(body).encode()
+    return _json_answer(_request(f"{base}/api/federation/v1/{path}", keys, key, body=data))
