@@ -237,11 +237,15 @@ def test_a_file_from_a_centre_that_is_not_a_peer_needs_its_fingerprint(
 def test_a_changed_file_is_refused_and_changes_nothing(
     linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona, tamper: Any
 ) -> None:
-    envelope = json.loads(transfers.export_transfer(actor=counsellor.user, transfer=_offer(counsellor, movable)))
+    envelope = json.loads(
+        transfers.export_transfer(actor=counsellor.user, transfer=_offer(counsellor, movable))
+    )
     tamper(envelope)
     with pytest.raises(ActionError):
         transfers.import_file(
-            actor=b_counsellor.user, organisation=b_counsellor.user.organisation, data=json.dumps(envelope).encode()
+            actor=b_counsellor.user,
+            organisation=b_counsellor.user.organisation,
+            data=json.dumps(envelope).encode(),
         )
     assert IncomingTransfer.objects.count() == 0
 
@@ -273,4 +277,6 @@ def test_the_partner_endpoints_refuse_strangers(linked: Peer, movable: Case, cou
     offer = _offer(counsellor, movable)
     assert Client().get("/api/federation/v1/transfers").status_code == 401
     assert Client().post(f"/api/federation/v1/transfers/{offer.offer_id}", {}).status_code == 401
-    assert Client().put("/api/federation/v1/identity", b"{}", content_type="application/json").status_code == 401
+    assert (
+        Client().put("/api/federation/v1/identity", b"{}", content_type="application/json").status_code == 401
+    )
