@@ -290,3 +290,38 @@ def test_an_outsider_cannot_see_or_decide_a_find(
     )
     assert response.status_code == 200 and response.json()["state"] == "dismissed"
     assert AuditEvent.objects.filter(event_type=EventType.FIND_DISMISSED).count() == 1
+
+
+def test_evidence_capture_reports_a_copy_of_an_imported_photo(
+    site: TestSite,
+    loopback: None,
+    b_counsellor: Persona,
+    b_officer: Persona,
+    counsellor: Persona,
+    case: Case,
+    photo: Image.Image,
+    live_server: Any,
+    peer_of: Any,
+) -> None:
+    import hashlib
+
+    from haven.web.takedown import actions as takedown
+    from tests.web.takedown.conftest import jpeg
+
+    add_robust_photo(counsellor, case, photo, "share")
+    approve_case(actor=counsellor.user, case=case)
+    assert actions.fetch_peer(peer_of(live_server.url).pk).items == 1
+    # B's officer captures evidence for one of B's own cases; the page carries A's photo.
+    b_case = cases.create_case(actor=b_counsellor.user)
+    body = jpeg(photo)
+    media = site.put("/evidence-b/p.jpg", body, "image/jpeg")
+    page = site.put("/evidence-b/page.html", '<html><body><img src="p.jpg"></body></html>')
+    added = takedown.add_sightings(
+        actor=b_officer.user, case=b_case, urls=[page], source="counsellor", media_url=media
+    )
+    takedown.capture_evidence(actor=b_officer.user, sighting=added.created[0])
+    find = OutgoingFind.objects.get()
+    assert (find.how, find.url, find.page_url) == ("evidence", media, page)
+    assert find.evidence_sha256 == hashlib.sha256(body).hexdigest()
+    assert actions.deliver_finds().sent == 1
+    assert ReceivedFind.objects.get().case_id == case.pk

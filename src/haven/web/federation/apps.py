@@ -22,9 +22,18 @@ class FederationConfig(AppConfig):
             CASE_PANELS.append(case_panel)
 
 
-def imported_lookup(*, actor: Any, organisation_id: int, url: str | None, **query: Any) -> list[Any]:
+def imported_lookup(
+    *,
+    actor: Any,
+    organisation_id: int,
+    url: str | None,
+    page_url: str = "",
+    how: str = "lookup",
+    evidence_sha256: str = "",
+    **query: Any,
+) -> list[Any]:
     """A lookup's matches in the banks imported from peer centres; with the address where the
-    content was seen, each is reported to its centre."""
+    content was seen, each is reported to its centre (``how``: a lookup, or evidence capture)."""
     from django.utils import timezone
 
     from haven.web.cases.matching import ForeignHit
@@ -44,14 +53,15 @@ def imported_lookup(*, actor: Any, organisation_id: int, url: str | None, **quer
             Find(
                 item_id=item.pk,
                 url=url,
-                page_url="",
+                page_url=page_url,
                 found_at=now,
                 match_kind=hit.signal or hit.kind,
                 distance=hit.distance,
+                evidence_sha256=evidence_sha256,
             )
             for hit, item in best.values()
         ]
-        record_finds(actor=actor, organisation_id=organisation_id, how="lookup", finds=finds)
+        record_finds(actor=actor, organisation_id=organisation_id, how=how, finds=finds)
         reported = True
     return [
         ForeignHit(hit=hit, centre=item.peer.name, item=item.ref, kind=item.kind, reported=reported)

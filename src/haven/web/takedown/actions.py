@@ -579,7 +579,35 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
             if media is not None and media.distance is not None:
                 note += " · " + _("PDQ distance %(d)d") % {"d": media.distance}
             _move(sighting, S.EVIDENCE, actor=actor, note=note)
+    _report_other_centres(actor, sighting, rows)
     return rows
+
+
+def _report_other_centres(actor: Any, sighting: Sighting, rows: list[Evidence]) -> None:
+    """Media that is not this case's but matches a bank imported from another centre is reported
+    to that centre as a find (the hook that federation registers; nothing when there is none)."""
+    from haven.web.cases.matching import FOREIGN_LOOKUPS
+
+    for ev in rows:
+        if not ev.pdq or ev.matched_item_id is not None:
+            continue
+        query = {
+            "pdq": [PdqHash.from_hex(ev.pdq)],
+            "md5": [],
+            "sha256": [],
+            "pictures": [],
+            "radius": MATCH_DISTANCE,
+        }
+        for other in FOREIGN_LOOKUPS:
+            other(
+                actor=actor,
+                organisation_id=sighting.organisation_id,
+                url=ev.final_url or ev.url,
+                page_url=sighting.url if ev.kind == Evidence.Kind.MEDIA else "",
+                how="evidence",
+                evidence_sha256=ev.sha256,
+                **query,
+            )
 
 
 # --- screenshots -------------------------------------------------------------------------------
