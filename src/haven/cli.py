@@ -329,6 +329,102 @@ def _add_sharing_commands(commands: argparse._SubParsersAction[argparse.Argument
     sa = ssub.add_parser("approve", help="mark every share-consented item of a case as fit to share")
     sa.add_argument("case_number")
     sa.set_defaults(handler=_cmd_sharing_approve)
+    _add_offline_sharing_commands(ssub)
+
+
+def _cmd_sharing_export(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import sharing_export
+
+    return sharing_export(args.out, args.org, args.partner, args.since)
+
+
+def _cmd_sharing_verify(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import sharing_verify
+
+    return sharing_verify(args.file, args.fingerprint, args.json)
+
+
+def _cmd_sharing_import(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import sharing_import
+
+    return sharing_import(args.file, args.org, args.peer, args.trust, args.json)
+
+
+def _cmd_centre_key(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import centre_key
+
+    return centre_key(args.org, args.json)
+
+
+def _add_offline_sharing_commands(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    se = ssub.add_parser(
+        "export",
+        help="write a partner's shared hashes to a file signed by this centre (for partners without an API)",
+        description=(
+            "Write the partner's native feed after position N (0: everything) to OUT.jsonl, signed "
+            "with the organisation's key; what the partner is sent is recorded as if it had fetched. "
+            "The summary line names the checkpoint to give as --since next time."
+        ),
+    )
+    se.add_argument("out", metavar="OUT.jsonl", help="the file to write (replaced if it exists)")
+    se.add_argument("--org", required=True, help="the organisation's short name")
+    se.add_argument("--partner", required=True, metavar="NAME", help="the partner the file is for")
+    se.add_argument(
+        "--since",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="start after this feed position: the checkpoint of the partner's last file (0)",
+    )
+    se.set_defaults(handler=_cmd_sharing_export)
+    sv = ssub.add_parser(
+        "verify",
+        help="check a signed file of shared hashes (needs no server or database)",
+        description=(
+            "Check that FILE is a complete Haven sharing file whose signature matches, and print who "
+            "signed it and what it holds. Exit status 0 when it is intact (and, with --fingerprint, "
+            "signed by that centre), 1 when it is not, 2 when it cannot be read."
+        ),
+    )
+    sv.add_argument("file", metavar="FILE")
+    sv.add_argument(
+        "--fingerprint",
+        metavar="FP",
+        help="the fingerprint the centre gave you (by phone, in person): refuse a file signed by any other",
+    )
+    sv.add_argument("--json", action="store_true", help="print the file's header and counts as JSON")
+    sv.set_defaults(handler=_cmd_sharing_verify)
+    si = ssub.add_parser(
+        "import",
+        help="import another centre's signed file into the imported bank of one of our peers",
+    )
+    si.add_argument("file", metavar="FILE")
+    si.add_argument("--org", required=True, help="our organisation's short name")
+    si.add_argument("--peer", required=True, metavar="NAME", help="the peer (centre) the file comes from")
+    si.add_argument(
+        "--trust",
+        metavar="FINGERPRINT",
+        help="add the peer, pinning the file's key, if it does not exist yet and the file's "
+        "fingerprint is this one (confirmed with the centre by phone or in person)",
+    )
+    si.add_argument("--json", action="store_true", help="print what the import did as JSON")
+    si.set_defaults(handler=_cmd_sharing_import)
+
+
+def _add_centre_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    c = commands.add_parser("centre", help="this centre's own keys, for other centres and partners")
+    csub = c.add_subparsers(dest="centre_command", required=True, metavar="ACTION")
+    ck = csub.add_parser(
+        "key",
+        help="print the organisation's key card: the fingerprint to read to another centre or partner",
+    )
+    ck.add_argument("--org", required=True, help="the organisation's short name")
+    ck.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"centre", "signing_key", "exchange_key", "fingerprint"} as JSON',
+    )
+    ck.set_defaults(handler=_cmd_centre_key)
 
 
 def _port(text: str) -> int:
@@ -454,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan_command(commands)
     _add_web_commands(commands)
     _add_sharing_commands(commands)
+    _add_centre_commands(commands)
     _add_peer_commands(commands)
     return parser
 

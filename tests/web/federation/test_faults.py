@@ -73,7 +73,9 @@ def test_a_peer_that_sends_garbage_changes_nothing(
     outcome = actions.fetch_peer(peer.pk)
     assert error in outcome.error
     peer.refresh_from_db()
-    assert peer.checkpoint == 0 and peer.last_error == outcome.error and peer.last_success_at is None
+    assert peer.checkpoint == 0
+    assert peer.last_error == outcome.error
+    assert peer.last_success_at is None
     assert ImportedItem.objects.count() == 0
     page = client_of(b_admin).get("/federation/")
     assert page.status_code == 200
@@ -104,9 +106,11 @@ def test_a_peer_that_is_down_shows_its_error_and_a_later_fetch_recovers(
     site.put("/back-up" + FEED, _page(_record()), "application/json")
     Peer.objects.filter(pk=peer.pk).update(url=site.url("/back-up"))
     recovered = actions.fetch_peer(peer.pk)
-    assert recovered.error == "" and recovered.items == 1
+    assert recovered.error == ""
+    assert recovered.items == 1
     peer.refresh_from_db()
-    assert peer.last_error == "" and peer.checkpoint == 5
+    assert peer.last_error == ""
+    assert peer.checkpoint == 5
 
 
 @pytest.fixture

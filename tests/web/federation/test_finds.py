@@ -66,7 +66,8 @@ def test_a_lookup_with_an_address_reports_the_find_to_the_owning_centre(
     queued.refresh_from_db()
     assert queued.state == "sent"
     find = ReceivedFind.objects.get()
-    assert find.case_id == shared_case.pk and find.organisation_id == shared_case.organisation_id
+    assert find.case_id == shared_case.pk
+    assert find.organisation_id == shared_case.organisation_id
     assert (find.url, find.how, find.distance, find.state) == (SEEN, "lookup", 0, "suggested")
     assert find.partner.name == "Centre B"
     assert AuditEvent.objects.filter(
@@ -76,7 +77,8 @@ def test_a_lookup_with_an_address_reports_the_find_to_the_owning_centre(
     assert actions.deliver_finds().sent == 0
 
     sighting = actions.accept_find(actor=officer.user, find=find)
-    assert sighting.case_id == shared_case.pk and sighting.source == "centre"
+    assert sighting.case_id == shared_case.pk
+    assert sighting.source == "centre"
     assert Sighting.objects.get(pk=sighting.pk).url == SEEN
     find.refresh_from_db()
     assert (find.state, find.sighting_id) == ("accepted", sighting.pk)
@@ -105,7 +107,8 @@ def test_a_find_on_an_item_withdrawn_meanwhile_is_refused_by_its_centre(
     delivered = actions.deliver_finds()
     assert (delivered.sent, delivered.refused) == (0, 1)
     find = OutgoingFind.objects.get()
-    assert find.state == "refused" and "no longer shared" in find.last_error
+    assert find.state == "refused"
+    assert "no longer shared" in find.last_error
     assert ReceivedFind.objects.count() == 0
 
 
@@ -127,10 +130,12 @@ def test_a_centre_that_is_down_gets_the_find_later(
     _report_by_lookup(b_officer, shared_case)
     Peer.objects.filter(pk=imported.pk).update(url="http://127.0.0.1:9")
     delivered = actions.deliver_finds()
-    assert delivered.failed == 1 and "cannot reach the peer" in delivered.errors[0]
+    assert delivered.failed == 1
+    assert "cannot reach the peer" in delivered.errors[0]
     find = OutgoingFind.objects.get()
     assert (find.state, find.attempts) == ("queued", 1)
-    assert find.next_attempt_at is not None and find.next_attempt_at > find.created_at
+    assert find.next_attempt_at is not None
+    assert find.next_attempt_at > find.created_at
     assert actions.deliver_finds().failed == 0  # not due yet
 
 
@@ -157,14 +162,17 @@ def test_a_monitoring_scan_reports_an_edited_copy_of_an_imported_photo(
     run = monitoring.execute_run(ScanRun.objects.get(pk=queued.pk))
     assert run.status == "done", run.failure
     # Not B's case: nothing in B's review queue, a find for A instead.
-    assert run.candidates == 0 and Candidate.objects.count() == 0
+    assert run.candidates == 0
+    assert Candidate.objects.count() == 0
     assert run.stats["reported_to_centres"] == 1
     find = OutgoingFind.objects.get()
-    assert find.how == "monitoring" and find.url.endswith("/federated/crop.jpg")
+    assert find.how == "monitoring"
+    assert find.url.endswith("/federated/crop.jpg")
     assert len(find.evidence_sha256) == 64
     assert actions.deliver_finds().sent == 1
     received = ReceivedFind.objects.get()
-    assert received.case_id == case.pk and received.page_url == start
+    assert received.case_id == case.pk
+    assert received.page_url == start
     assert received.evidence_sha256 == find.evidence_sha256
 
 
@@ -288,7 +296,8 @@ def test_an_outsider_cannot_see_or_decide_a_find(
     response = officer.api().post(
         f"/api/v1/finds/{find.pk}", {"accept": False}, content_type="application/json"
     )
-    assert response.status_code == 200 and response.json()["state"] == "dismissed"
+    assert response.status_code == 200
+    assert response.json()["state"] == "dismissed"
     assert AuditEvent.objects.filter(event_type=EventType.FIND_DISMISSED).count() == 1
 
 

@@ -23,7 +23,8 @@ def test_the_network_view_shows_peers_centres_and_no_survivor_data(
 ) -> None:
     actions.fetch_peer(a_peer.pk)
     page = client_of(b_admin).get("/federation/").content.decode()
-    assert "Centre A" in page and a_peer.url in page
+    assert "Centre A" in page
+    assert a_peer.url in page
     assert shared_case.number not in page
     theirs = client_of(admin).get("/federation/").content.decode()
     assert "Centre B" in theirs  # the centre that imports from A
@@ -47,17 +48,20 @@ def test_an_administrator_adds_a_peer_on_the_page_and_a_bad_one_is_refused(
     bad = client.post(
         "/federation/", {"name": "A", "url": "ftp://x", "keys": json.dumps(centre_keys), "every_minutes": 5}
     )
-    assert bad.status_code == 200 and Peer.objects.count() == 0
+    assert bad.status_code == 200
+    assert Peer.objects.count() == 0
     assert "https://" in bad.content.decode()
     garbage = client.post(
         "/federation/", {"name": "A", "url": "http://x.test", "keys": "{{", "every_minutes": 5}
     )
-    assert "not valid JSON" in garbage.content.decode() and Peer.objects.count() == 0
+    assert "not valid JSON" in garbage.content.decode()
+    assert Peer.objects.count() == 0
     good = client.post(
         "/federation/",
         {"name": "A", "url": "http://x.test", "keys": json.dumps(centre_keys), "every_minutes": 5},
     )
-    assert good.status_code == 302 and Peer.objects.get().name == "A"
+    assert good.status_code == 302
+    assert Peer.objects.get().name == "A"
 
 
 def test_another_centres_peer_cannot_be_fetched_or_removed(
@@ -79,7 +83,8 @@ def test_a_find_is_accepted_from_the_case_page(
     actions.deliver_finds()
     find = ReceivedFind.objects.get()
     page = client_of(officer).get(f"/cases/{shared_case.number}/").content.decode()
-    assert "Found by other centres" in page and "https://x.test/p.jpg" in page
+    assert "Found by other centres" in page
+    assert "https://x.test/p.jpg" in page
     assert (
         client_of(outsider).post(f"/federation/finds/{find.pk}/", {"decision": "accept"}).status_code == 404
     )
@@ -120,7 +125,8 @@ def test_a_case_is_offered_revoked_and_accepted_through_the_pages(
     incoming = IncomingTransfer.objects.get(state="offered")
     b_client = client_of(b_counsellor)
     listing = b_client.get("/federation/transfers/").content.decode()
-    assert "Centre A" in listing and "Accept" in listing
+    assert "Centre A" in listing
+    assert "Accept" in listing
     assert (
         client_of(counsellor)
         .post(f"/federation/transfers/in/{incoming.pk}/", {"decision": "accept"})
@@ -129,7 +135,8 @@ def test_a_case_is_offered_revoked_and_accepted_through_the_pages(
     )
     response = b_client.post(f"/federation/transfers/in/{incoming.pk}/", {"decision": "accept"})
     incoming.refresh_from_db()
-    assert response.status_code == 302 and response["Location"].endswith(f"/cases/{incoming.case.number}/")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/cases/{incoming.case.number}/")
     case.refresh_from_db()
     assert case.status == CaseStatus.TRANSFERRED
     page = b_client.get(f"/cases/{incoming.case.number}/").content.decode()
@@ -170,5 +177,6 @@ def test_the_staff_api_offers_lists_and_answers(
     answered = b_counsellor.api().post(
         f"/api/v1/federation/transfers/{offer_id}", {"action": "reject"}, content_type="application/json"
     )
-    assert answered.status_code == 200 and answered.json()["state"] == "rejected"
+    assert answered.status_code == 200
+    assert answered.json()["state"] == "rejected"
     assert transfers.OutgoingTransfer.objects.get().state == "rejected"

@@ -50,7 +50,8 @@ def test_a_fetch_imports_the_shared_photos_attributed_to_the_centre(
         actor=counsellor.user, case=shared_case, scope="monitor", granted=True, method="phone"
     )
     (own,) = _lookup(counsellor, next(iter(pdqs)))
-    assert own["content"] is not None and own["imported"] is None
+    assert own["content"] is not None
+    assert own["imported"] is None
     events = AuditEvent.objects.filter(event_type=EventType.PEER_FETCHED, organisation=a_peer.organisation)
     assert events.count() == 1
 
@@ -107,21 +108,25 @@ def test_a_fetch_cut_off_mid_way_resumes_from_its_checkpoint_without_loss_or_rep
     monkeypatch.setattr(client, "fetch_page", dies_after_two_pages)
     cut = actions.fetch_peer(a_peer.pk)
     assert cut.error == "cannot reach the peer: connection reset"
-    assert cut.pages == 2 and cut.items == 4
+    assert cut.pages == 2
+    assert cut.items == 4
     a_peer.refresh_from_db()
-    assert a_peer.last_error == cut.error and a_peer.checkpoint > 0
+    assert a_peer.last_error == cut.error
+    assert a_peer.checkpoint > 0
     monkeypatch.setattr(client, "fetch_page", lambda *a, **k: real(*a, **k, page_size=2))  # type: ignore[arg-type]
     resumed = actions.fetch_peer(a_peer.pk)
     assert resumed.error == ""
     assert (resumed.added, resumed.updated, resumed.items) == (3, 0, 7)
     a_peer.refresh_from_db()
-    assert a_peer.last_error == "" and a_peer.records_applied == 7
+    assert a_peer.last_error == ""
+    assert a_peer.records_applied == 7
 
 
 def test_two_fetches_at_once_are_one(a_peer: Peer) -> None:
     assert actions._claim(a_peer.pk, a_peer.created_at)
     outcome = actions.fetch_peer(a_peer.pk)
-    assert outcome.busy and outcome.items == 0
+    assert outcome.busy
+    assert outcome.items == 0
     assert ImportedItem.objects.count() == 0
 
 

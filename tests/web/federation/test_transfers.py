@@ -56,7 +56,8 @@ def _offer(counsellor: Persona, case: Case, **kwargs: Any) -> OutgoingTransfer:
 def test_a_fetch_exchanges_the_centres_keys(linked: Peer) -> None:
     linked.refresh_from_db()
     a_card = identity.key_card(_partner_b().organisation_id)
-    assert linked.signing_key and identity.key_card(linked.organisation_id)
+    assert linked.signing_key
+    assert identity.key_card(linked.organisation_id)
     their = PartnerIdentity.objects.get(partner=_partner_b())
     assert their.signing_key == identity.identity(linked.organisation_id).signing_public
     assert linked.signing_key == identity.identity(_partner_b().organisation_id).signing_public
@@ -85,7 +86,8 @@ def test_an_offer_travels_with_the_fetch_and_an_acceptance_makes_bs_own_case(
     assert actions.fetch_peer(linked.pk).offers == 0  # not twice
 
     made = transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)
-    assert made.organisation_id == b_counsellor.user.organisation_id and made.number != movable.number
+    assert made.organisation_id == b_counsellor.user.organisation_id
+    assert made.number != movable.number
     assert set(ContentItem.objects.filter(case=made).values_list("pdq", flat=True)) == set(
         ContentItem.objects.filter(case=movable).values_list("pdq", flat=True)
     )
@@ -98,7 +100,8 @@ def test_an_offer_travels_with_the_fetch_and_an_acceptance_makes_bs_own_case(
     assert (incoming.state, incoming.case_id) == ("accepted", made.pk)
     offer.refresh_from_db()
     movable.refresh_from_db()
-    assert offer.state == "accepted" and offer.their_reference.startswith("hvt-")
+    assert offer.state == "accepted"
+    assert offer.their_reference.startswith("hvt-")
     assert made.number not in offer.their_reference
     assert movable.status == CaseStatus.TRANSFERRED
     types = set(AuditEvent.objects.values_list("event_type", flat=True))
@@ -181,7 +184,8 @@ def test_a_rejection_leaves_as_case_as_it_was(
     transfers.reject_transfer(actor=b_counsellor.user, transfer=IncomingTransfer.objects.get())
     offer.refresh_from_db()
     movable.refresh_from_db()
-    assert offer.state == "rejected" and movable.status != CaseStatus.TRANSFERRED
+    assert offer.state == "rejected"
+    assert movable.status != CaseStatus.TRANSFERRED
     with pytest.raises(ActionError, match="Only an offer that is still open"):
         transfers.revoke_transfer(actor=counsellor.user, transfer=offer)
 

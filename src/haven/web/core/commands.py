@@ -428,3 +428,170 @@ class _CliReviewer:
 
     def __str__(self) -> str:
         return "cli"
+
+
+def sharing_export(out_path: str, org: str, partner_name: str, since: int, out: TextIO | None = None) -> int:
+    """Write a partner's shared hashes to a signed file (``haven sharing export``)."""
+    import shlex
+
+    out = out or sys.stdout
+    setup()
+    from haven.web.core.errors import ActionError
+    from haven.web.federation.offline import export_for_partner
+    from haven.web.sharing.models import Partner
+
+    partner = Partner.objects.filter(organisation__slug=org, name=partner_name).first()
+    if partner is None:
+        print(f"haven sharing export: no partner {partner_name!r} in {org!r}", file=sys.stderr)
+        return 1
+    try:
+        result = export_for_partner(actor="cli", partner=partner, out=out_path, since=since)
+    except ActionError as exc:
+        print(f"haven sharing export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"haven sharing export: cannot write {out_path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {result.records} record(s) for {result.partner} to {result.path} "
+        f"({result.active} active, {result.withdrawn} withdrawn, {result.deleted} deleted), "
+        f"feed positions {result.after} to {result.checkpoint}",
+        file=out,
+    )
+    print(f"signed by {result.centre}, fingerprint {result.fingerprint}", file=out)
+    print(
+        f"next file: haven sharing export --org {shlex.quote(org)} --partner {shlex.quote(result.partner)} "
+        f"--since {result.checkpoint} OUT.jsonl",
+        file=out,
+    )
+    return 0
+
+
+def sharing_verify(path: str, fingerprint: str | None, as_json: bool, out: TextIO | None = None) -> int:
+    """Check a signed file (``haven sharing verify``): runs without Django, no settings, no database."""
+    import datetime as dt
+    import json
+
+    from haven.web.federation import signed_file
+
+    out = out or sys.stdout
+    if fingerprint is not None:
+        try:
+            signed_file.normalise_fingerprint(fingerprint)
+        except signed_file.FileProblem as exc:
+            print(f"haven sharing verify: {exc}", file=sys.stderr)
+            return 2
+    try:
+        found = signed_file.read_signed(path, expected_fingerprint=fingerprint)
+    except OSError as exc:
+        print(f"haven sharing verify: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except signed_file.FileProblem as exc:
+        print(f"haven sharing verify: {path}: {exc}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"valid": False, "error": str(exc)}), file=out)
+        return 1
+    summary = found.summary()
+    if as_json:
+        print(
+            json.dumps({"valid": True, "fingerprint_checked": fingerprint is not None, **summary}),
+            file=out,
+        )
+        return 0
+    made = dt.datetime.fromtimestamp(found.created_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    print(f"intact: the signature matches the key of {found.centre}", file=out)
+    print(f"  fingerprint: {found.fingerprint}", file=out)
+    print(f"  made for:    {found.partner}, {made}", file=out)
+    print(f"  feed:        after position {found.after}, up to position {found.checkpoint}", file=out)
+    print(
+        f"  records:     {len(found.records)} ({summary['active']} active, {summary['withdrawn']} "
+        f"withdrawn, {summary['deleted']} deleted)",
+        file=out,
+    )
+    if fingerprint is not None:
+        print("  the fingerprint is the one you gave: the file comes from that centre", file=out)
+    else:
+        print(
+            "  compare the fingerprint with the one the centre gave you (by phone, in person) before "
+            "trusting the file, or give it with --fingerprint",
+            file=out,
+        )
+    return 0
+
+
+def sharing_import(
+    path: str, org: str, peer_name: str, trust: str | None, as_json: bool, out: TextIO | None = None
+) -> int:
+    """Import another centre's signed file into a peer's imported bank (``haven sharing import``)."""
+    import json
+
+    out = out or sys.stdout
+    if trust is not None:
+        from haven.web.federation import signed_file
+
+        try:
+            signed_file.normalise_fingerprint(trust)
+        except signed_file.FileProblem as exc:
+            print(f"haven sharing import: --trust: {exc}", file=sys.stderr)
+            return 2
+    setup()
+    from haven.web.accounts.models import Organisation
+    from haven.web.core.errors import ActionError
+    from haven.web.federation.offline import import_file
+
+    organisation = Organisation.objects.filter(slug=org).first()
+    if organisation is None:
+        print(f"haven sharing import: no organisation {org!r}", file=sys.stderr)
+        return 1
+    try:
+        result = import_file(
+            actor="cli", organisation=organisation, peer_name=peer_name, path=path, trust=trust
+        )
+    except ActionError as exc:
+        print(f"haven sharing import: {path}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"haven sharing import: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(result.as_dict()), file=out)
+        return 0
+    if result.peer_created:
+        print(f"added peer {result.peer} ({result.centre}, fingerprint {result.fingerprint})", file=out)
+    print(
+        f"{result.peer}: {result.records} record(s) imported: {result.added} added, {result.updated} "
+        f"updated, {result.removed} removed; {result.items} item(s) in the bank, "
+        f"checkpoint {result.checkpoint}",
+        file=out,
+    )
+    return 0
+
+
+def centre_key(org: str, as_json: bool, out: TextIO | None = None) -> int:
+    """Print the organisation's key card (``haven centre key``), made on first use."""
+    import json
+
+    out = out or sys.stdout
+    setup()
+    from haven.web.accounts.models import Organisation
+    from haven.web.federation.identity import key_card
+
+    organisation = Organisation.objects.filter(slug=org).first()
+    if organisation is None:
+        print(f"haven centre key: no organisation {org!r}", file=sys.stderr)
+        return 1
+    card = key_card(organisation)
+    if as_json:
+        print(json.dumps(card.as_dict(), ensure_ascii=False), file=out)
+        return 0
+    data = card.as_dict()
+    print(f"{card.centre} ({organisation.slug})", file=out)
+    print(f"  fingerprint:  {card.fingerprint}", file=out)
+    print(f"  signing key:  {data['signing_key']}", file=out)
+    print(f"  exchange key: {data['exchange_key']}", file=out)
+    print(
+        "Read the fingerprint to the other centre or partner by phone or in person; they check files "
+        "with `haven sharing verify --fingerprint` or `haven sharing import --trust`.",
+        file=out,
+    )
+    return 0

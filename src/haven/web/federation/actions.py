@@ -441,7 +441,10 @@ def deliver_finds(now: dt.datetime | None = None) -> DeliveryOutcome:
     reached is tried again later (1, 5, 30 minutes, then every 2 hours)."""
     now = now or timezone.now()
     outcome = DeliveryOutcome()
-    due = OutgoingFind.objects.filter(state=OutgoingState.QUEUED, next_attempt_at__lte=now)
+    # A peer known only by its signed files has no address to send to; its finds wait.
+    due = OutgoingFind.objects.filter(state=OutgoingState.QUEUED, next_attempt_at__lte=now).exclude(
+        peer__url=""
+    )
     for peer_id in sorted(set(due.values_list("peer_id", flat=True))):
         peer = Peer.objects.get(pk=peer_id)
         batch = list(due.filter(peer_id=peer_id).order_by("pk")[:FIND_BATCH])

@@ -377,7 +377,16 @@ def sync_with_peer(peer: Peer, peer_keys: dict[str, str]) -> int:
 
     The peer's keys are pinned the first time they are seen; a change is an error that an
     administrator resolves (a peer whose keys change may not be who it was)."""
-    card = keys.KeyCard.from_dict(client.get_json(peer.url, peer_keys, "identity", "fetch_key"))
+    try:
+        answer = client.get_json(peer.url, peer_keys, "identity", "fetch_key")
+    except client.PeerError as exc:
+        if exc.status == 404:  # a server that serves the feed but takes no transfers (an older Haven)
+            return 0
+        raise
+    try:
+        card = keys.KeyCard.from_dict(answer)
+    except keys.KeyProblem as exc:
+        raise client.PeerError(f"the peer's key card is not valid: {exc}") from None
     signing, exchange = keys.b64(card.signing_key), keys.b64(card.exchange_key)
     if not peer.signing_key:
         Peer.objects.filter(pk=peer.pk).update(signing_key=signing, exchange_key=exchange)
