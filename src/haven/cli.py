@@ -298,6 +298,62 @@ def _add_peer_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     pl.set_defaults(handler=_cmd_peer_list)
 
 
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import transfer
+
+    return transfer(args)
+
+
+def _add_transfer_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    t = commands.add_parser(
+        "transfer",
+        help="pass a case to another centre, or answer one offered (as a staff member, audited)",
+        description=(
+            "Case transfers between centres. Every action is taken as the staff member named by "
+            "--user, with that person's permissions, and audited under their name."
+        ),
+    )
+    tsub = t.add_subparsers(dest="transfer_command", required=True, metavar="ACTION")
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        p = tsub.add_parser(name, help=help_)
+        p.add_argument("--user", required=True, metavar="USERNAME", help="the staff member acting")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        p.set_defaults(handler=_cmd_transfer)
+        return p
+
+    offer = action("offer", "offer a case to a partner centre (needs the survivor's transfer consent)")
+    offer.add_argument("case_number")
+    offer.add_argument("--to", required=True, metavar="CENTRE", help="the partner centre's name")
+    offer.add_argument(
+        "--parts",
+        default="hashes,classification,consent",
+        help="what the transfer carries, comma-separated: hashes, classification, consent, sightings, "
+        "contact, notes (default: hashes,classification,consent)",
+    )
+    offer.add_argument("--note", default="", help="a note for the other centre (not encrypted: no names)")
+    for name, help_ in (
+        ("accept", "accept an offer made to us: our own case is made from it"),
+        ("reject", "reject an offer made to us"),
+        ("revoke", "revoke an offer we made, until the other centre accepts it"),
+    ):
+        action(name, help_).add_argument("offer_id")
+    action("list", "offers made by us and to us")
+    export = action("export", "write an open offer to a file, for a centre this server cannot reach")
+    export.add_argument("offer_id")
+    export.add_argument("--out", required=True, metavar="FILE")
+    receipt = action("receipt", "write a signed receipt of our answer to an offer that came as a file")
+    receipt.add_argument("offer_id")
+    receipt.add_argument("--out", required=True, metavar="FILE")
+    imp = action("import", "import an offer file (receiving side) or a receipt (offering side)")
+    imp.add_argument("file")
+    imp.add_argument(
+        "--trust",
+        metavar="FINGERPRINT",
+        help="the offering centre's fingerprint, confirmed by phone, when it is not a peer of ours",
+    )
+
+
 def _add_sharing_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("partner", help="platforms, hotlines and centres that fetch shared hashes")
     psub = p.add_subparsers(dest="partner_command", required=True, metavar="ACTION")
@@ -552,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sharing_commands(commands)
     _add_centre_commands(commands)
     _add_peer_commands(commands)
+    _add_transfer_commands(commands)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -595,3 +595,125 @@ def centre_key(org: str, as_json: bool, out: TextIO | None = None) -> int:
         file=out,
     )
     return 0
+
+
+def transfer(args: Any, out: TextIO | None = None) -> int:
+    """``haven transfer ACTION``: each action as the staff member ``--user``; 1 when refused."""
+    import json
+
+    out = out or sys.stdout
+    command = f"haven transfer {args.transfer_command}"
+    setup()
+    from django.core.exceptions import PermissionDenied
+
+    from haven.web.accounts.models import User
+    from haven.web.core.errors import ActionError, NotFound
+
+    user = User.objects.filter(username=args.user, is_active=True).select_related("organisation").first()
+    if user is None or user.organisation_id is None:
+        print(f"{command}: no active staff member {args.user!r}", file=sys.stderr)
+        return 1
+    try:
+        result = _transfer_action(args, user)
+    except (ActionError, NotFound, PermissionDenied) as exc:
+        reason = str(exc) or ("not found" if isinstance(exc, NotFound) else "not allowed")
+        print(f"{command}: {reason}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{command}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result), file=out)
+    else:
+        for key, value in result.items() if isinstance(result, dict) else ():
+            print(f"{key}: {value}", file=out)
+        for row in result if isinstance(result, list) else ():
+            print(f"{row['direction']}  {row['offer_id']}  {row['centre']}  {row['state']}", file=out)
+    return 0
+
+
+def _transfer_row(t: Any, direction: str) -> dict[str, Any]:
+    incoming = direction == "in"
+    case = t.case
+    return {
+        "offer_id": str(t.offer_id),
+        "direction": direction,
+        "centre": t.from_centre if incoming else t.partner.name,
+        "state": t.state,
+        "parts": list(t.parts),
+        "case_number": case.number if case is not None else None,
+    }
+
+
+def _transfer_action(args: Any, user: Any) -> Any:
+    from pathlib import Path
+
+    from haven.web.cases.models import Case
+    from haven.web.core.errors import ActionError, NotFound
+    from haven.web.federation import transfers
+    from haven.web.federation.models import IncomingTransfer, OutgoingTransfer
+    from haven.web.sharing.models import Partner
+
+    org = user.organisation_id
+    what = args.transfer_command
+
+    def outgoing() -> Any:
+        found = OutgoingTransfer.objects.filter(organisation_id=org, offer_id=_uuid(args.offer_id)).first()
+        if found is None:
+            raise NotFound
+        return found
+
+    def incoming() -> Any:
+        found = IncomingTransfer.objects.filter(organisation_id=org, offer_id=_uuid(args.offer_id)).first()
+        if found is None:
+            raise NotFound
+        return found
+
+    if what == "offer":
+        case = Case.objects.filter(organisation_id=org, number=args.case_number.strip().upper()).first()
+        partner = Partner.objects.filter(organisation_id=org, name=args.to).first()
+        if case is None:
+            raise ActionError(f"no case {args.case_number!r}")
+        if partner is None:
+            raise ActionError(f"no partner centre {args.to!r}")
+        parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+        made = transfers.offer_transfer(actor=user, case=case, partner=partner, parts=parts, note=args.note)
+        return _transfer_row(made, "out")
+    if what == "revoke":
+        return _transfer_row(transfers.revoke_transfer(actor=user, transfer=outgoing()), "out")
+    if what == "accept":
+        t = incoming()
+        transfers.accept_transfer(actor=user, transfer=t)
+        return _transfer_row(IncomingTransfer.objects.get(pk=t.pk), "in")
+    if what == "reject":
+        return _transfer_row(transfers.reject_transfer(actor=user, transfer=incoming()), "in")
+    if what == "list":
+        from haven.web.accounts.roles import Perm
+        from haven.web.core.access import require
+
+        require(user, Perm.TRANSFER_CASES)
+        rows = [_transfer_row(t, "out") for t in OutgoingTransfer.objects.filter(organisation_id=org)]
+        return rows + [_transfer_row(t, "in") for t in IncomingTransfer.objects.filter(organisation_id=org)]
+    if what == "export":
+        data = transfers.export_transfer(actor=user, transfer=outgoing())
+        Path(args.out).write_bytes(data)
+        return {"offer_id": args.offer_id, "written": args.out, "bytes": len(data)}
+    if what == "receipt":
+        data = transfers.receipt(incoming())
+        Path(args.out).write_bytes(data)
+        return {"offer_id": args.offer_id, "written": args.out}
+    # import
+    data = Path(args.file).read_bytes()
+    found = transfers.import_file(actor=user, organisation=org, data=data, trust=args.trust or "")
+    return _transfer_row(found, "in" if isinstance(found, IncomingTransfer) else "out")
+
+
+def _uuid(text: str) -> str:
+    import uuid
+
+    from haven.web.core.errors import ActionError
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ActionError(f"{text!r} is not an offer id") from None
