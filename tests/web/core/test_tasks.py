@@ -39,3 +39,33 @@ def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona
         for i, case in enumerate(cases):
             secrets = actions.reveal_secrets(actor=counsellor.user, case=Case.objects.get(pk=case.pk))
             assert (secrets.contact, secrets.notes) == (f"phone {i}", f"note {i}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_rotation_rewrites_the_federation_keys(admin: Persona, settings: object) -> None:
+    from haven.web.federation import actions as federation
+    from haven.web.federation import identity
+    from haven.web.federation.models import CentreIdentity, Peer
+
+    old_keys = list(settings.HAVEN_ENCRYPTION_KEYS)  # type: ignore[attr-defined]
+    keys = {
+        name: name.replace("_", "-") + "-0123456789abcdef"
+        for name in ("subscription_key", "fetch_key", "feedback_key", "submit_key")
+    }
+    org = admin.user.organisation
+    with override_settings(HAVEN_PEER_ALLOW_PRIVATE=True):
+        peer = federation.add_peer(
+            actor=admin.user, organisation=org, name="Peer", url="http://peer.test", keys=keys
+        )
+    signature = identity.sign(org, b"before")
+    with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW, *old_keys]):
+        assert rotate_keys(io.StringIO()) == 0
+        assert worker(batch=True, out=io.StringIO()) == 0
+        assert AuditEvent.objects.filter(event_type=EventType.KEYS_ROTATED).get().summary == {
+            "cases": 0,
+            "federation": 2,
+        }
+    with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW]):
+        assert federation.peer_keys(Peer.objects.get(pk=peer.pk)) == keys
+        assert crypto.is_current(CentreIdentity.objects.get(organisation=org).signing_private_encrypted)
+        assert identity.sign(org, b"before") == signature  # Ed25519 is deterministic: the same key

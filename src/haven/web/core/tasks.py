@@ -42,15 +42,30 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
     )
     # A notice's text is the record of what was sent, and may name the survivor.
     notices = _reencrypt_rows(Notice, (("body_encrypted", lambda _: NOTICE_BODY),), batch_size)
-    if rewritten or screenshots or notices:
+    # Federation: the keys peers issued to us, and the centre's own private keys.
+    from haven.web.federation.actions import KEYS_CONTEXT
+    from haven.web.federation.identity import EXCHANGE_CONTEXT, SIGNING_CONTEXT
+    from haven.web.federation.models import CentreIdentity, Peer
+
+    federation = _reencrypt_rows(Peer, (("keys_encrypted", lambda _: KEYS_CONTEXT),), batch_size)
+    federation += _reencrypt_rows(
+        CentreIdentity,
+        (
+            ("signing_private_encrypted", lambda _: SIGNING_CONTEXT),
+            ("exchange_private_encrypted", lambda _: EXCHANGE_CONTEXT),
+        ),
+        batch_size,
+    )
+    if rewritten or screenshots or notices or federation:
         summary = {
             "cases": rewritten,
             **({"screenshots": screenshots} if screenshots else {}),
             **({"notices": notices} if notices else {}),
+            **({"federation": federation} if federation else {}),
         }
         with transaction.atomic():
             append(actor="worker", event_type=EventType.KEYS_ROTATED, summary=summary)
-    return rewritten + screenshots + notices
+    return rewritten + screenshots + notices + federation
 
 
 def _reencrypt_rows(

@@ -9,7 +9,8 @@ from haven.web.core import crypto
 from . import keys
 from .models import CentreIdentity
 
-_CONTEXT = "federation.CentreIdentity"
+SIGNING_CONTEXT = "federation.CentreIdentity.signing"
+EXCHANGE_CONTEXT = "federation.CentreIdentity.exchange"
 
 
 def _pk(organisation: object) -> int:
@@ -34,8 +35,8 @@ def identity(organisation: object) -> CentreIdentity:
         with transaction.atomic():
             return CentreIdentity.objects.create(
                 organisation_id=pk,
-                signing_private_encrypted=crypto.encrypt_bytes(signing, _CONTEXT + ".signing"),
-                exchange_private_encrypted=crypto.encrypt_bytes(exchange, _CONTEXT + ".exchange"),
+                signing_private_encrypted=crypto.encrypt_bytes(signing, SIGNING_CONTEXT),
+                exchange_private_encrypted=crypto.encrypt_bytes(exchange, EXCHANGE_CONTEXT),
                 signing_public=keys.b64(signing_public),
                 exchange_public=keys.b64(exchange_public),
             )
@@ -58,10 +59,10 @@ def key_card(organisation: object) -> keys.KeyCard:
 
 def sign(organisation: object, data: bytes) -> bytes:
     found = identity(organisation)
-    return keys.sign(crypto.decrypt_bytes(found.signing_private_encrypted, _CONTEXT + ".signing"), data)
+    return keys.sign(crypto.decrypt_bytes(found.signing_private_encrypted, SIGNING_CONTEXT), data)
 
 
 def open_sealed(organisation: object, sealed: object, context: bytes) -> bytes:
     found = identity(organisation)
-    private = crypto.decrypt_bytes(found.exchange_private_encrypted, _CONTEXT + ".exchange")
+    private = crypto.decrypt_bytes(found.exchange_private_encrypted, EXCHANGE_CONTEXT)
     return keys.open_sealed(private, sealed, context)
