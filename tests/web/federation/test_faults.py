@@ -147,3 +147,118 @@ def test_an_unknown_crop_kind_from_a_newer_peer_is_left_out(fake_peer: Callable[
     peer = fake_peer("newer", _page(_record(signals=signals)))
     assert actions.fetch_peer(peer.pk).items == 1
     assert ImportedItem.objects.get().extra == [{"kind": "centre80", "pdq": "e" * 64, "quality": 90}]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (_page(_record(), checkpoint="9999999999999999999"), "invalid feed page (checkpoint"),
+        (_page(_record(updated_at=2**64)), "invalid feed page (records.0.updated_at"),
+        (
+            _page(
+                _record(kind="video", signals=[{"type": "vpdq", "frames": [[0, 90, "f" * 64, float("nan")]]}])
+            ),
+            "invalid feed page (records.0.signals.0.vpdq.frames.0.3",
+        ),
+    ],
+)
+def test_numbers_a_database_cannot_hold_are_refused(
+    fake_peer: Callable[..., Peer], body: bytes, error: str
+) -> None:
+    peer = fake_peer("numbers", body)
+    assert error in actions.fetch_peer(peer.pk).error
+    peer.refresh_from_db()
+    assert peer.checkpoint == 0
+    assert peer.last_success_at is None
+
+
+def _raw_server(answer: Callable[[socket.socket], None]) -> Iterator[int]:
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(10)
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            answer(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    server.close()
+    thread.join(5)
+
+
+@pytest.fixture
+def broken_status_line() -> Iterator[int]:
+    yield from _raw_server(lambda conn: conn.sendall(b"NONSENSE\r\n\r\n"))
+
+
+@pytest.fixture
+def trickling() -> Iterator[int]:
+    def answer(conn: socket.socket) -> None:
+        import time
+
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(40):
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    yield from _raw_server(answer)
+
+
+def test_a_broken_answer_is_an_error_not_a_success(
+    peer_of: Callable[..., Peer], broken_status_line: int
+) -> None:
+    peer = peer_of(f"http://127.0.0.1:{broken_status_line}")
+    outcome = actions.fetch_peer(peer.pk)
+    assert "answer is broken" in outcome.error
+    peer.refresh_from_db()
+    assert peer.last_success_at is None
+
+
+def test_a_peer_that_trickles_its_answer_is_cut_off(
+    peer_of: Callable[..., Peer], trickling: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client, "DEADLINE_SECONDS", 1)
+    peer = peer_of(f"http://127.0.0.1:{trickling}")
+    assert actions.fetch_peer(peer.pk).error == "the peer took more than 1 s to answer"
+
+
+def test_an_unexpected_failure_is_recorded_and_releases_the_peer(
+    peer_of: Callable[..., Peer], site: TestSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> client.Page:
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(client, "fetch_page", explode)
+    peer = peer_of(site.url("/anything"))
+    outcome = actions.fetch_peer(peer.pk)
+    assert outcome.error == "the fetch failed: RuntimeError: something nobody expected"
+    peer.refresh_from_db()
+    assert peer.fetching_since is None
+    assert peer.last_success_at is None
+
+
+def test_the_sweep_queues_itself_again_whatever_happens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from haven.web.federation import tasks
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("deliveries broke")
+
+    monkeypatch.setattr(actions, "deliver_finds", broken)
+    with pytest.raises(RuntimeError):
+        tasks.sweep.call()
+    assert DBTaskResult.objects.filter(task_path=tasks.sweep.module_path, status="READY").exists()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from haven.web.audit.models import AuditEvent, EventType
@@ -14,7 +15,7 @@ from haven.web.cases import actions as cases
 from haven.web.cases.models import Case, ContentItem
 from haven.web.core.errors import ActionError
 from haven.web.federation import actions
-from haven.web.federation.models import OutgoingFind, Peer, ReceivedFind
+from haven.web.federation.models import ImportedItem, OutgoingFind, Peer, ReceivedFind
 from haven.web.monitoring import actions as monitoring
 from haven.web.monitoring.models import Candidate, ScanRun
 from haven.web.sharing.actions import approve_case
@@ -334,3 +335,64 @@ def test_evidence_capture_reports_a_copy_of_an_imported_photo(
     assert find.evidence_sha256 == hashlib.sha256(body).hexdigest()
     assert actions.deliver_finds().sent == 1
     assert ReceivedFind.objects.get().case_id == case.pk
+
+
+def test_a_find_that_is_not_a_web_address_is_never_queued(imported: Peer, shared_case: Case) -> None:
+    item = ImportedItem.objects.first()
+    assert item is not None
+    now = timezone.now()
+    finds = [
+        actions.Find(
+            item_id=item.pk,
+            url="file:///srv/evidence/p.jpg",
+            page_url="",
+            found_at=now,
+            match_kind="pdq",
+            distance=0,
+        ),
+        actions.Find(
+            item_id=item.pk,
+            url="https://x.test/a\tb.jpg",
+            page_url="",
+            found_at=now,
+            match_kind="pdq",
+            distance=0,
+        ),
+        actions.Find(
+            item_id=item.pk,
+            url="https://x.test/ok.jpg",
+            page_url="",
+            found_at=now,
+            match_kind="pdq",
+            distance=0,
+        ),
+    ]
+    assert (
+        actions.record_finds(
+            actor="worker", organisation_id=imported.organisation_id, how="lookup", finds=finds
+        )
+        == 1
+    )
+    assert [f.url for f in OutgoingFind.objects.all()] == ["https://x.test/ok.jpg"]
+
+
+def test_a_platform_cannot_report_finds(make_partner: Any, shared_case: Case) -> None:
+    platform = make_partner("Example Platform", kind="platform")
+    records, _ = platform.native_all()
+    response = _post(platform, {"finds": [_find(records[0]["id"], records[0]["signals"][0]["value"])]})
+    assert response.status_code == 403
+    assert ReceivedFind.objects.count() == 0
+
+
+def test_a_withdrawn_item_leaves_no_hash_in_the_finds_about_it(
+    imported: Peer, shared_case: Case, b_officer: Persona, counsellor: Persona
+) -> None:
+    _report_by_lookup(b_officer, shared_case)
+    assert actions.deliver_finds().sent == 1
+    assert OutgoingFind.objects.get().signal
+    cases.record_consent(
+        actor=counsellor.user, case=shared_case, scope="share", granted=False, method="phone"
+    )
+    actions.fetch_peer(imported.pk)
+    find = OutgoingFind.objects.get()
+    assert (find.state, find.signal) == ("sent", "")

@@ -4,11 +4,13 @@ signed receipt."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from haven.web.audit.models import AuditEvent, EventType
 from haven.web.cases import actions as cases
@@ -62,7 +64,8 @@ def test_a_fetch_exchanges_the_centres_keys(linked: Peer) -> None:
     assert their.signing_key == identity.identity(linked.organisation_id).signing_public
     assert linked.signing_key == identity.identity(_partner_b().organisation_id).signing_public
     assert a_card.fingerprint.count(" ") == 7
-    assert AuditEvent.objects.filter(event_type=EventType.CENTRE_KEYS_REGISTERED).count() == 1
+    pinned = AuditEvent.objects.filter(event_type=EventType.CENTRE_KEYS_REGISTERED)
+    assert sorted(pinned.values_list("object_type", flat=True)) == ["federation.Peer", "sharing.Partner"]
 
 
 def test_a_peer_whose_keys_change_is_refused(linked: Peer) -> None:
@@ -206,7 +209,7 @@ def test_an_offer_as_a_file_and_its_receipt(
     offer.refresh_from_db()
     assert offer.state == "offered"  # A does not know yet
     incoming.refresh_from_db()
-    receipt = transfers.receipt(incoming)
+    receipt = transfers.receipt(actor=b_counsellor.user, transfer=incoming)
     done = transfers.import_file(actor=counsellor.user, organisation=movable.organisation, data=receipt)
     assert done.state == "accepted"
     movable.refresh_from_db()
@@ -284,3 +287,99 @@ def test_the_partner_endpoints_refuse_strangers(linked: Peer, movable: Case, cou
     assert (
         Client().put("/api/federation/v1/identity", b"{}", content_type="application/json").status_code == 401
     )
+
+
+@pytest.mark.parametrize("how", ["withdraw", "delete my data"])
+def test_withdrawing_transfer_consent_revokes_the_open_offer(
+    how: str, linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona
+) -> None:
+    from haven.web.portal.actions import delete_my_data
+
+    offer = _offer(counsellor, movable, parts=["hashes", "contact"])
+    actions.fetch_peer(linked.pk)
+    if how == "withdraw":
+        cases.record_consent(
+            actor=counsellor.user, case=movable, scope="transfer", granted=False, method="phone"
+        )
+    else:
+        delete_my_data(case=movable)
+    offer.refresh_from_db()
+    assert offer.state == "revoked"
+    assert bytes(offer.envelope) == b""
+    incoming = IncomingTransfer.objects.get()
+    with pytest.raises(ActionError, match="no longer offers"):
+        transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)
+    incoming.refresh_from_db()
+    assert incoming.state == "revoked"
+    assert bytes(incoming.envelope) == b""
+    assert Case.objects.filter(organisation_id=b_counsellor.user.organisation_id).count() == 0
+
+
+def test_an_offer_being_answered_cannot_be_answered_the_other_way(
+    linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona
+) -> None:
+    offer = _offer(counsellor, movable)
+    actions.fetch_peer(linked.pk)
+    incoming = IncomingTransfer.objects.get()
+    IncomingTransfer.objects.filter(pk=incoming.pk).update(state="deciding", decided_at=timezone.now())
+    with pytest.raises(ActionError, match="being answered"):
+        transfers.reject_transfer(actor=b_counsellor.user, transfer=incoming)
+    offer.refresh_from_db()
+    assert offer.state == "offered"
+    # A claim left by an answer that died long ago may be taken over.
+    IncomingTransfer.objects.filter(pk=incoming.pk).update(decided_at=timezone.now() - dt.timedelta(hours=1))
+    transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)
+    offer.refresh_from_db()
+    assert offer.state == "accepted"
+
+
+def test_an_acceptance_that_failed_after_telling_the_centre_is_finished_by_accepting_again(
+    linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _offer(counsellor, movable)
+    actions.fetch_peer(linked.pk)
+    incoming = IncomingTransfer.objects.get()
+    real = transfers._make_case
+    calls = {"n": 0}
+
+    def fails_the_second_time(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the dry run passes, the real one breaks after A was told
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transfers, "_make_case", fails_the_second_time)
+    with pytest.raises(RuntimeError):
+        transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)
+    incoming.refresh_from_db()
+    assert incoming.state == "offered"  # released for another try
+    assert OutgoingTransfer.objects.get().state == "accepted"
+    with pytest.raises(ActionError, match="recorded an acceptance"):
+        transfers.reject_transfer(actor=b_counsellor.user, transfer=incoming)
+    made = transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)
+    assert made.organisation_id == b_counsellor.user.organisation_id
+
+
+def test_removing_the_peer_closes_its_open_offers(
+    linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona, b_admin: Persona
+) -> None:
+    _offer(counsellor, movable)
+    actions.fetch_peer(linked.pk)
+    actions.remove_peer(actor=b_admin.user, peer=linked)
+    incoming = IncomingTransfer.objects.get()
+    assert incoming.state == "revoked"
+    with pytest.raises(ActionError):
+        transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)
+
+
+def test_a_receipt_needs_the_transfer_permission(
+    linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona, b_officer: Persona
+) -> None:
+    _offer(counsellor, movable)
+    actions.fetch_peer(linked.pk)
+    incoming = IncomingTransfer.objects.get()
+    transfers.reject_transfer(actor=b_counsellor.user, transfer=incoming)
+    incoming.refresh_from_db()
+    with pytest.raises(PermissionDenied):
+        transfers.receipt(actor=b_officer.user, transfer=incoming)
+    assert transfers.receipt(actor=b_counsellor.user, transfer=incoming)

@@ -699,7 +699,7 @@ def _transfer_action(args: Any, user: Any) -> Any:
         Path(args.out).write_bytes(data)
         return {"offer_id": args.offer_id, "written": args.out, "bytes": len(data)}
     if what == "receipt":
-        data = transfers.receipt(incoming())
+        data = transfers.receipt(actor=user, transfer=incoming())
         Path(args.out).write_bytes(data)
         return {"offer_id": args.offer_id, "written": args.out}
     # import

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,11 +37,18 @@ from .models import (
     ReceivedState,
 )
 
+logger = logging.getLogger(__name__)
+
 KEYS_CONTEXT = "federation.Peer.keys"
 STALE_CLAIM = dt.timedelta(minutes=10)
 """A fetch claimed longer ago than this was left by a worker that died; another may take it."""
 MAX_PAGES_PER_FETCH = 10_000
-FIND_BATCH = 200
+FETCH_BUDGET_SECONDS = 600
+"""A fetch stops after this long and the next one goes on from its checkpoint, so that one slow peer
+cannot hold the worker's sweep for ever."""
+MAX_WAITING_FINDS = 200
+"""Finds of one partner that may wait for review on one case: a partner cannot bury an officer."""
+FIND_BATCH = 100  # finds a request: well under the partner APIs' 1 MiB body limit
 RETRY_AFTER = (
     dt.timedelta(minutes=1),
     dt.timedelta(minutes=5),
@@ -115,6 +125,11 @@ def remove_peer(*, actor: Any, peer: Peer) -> int:
         ids = list(ImportedItem.objects.filter(peer=peer).values_list("pk", flat=True))
         ImportChange.objects.bulk_create([ImportChange(item_id=pk) for pk in ids])
         OutgoingFind.objects.filter(peer=peer, state=OutgoingState.QUEUED).update(state=OutgoingState.DROPPED)
+        OutgoingFind.objects.filter(peer=peer).update(signal="")
+        # Offers from the peer can no longer be answered to it: they close with it.
+        from .transfers import close_offers_of
+
+        close_offers_of(peer)
         append(
             actor=actor,
             event_type=EventType.PEER_REMOVED,
@@ -164,6 +179,19 @@ def _claim(peer_id: int, now: dt.datetime) -> bool:
     return bool(Peer.objects.filter(free, pk=peer_id, active=True).update(fetching_since=now))
 
 
+_IMPORT_FIELDS = (
+    "organisation_id",
+    "case_ref",
+    "kind",
+    "pdq",
+    "quality",
+    "md5",
+    "extra",
+    "video_frames",
+    "source_updated_at",
+)
+
+
 def _import_values(peer: Peer, record: client.Record) -> dict[str, Any]:
     values: dict[str, Any] = {
         "organisation_id": peer.organisation_id,
@@ -201,38 +229,48 @@ def _apply_page(peer_id: int, after: int, page: client.Page, outcome: FetchOutco
             return False
         # The last record of an item on the page is its state now.
         latest = {record.id: record for record in page.records}
-        existing = {
-            row.ref: row
-            for row in ImportedItem.objects.filter(peer=peer, ref__in=list(latest)).only("pk", "ref")
-        }
+        existing = {row.ref: row for row in ImportedItem.objects.filter(peer=peer, ref__in=list(latest))}
         changed: list[int] = []
-        gone = [
-            existing[ref].pk
-            for ref, record in latest.items()
-            if record.status != "active" and ref in existing
-        ]
+        fresh: dict[str, dict[str, Any]] = {}
+        for ref, record in latest.items():
+            values = _import_values(peer, record) if record.status == "active" else None
+            # A record with nothing to match on leaves the bank like a tombstone.
+            if values is not None and (values["pdq"] or values["md5"] or values["video_frames"]):
+                fresh[ref] = values
+        gone = [row.pk for ref, row in existing.items() if ref not in fresh]
         if gone:
-            # Before the delete, which would unlink them: finds not yet sent are not sent.
+            # Before the delete, which would unlink them: finds not yet sent are not sent, and no
+            # find keeps a hash of an item its centre withdrew.
             OutgoingFind.objects.filter(item_id__in=gone, state=OutgoingState.QUEUED).update(
                 state=OutgoingState.DROPPED
             )
+            OutgoingFind.objects.filter(item_id__in=gone).update(signal="")
             ImportedItem.objects.filter(pk__in=gone).delete()
             changed += gone
             outcome.removed += len(gone)
-        for ref, record in latest.items():
-            if record.status != "active":
-                continue
-            values = _import_values(peer, record)
-            if not values["pdq"] and not values["md5"] and not values["video_frames"]:
-                continue  # nothing to match on
+        now = timezone.now()
+        updated = []
+        for ref, values in fresh.items():
             row = existing.get(ref)
-            if row is None:
-                row = ImportedItem.objects.create(peer=peer, ref=ref, **values)
-                outcome.added += 1
-            else:
-                ImportedItem.objects.filter(pk=row.pk).update(**values, imported_at=timezone.now())
-                outcome.updated += 1
-            changed.append(row.pk)
+            if row is not None:
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.imported_at = now
+                updated.append(row)
+        if updated:
+            ImportedItem.objects.bulk_update(updated, [*_IMPORT_FIELDS, "imported_at"])
+            changed += [row.pk for row in updated]
+            outcome.updated += len(updated)
+        # One INSERT a page: a first import of a large bank is thousands of pages.
+        created = ImportedItem.objects.bulk_create(
+            [
+                ImportedItem(peer=peer, ref=ref, **values)
+                for ref, values in fresh.items()
+                if ref not in existing
+            ]
+        )
+        changed += [row.pk for row in created]
+        outcome.added += len(created)
         ImportChange.objects.bulk_create([ImportChange(item_id=pk) for pk in changed])
         peer.checkpoint = int(page.checkpoint)
         peer.records_applied += len(page.records)
@@ -258,6 +296,7 @@ def fetch_peer(peer_id: int, *, actor: Any = "worker") -> FetchOutcome:
         )
         return outcome
     error = ""
+    budget = time.monotonic() + FETCH_BUDGET_SECONDS
     try:
         keys = peer_keys(peer)
         checkpoint = peer.checkpoint
@@ -267,13 +306,18 @@ def fetch_peer(peer_id: int, *, actor: Any = "worker") -> FetchOutcome:
                 break
             outcome.pages += 1
             checkpoint = int(page.checkpoint)
-            if not page.has_more:
-                break
+            if not page.has_more or time.monotonic() > budget:
+                break  # the rest with the next fetch, from the checkpoint
         from .transfers import sync_with_peer
 
         outcome.offers = sync_with_peer(peer, keys)
     except client.PeerError as exc:
         error = str(exc)[:500]
+    except Exception as exc:
+        # Whatever a peer's answer breaks must not pass for a success, nor stop the worker's sweep
+        # for every other peer: it is recorded like any other fetch error, and logged.
+        logger.exception("fetch from peer %s failed", peer_id)
+        error = f"the fetch failed: {type(exc).__name__}: {exc}"[:500]
     finally:
         _finish_fetch(peer_id, outcome, error, actor)
     return outcome
@@ -354,6 +398,14 @@ class Find:
     evidence_sha256: str = ""
 
 
+def _web_address(url: str) -> bool:
+    return (
+        url.lower().startswith(("http://", "https://"))
+        and len(url) <= 2000
+        and not any(ord(c) < 32 or ord(c) == 127 for c in url)
+    )
+
+
 def _item_signal(item: ImportedItem) -> str:
     if item.pdq:
         return item.pdq
@@ -371,6 +423,8 @@ def record_finds(*, actor: Any, organisation_id: int, how: str, finds: Sequence[
     if how not in FindHow.values:
         raise ActionError(_("Unknown way of finding."))
     items = ImportedItem.objects.filter(organisation_id=organisation_id).in_bulk([f.item_id for f in finds])
+    # Only what the other centre's API takes: an address on the web (never a local file path).
+    finds = [f for f in finds if _web_address(f.url) and (not f.page_url or _web_address(f.page_url))]
     created = 0
     peers: dict[int, int] = {}
     with transaction.atomic():
@@ -452,6 +506,14 @@ def deliver_finds(now: dt.datetime | None = None) -> DeliveryOutcome:
             answer = client.send_finds(peer.url, peer_keys(peer), [_find_payload(f) for f in batch])
         except client.PeerError as exc:
             message = str(exc)[:500]
+            if exc.status in (400, 413, 422):
+                # The centre will never take this batch as it is: stop trying, say why.
+                OutgoingFind.objects.filter(pk__in=[f.pk for f in batch]).update(
+                    state=OutgoingState.REFUSED, last_error=message, sent_at=now
+                )
+                outcome.refused += len(batch)
+                outcome.errors.append(f"{peer.name}: {message}")
+                continue
             outcome.failed += len(batch)
             outcome.errors.append(f"{peer.name}: {message}")
             for find in batch:
@@ -510,8 +572,10 @@ def receive_finds(*, partner: Any, finds: Sequence[ReportedFind]) -> list[dict[s
     is still shared: a withdrawn item takes no more finds.  The partner learns nothing else.
     """
     from haven.web.sharing.actions import RefMaker
-    from haven.web.sharing.models import Delivery, SharedItem, SharedSignal, ShareStatus
+    from haven.web.sharing.models import Delivery, PartnerKind, SharedItem, SharedSignal, ShareStatus
 
+    if partner.kind != PartnerKind.CENTRE:
+        raise PermissionDenied("only partner centres report finds; platforms send feedback (opinions)")
     refs = RefMaker(partner.pk)
     results: list[dict[str, str]] = []
     received: dict[int, int] = {}
@@ -529,6 +593,14 @@ def receive_finds(*, partner: Any, finds: Sequence[ReportedFind]) -> list[dict[s
                 continue
             if row.status != ShareStatus.ACTIVE or row.case_id is None:
                 results.append({"status": "refused", "reason": "the item is no longer shared"})
+                continue
+            waiting = ReceivedFind.objects.filter(
+                partner=partner, case_id=row.case_id, state=ReceivedState.SUGGESTED
+            ).count()
+            if waiting >= MAX_WAITING_FINDS:
+                results.append(
+                    {"status": "refused", "reason": "too many finds wait for review on this item's case"}
+                )
                 continue
             try:
                 with transaction.atomic():

@@ -129,6 +129,7 @@ class Registered(Schema):
 
 class ConflictOut(Schema):
     detail: str
+    state: str = Field("", description="the offer's state when it is no longer open")
 
 
 @federation_api.get(
@@ -155,7 +156,7 @@ def put_identity(request: HttpRequest, body: KeyCardIO) -> Any:
     try:
         return Registered(new=transfers.register_partner_keys(partner=_partner(request), card=card))
     except transfers.TransferConflict as exc:
-        return Status(409, ConflictOut(detail=str(exc)))
+        return Status(409, ConflictOut(detail=str(exc), state=""))
 
 
 class OfferOut(Schema):
@@ -198,7 +199,7 @@ def answer_offer(request: HttpRequest, offer_id: uuid.UUID, body: AnswerIn) -> A
             reference=body.reference,
         )
     except transfers.TransferConflict as exc:
-        return Status(409, ConflictOut(detail=str(exc)))
+        return Status(409, ConflictOut(detail=str(exc), state=exc.state))
     return AnswerOut(state=t.state)
 
 

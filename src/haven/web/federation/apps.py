@@ -11,15 +11,26 @@ class FederationConfig(AppConfig):
 
     def ready(self) -> None:
         # Cases must not import this app: lookups reach the imported banks through a hook.
+        from haven.web.cases.actions import consent_withdrawn
         from haven.web.cases.matching import FOREIGN_LOOKUPS
         from haven.web.cases.views import CASE_PANELS
 
         from .views import case_panel
 
+        consent_withdrawn.connect(_withdrawn, dispatch_uid="federation.consent_withdrawn")
         if imported_lookup not in FOREIGN_LOOKUPS:
             FOREIGN_LOOKUPS.append(imported_lookup)
         if case_panel not in CASE_PANELS:
             CASE_PANELS.append(case_panel)
+
+
+def _withdrawn(sender: Any, case: Any, scope: str, **kwargs: Any) -> None:
+    """Transfer consent withdrawn (by itself, or with everything by "delete my data"): the case's
+    open offers are revoked in the same transaction."""
+    from .transfers import withdraw_offers
+
+    if scope == "transfer":
+        withdraw_offers(case)
 
 
 def imported_lookup(

@@ -8,10 +8,12 @@ peer that sends garbage gets an error on the network view and changes nothing he
 from __future__ import annotations
 
 import contextlib
+import http.client
 import ipaddress
 import json
 import re
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 MAX_PAGE_BYTES = 32 * 2**20
 PAGE_SIZE = 200
 TIMEOUT_SECONDS = 30
+"""Seconds a peer may stay silent (connecting, or between two reads)."""
+DEADLINE_SECONDS = 120
+"""Seconds one request may take in all: a peer that trickles its answer is cut off."""
+_BIGINT = 2**63 - 1  # what a database column of 64 bits holds
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
 KEY_NAMES = ("subscription_key", "fetch_key", "feedback_key", "submit_key")
 
@@ -30,10 +36,12 @@ KEY_NAMES = ("subscription_key", "fetch_key", "feedback_key", "submit_key")
 class PeerError(Exception):
     """A peer that cannot be reached, refuses us, or answers with something that is not its feed."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
         super().__init__(message)
         self.status = status
         """The peer's HTTP status when it answered with an error."""
+        self.body = body
+        """Its JSON answer then, if it sent one."""
 
 
 # --- addresses ---------------------------------------------------------------------------------
@@ -69,17 +77,21 @@ def check_url(url: str) -> str:
 def _check_host(url: str) -> None:
     """Refuse a peer whose name resolves to a loopback, private or otherwise non-public address,
     unless HAVEN_PEER_ALLOW_PRIVATE says centres meet on a private network."""
-    if _allow_private():
-        return
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     try:
         answers = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
     except OSError as exc:
         raise PeerError(f"cannot resolve {host}: {exc.strerror or exc}") from None
+    private = _allow_private()
     for answer in answers:
         address = ipaddress.ip_address(str(answer[4][0]).split("%")[0])
-        if not address.is_global:
+        # Even among centres on a private network: never link-local (cloud metadata), multicast,
+        # reserved or unspecified addresses.
+        odd = address.is_link_local or address.is_multicast or address.is_reserved or address.is_unspecified
+        if odd and not address.is_loopback:
+            raise PeerError(f"{host} resolves to {address}, an address no peer can have")
+        if not address.is_global and not private:
             raise PeerError(
                 f"{host} resolves to {address}, not a public address "
                 "(set HAVEN_PEER_ALLOW_PRIVATE=true where centres meet on a private network)"
@@ -124,7 +136,12 @@ class Md5Signal(_Strict):
         return v.lower()
 
 
-Frame = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0, le=100)], str, float]
+Frame = tuple[
+    Annotated[int, Field(ge=0, le=_BIGINT)],
+    Annotated[int, Field(ge=0, le=100)],
+    str,
+    Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)],
+]
 
 
 class VpdqSignal(_Strict):
@@ -149,7 +166,7 @@ class Record(_Strict):
     id: Annotated[str, Field(pattern=_REF)]
     case_ref: Annotated[str, Field(pattern=_REF)]
     status: Literal["active", "withdrawn", "deleted"]
-    updated_at: Annotated[int, Field(ge=0)]
+    updated_at: Annotated[int, Field(ge=0, le=_BIGINT)]
     kind: Literal["photo", "video"]
     signals: Annotated[list[Signal], Field(max_length=200)]
 
@@ -158,6 +175,13 @@ class Page(_Strict):
     checkpoint: Annotated[str, Field(pattern=r"^[0-9]{1,19}$")]
     has_more: bool
     records: Annotated[list[Record], Field(max_length=1000)]
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _fits(cls, v: str) -> str:
+        if int(v) > _BIGINT:
+            raise ValueError("a feed position is at most 2**63 - 1")
+        return v
 
 
 def parse_page(body: bytes, *, after: int) -> Page:
@@ -206,24 +230,41 @@ def _request(
     request = urllib.request.Request(url, data=body, headers=headers, method=verb)  # noqa: S310
     try:
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-            data: bytes = response.read(limit + 1)
+            data = _read(response, limit)
     except urllib.error.HTTPError as exc:
-        detail = ""
-        with contextlib.suppress(ValueError, AttributeError, OSError):
-            detail = str(json.loads(exc.read(4096)).get("detail", ""))[:200]
+        detail, answer = "", None
+        with contextlib.suppress(ValueError, AttributeError, OSError, http.client.HTTPException):
+            answer = json.loads(exc.read(4096))
+            detail = str(answer.get("detail", ""))[:200]
         raise PeerError(
-            f"the peer answered {exc.code}" + (f": {detail}" if detail else ""), status=exc.code
+            f"the peer answered {exc.code}" + (f": {detail}" if detail else ""), status=exc.code, body=answer
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, socket.timeout | TimeoutError):
             raise PeerError(f"the peer did not answer within {TIMEOUT_SECONDS} s") from None
         raise PeerError(f"cannot reach the peer: {reason}") from None
-    except ValueError as exc:  # http.client's own complaints about a broken answer
-        raise PeerError(f"the peer's answer is broken: {exc}") from None
+    except (ValueError, http.client.HTTPException) as exc:  # a broken status line, a cut body
+        raise PeerError(f"the peer's answer is broken: {type(exc).__name__} {exc}"[:300]) from None
     if len(data) > limit:
         raise PeerError(f"the peer's answer is larger than {limit:,} bytes")
     return data
+
+
+def _read(response: Any, limit: int) -> bytes:
+    """The body, in chunks, within :data:`DEADLINE_SECONDS` and one byte over ``limit`` at most."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = response.read(min(2**16, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            raise PeerError(f"the peer took more than {DEADLINE_SECONDS} s to answer")
+    return b"".join(chunks)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -228,6 +228,7 @@ class PartnerIdentity(models.Model):
 
 class TransferState(models.TextChoices):
     OFFERED = "offered", _("Offered")
+    DECIDING = "deciding", _("Being answered")
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", _("Rejected")
     REVOKED = "revoked", _("Revoked")
@@ -273,6 +274,10 @@ class OutgoingTransfer(models.Model):
     def __str__(self) -> str:
         return f"{self.offer_id} {self.state}"
 
+    @property
+    def part_labels(self) -> list[str]:
+        return [str(TransferPart(p).label) for p in self.parts if p in TransferPart.values]
+
 
 class IncomingTransfer(models.Model):
     """A case another centre offered us; opened only when we accept it."""
@@ -302,3 +307,7 @@ class IncomingTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.offer_id} from {self.from_centre} {self.state}"
+
+    @property
+    def part_labels(self) -> list[str]:
+        return [str(TransferPart(p).label) for p in self.parts if p in TransferPart.values]

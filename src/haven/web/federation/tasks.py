@@ -36,12 +36,14 @@ def sweep() -> int:
     from .actions import fetch_peer as fetch
 
     due = due_peers()
-    for peer_id in due:
-        fetch(peer_id)
-    deliver()
-    pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
-        run_after__lte=timezone.now()
-    )
-    if not pending.exists():
-        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    try:
+        for peer_id in due:
+            fetch(peer_id)  # records its own errors; one peer never stops the others
+        deliver()
+    finally:
+        pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
+            run_after__lte=timezone.now()
+        )
+        if not pending.exists():
+            sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
     return len(due)

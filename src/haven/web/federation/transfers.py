@@ -180,7 +180,8 @@ def revoke_transfer(*, actor: Any, transfer: OutgoingTransfer) -> OutgoingTransf
             raise ActionError(_("Only an offer that is still open can be revoked."))
         t.state = TransferState.REVOKED
         t.decided_at = timezone.now()
-        t.save(update_fields=["state", "decided_at"])
+        t.envelope = b""  # the sealed bundle is of no use to anyone any more
+        t.save(update_fields=["state", "decided_at", "envelope"])
         append(
             actor=actor,
             event_type=EventType.TRANSFER_REVOKED,
@@ -191,8 +192,35 @@ def revoke_transfer(*, actor: Any, transfer: OutgoingTransfer) -> OutgoingTransf
     return t
 
 
+def withdraw_offers(case: Case) -> int:
+    """The survivor withdrew her transfer consent (or erased her data): every open offer of her
+    case is revoked inside the withdrawal, so that no centre can accept it any more."""
+    open_offers = list(
+        OutgoingTransfer.objects.select_for_update()
+        .select_related("partner")
+        .filter(case=case, state=TransferState.OFFERED)
+    )
+    for t in open_offers:
+        t.state = TransferState.REVOKED
+        t.decided_at = timezone.now()
+        t.envelope = b""
+        t.save(update_fields=["state", "decided_at", "envelope"])
+        append(
+            actor="consent withdrawn",
+            event_type=EventType.TRANSFER_REVOKED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"case": case.number, "to": t.partner.name, "offer": str(t.offer_id), "why": "consent"},
+        )
+    return len(open_offers)
+
+
 class TransferConflict(ActionError):
-    """The offer is no longer open (revoked, or decided the other way)."""
+    """The offer is no longer open (revoked, or decided the other way); ``state`` says which."""
+
+    def __init__(self, message: str, state: str = "") -> None:
+        super().__init__(message)
+        self.state = state
 
 
 def answer_transfer(*, partner: Any, offer_id: str, accept: bool, reference: str = "") -> OutgoingTransfer:
@@ -211,13 +239,19 @@ def answer_transfer(*, partner: Any, offer_id: str, accept: bool, reference: str
             return t
         if t.state != TransferState.OFFERED:
             raise TransferConflict(
-                _("The offer is %(state)s.") % {"state": TransferState(t.state).label.lower()}
+                _("The offer is %(state)s.") % {"state": TransferState(t.state).label.lower()}, state=t.state
+            )
+        case = Case.objects.select_for_update().get(pk=t.case_id)
+        if accept and not cases.current_consent(case).get(ConsentScope.TRANSFER):
+            # A withdrawal revokes open offers; this is the last guard before the case moves.
+            raise TransferConflict(
+                _("The survivor no longer agrees to the transfer."), state=TransferState.REVOKED
             )
         t.state = wanted
         t.decided_at = timezone.now()
         t.their_reference = reference[:64]
-        t.save(update_fields=["state", "decided_at", "their_reference"])
-        case = t.case
+        t.envelope = b""
+        t.save(update_fields=["state", "decided_at", "their_reference", "envelope"])
         label = f"centre:{partner.name}"[:150]
         if accept:
             old = case.status
@@ -325,13 +359,19 @@ def read_envelope(data: Any) -> Envelope:
     except ValueError:
         raise keys.KeyProblem("the transfer has no valid offer id") from None
     sender = keys.KeyCard.from_dict(data.get("from"))
-    keys.verify(sender.signing_key, keys.canonical(body), keys.unb64(data.get("signature"), "signature", 64))
+    try:
+        signed = keys.canonical(body)
+    except (UnicodeError, ValueError):
+        raise keys.KeyProblem("the transfer holds text that is not valid Unicode") from None
+    keys.verify(sender.signing_key, signed, keys.unb64(data.get("signature"), "signature", 64))
     parts = data.get("parts")
     if not isinstance(parts, list) or not set(parts) <= set(TransferPart.values):
         raise keys.KeyProblem("the transfer lists parts this server does not know")
     items, offered_at, note = data.get("items"), data.get("offered_at"), data.get("note", "")
     if not isinstance(items, int) or not isinstance(offered_at, int) or not isinstance(note, str):
         raise keys.KeyProblem("the transfer's header is incomplete")
+    if not 0 <= items <= 100_000 or not 0 <= offered_at <= 2**40:
+        raise keys.KeyProblem("the transfer's header holds numbers out of range")
     to = data.get("to_fingerprint")
     if not isinstance(to, str):
         raise keys.KeyProblem("the transfer does not say whom it is for")
@@ -389,7 +429,15 @@ def sync_with_peer(peer: Peer, peer_keys: dict[str, str]) -> int:
         raise client.PeerError(f"the peer's key card is not valid: {exc}") from None
     signing, exchange = keys.b64(card.signing_key), keys.b64(card.exchange_key)
     if not peer.signing_key:
-        Peer.objects.filter(pk=peer.pk).update(signing_key=signing, exchange_key=exchange)
+        with transaction.atomic():
+            Peer.objects.filter(pk=peer.pk).update(signing_key=signing, exchange_key=exchange)
+            append(
+                actor="worker",
+                event_type=EventType.CENTRE_KEYS_REGISTERED,
+                organisation=peer.organisation_id,
+                obj=peer,
+                summary={"name": peer.name, "fingerprint": card.fingerprint},
+            )
         peer.signing_key, peer.exchange_key = signing, exchange
     elif (peer.signing_key, peer.exchange_key) != (signing, exchange):
         raise client.PeerError(
@@ -424,6 +472,14 @@ def sync_with_peer(peer: Peer, peer_keys: dict[str, str]) -> int:
     return new
 
 
+def close_offers_of(peer: Peer) -> None:
+    """The peer is removed: its offers can no longer be answered to it, so they close here."""
+    for t in IncomingTransfer.objects.filter(
+        peer=peer, state__in=[TransferState.OFFERED, TransferState.DECIDING]
+    ):
+        _close(t, TransferState.REVOKED)
+
+
 def _mark_revoked(peer: Peer, offer_id: str) -> None:
     found = IncomingTransfer.objects.filter(
         organisation_id=peer.organisation_id, peer=peer, offer_id=offer_id, state=TransferState.OFFERED
@@ -448,13 +504,39 @@ def _open(transfer: IncomingTransfer) -> dict[str, Any]:
     return bundle
 
 
-def _decided(actor: Any, transfer: IncomingTransfer) -> IncomingTransfer:
+def _decided(actor: Any, transfer: IncomingTransfer, state: str = TransferState.OFFERED) -> IncomingTransfer:
+    """The offer, locked, if it is in ``state`` (open, or claimed by this answer)."""
     require(actor, Perm.TRANSFER_CASES)
     same_organisation(actor, transfer)
-    t = IncomingTransfer.objects.select_for_update().select_related("peer").get(pk=transfer.pk)
-    if t.state != TransferState.OFFERED:
+    # of=self: PostgreSQL cannot lock the nullable side of the outer join to the peer.
+    t = IncomingTransfer.objects.select_for_update(of=("self",)).select_related("peer").get(pk=transfer.pk)
+    if t.state != state:
         raise ActionError(_("This offer is %(state)s.") % {"state": TransferState(t.state).label.lower()})
     return t
+
+
+STALE_ANSWER = dt.timedelta(minutes=10)
+
+
+def _claim(transfer: IncomingTransfer) -> None:
+    """Take the offer for one answer with a conditional UPDATE, before the offering centre is told:
+    two colleagues answering at once (accept and reject) cannot both reach it.  An answer that
+    died half-way (its claim older than :data:`STALE_ANSWER`) may be given again."""
+    from django.db.models import Q
+
+    now = timezone.now()
+    free = Q(state=TransferState.OFFERED) | Q(state=TransferState.DECIDING, decided_at__lt=now - STALE_ANSWER)
+    if not IncomingTransfer.objects.filter(free, pk=transfer.pk).update(
+        state=TransferState.DECIDING, decided_at=now
+    ):
+        current = IncomingTransfer.objects.get(pk=transfer.pk).state
+        raise ActionError(_("This offer is %(state)s.") % {"state": TransferState(current).label.lower()})
+
+
+def _release(transfer: IncomingTransfer) -> None:
+    IncomingTransfer.objects.filter(pk=transfer.pk, state=TransferState.DECIDING).update(
+        state=TransferState.OFFERED, decided_at=None
+    )
 
 
 def _tell_sender(t: IncomingTransfer, *, accept: bool, reference: str) -> None:
@@ -473,8 +555,10 @@ def _tell_sender(t: IncomingTransfer, *, accept: bool, reference: str) -> None:
         )
     except client.PeerError as exc:
         if exc.status == 409:
+            state = str((exc.body or {}).get("state", "")) if isinstance(exc.body, dict) else ""
             raise TransferConflict(
-                _("%(centre)s no longer offers this case: %(why)s") % {"centre": t.from_centre, "why": exc}
+                _("%(centre)s no longer offers this case: %(why)s") % {"centre": t.from_centre, "why": exc},
+                state=state if state in TransferState.values else TransferState.REVOKED,
             ) from None
         raise ActionError(
             _("%(centre)s cannot be told now (%(why)s); try again later.")
@@ -491,6 +575,22 @@ def _reference(transfer: IncomingTransfer) -> str:
     return "hvt-" + mac.hexdigest()[:24]
 
 
+def _classification(given: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's classification, kept only where it is a value this centre knows."""
+    from haven.web.cases.classification import Relationship, TfgbvType
+
+    out: dict[str, Any] = {}
+    if given.get("tfgbv_type") in TfgbvType.values:
+        out["tfgbv_type"] = given["tfgbv_type"]
+    if given.get("relationship") in Relationship.values:
+        out["relationship"] = given["relationship"]
+    if isinstance(given.get("platforms"), str):
+        out["platforms"] = given["platforms"][:500]
+    if isinstance(given.get("minor_when_made"), bool):
+        out["minor_when_made"] = given["minor_when_made"]
+    return out
+
+
 class _DryRun(Exception):
     pass
 
@@ -501,7 +601,7 @@ def _make_case(actor: Any, t: IncomingTransfer, bundle: dict[str, Any]) -> Case:
     from haven.web.takedown.models import SightingSource
 
     classification = bundle.get("classification") or {}
-    fields = {k: classification[k] for k in _CLASSIFICATION if k in classification}
+    fields = _classification(classification if isinstance(classification, dict) else {})
     case = cases.create_case(
         actor=actor,
         contact=str(bundle.get("contact", ""))[:10_000],
@@ -550,78 +650,112 @@ def accept_transfer(*, actor: Any, transfer: IncomingTransfer) -> Case:
     """Open the bundle, tell the offering centre, and make our own case from the bundle.
 
     The case is first made and thrown away, so that a bundle this centre cannot take (a hash
-    it refuses, say) is found before the other centre is told; then the offering centre is told
-    (outside any transaction: its answer may take seconds), and a refusal there (revoked
-    meanwhile) changes nothing here but the offer's state.  Telling it twice is harmless.
+    it refuses, say) is found before the other centre is told; then the offer is claimed (see
+    :func:`_claim`) and the offering centre told, outside any transaction (its answer may take
+    seconds).  A refusal there (revoked meanwhile) changes nothing here but the offer's state;
+    an answer that fails after telling it can be given again (the offering centre takes the same
+    answer twice).
     """
     require(actor, Perm.TRANSFER_CASES)
     same_organisation(actor, transfer)
+    current = IncomingTransfer.objects.get(pk=transfer.pk)
+    if current.state not in (TransferState.OFFERED, TransferState.DECIDING):
+        raise ActionError(
+            _("This offer is %(state)s.") % {"state": TransferState(current.state).label.lower()}
+        )
     try:
-        bundle = _open(transfer)
+        bundle = _open(current)
     except (keys.KeyProblem, ValueError) as exc:
         raise ActionError(_("The offer cannot be opened: %(why)s") % {"why": exc}) from None
     try:
         with transaction.atomic():
-            _make_case(actor, _decided(actor, transfer), bundle)
+            _make_case(actor, _decided(actor, transfer, current.state), bundle)
             raise _DryRun
     except _DryRun:
         pass
+    _claim(transfer)
     try:
         _tell_sender(transfer, accept=True, reference=_reference(transfer))
-    except TransferConflict:
-        _close(transfer, TransferState.REVOKED)
+    except TransferConflict as exc:
+        _close(transfer, exc.state)
         raise
-    with transaction.atomic():
-        t = _decided(actor, transfer)
-        case = _make_case(actor, t, bundle)
-        t.state = TransferState.ACCEPTED
-        t.case = case
-        t.decided_by = actor
-        t.decided_at = timezone.now()
-        t.save(update_fields=["state", "case", "decided_by", "decided_at"])
-        append(
-            actor=actor,
-            event_type=EventType.TRANSFER_ACCEPTED,
-            organisation=case.organisation_id,
-            obj=case,
-            summary={"case": case.number, "from": t.from_centre, "offer": str(t.offer_id)},
-        )
+    except BaseException:
+        _release(transfer)
+        raise
+    try:
+        with transaction.atomic():
+            t = _decided(actor, transfer, TransferState.DECIDING)
+            case = _make_case(actor, t, bundle)
+            t.state = TransferState.ACCEPTED
+            t.case = case
+            t.decided_by = actor
+            t.decided_at = timezone.now()
+            t.envelope = b""  # the case holds what the bundle carried, encrypted where it must be
+            t.save(update_fields=["state", "case", "decided_by", "decided_at", "envelope"])
+            append(
+                actor=actor,
+                event_type=EventType.TRANSFER_ACCEPTED,
+                organisation=case.organisation_id,
+                obj=case,
+                summary={"case": case.number, "from": t.from_centre, "offer": str(t.offer_id)},
+            )
+    except BaseException:
+        _release(transfer)
+        raise
     return case
 
 
+_CLOSING_EVENT: dict[str, EventType] = {
+    TransferState.REVOKED: EventType.TRANSFER_REVOKED,
+    TransferState.REJECTED: EventType.TRANSFER_REJECTED,
+    TransferState.ACCEPTED: EventType.TRANSFER_ACCEPTED,
+}
+
+
 def _close(transfer: IncomingTransfer, state: str) -> None:
+    """The offering centre says the offer is closed (``state``): record that here, audited."""
+    if state == TransferState.ACCEPTED:
+        # It holds an acceptance from us that did not finish here: the offer stays open to accept.
+        _release(transfer)
+        return
     with transaction.atomic():
-        changed = IncomingTransfer.objects.filter(pk=transfer.pk, state=TransferState.OFFERED).update(
-            state=state, decided_at=timezone.now()
-        )
+        changed = IncomingTransfer.objects.filter(
+            pk=transfer.pk, state__in=[TransferState.OFFERED, TransferState.DECIDING]
+        ).update(state=state, decided_at=timezone.now(), envelope=b"")
         if changed:
             append(
                 actor="worker",
-                event_type=EventType.TRANSFER_REVOKED,
+                event_type=_CLOSING_EVENT.get(state, EventType.TRANSFER_REVOKED),
                 organisation=transfer.organisation_id,
                 obj=transfer,
-                summary={"from": transfer.from_centre, "offer": str(transfer.offer_id)},
+                summary={"from": transfer.from_centre, "offer": str(transfer.offer_id), "state": state},
             )
 
 
 def reject_transfer(*, actor: Any, transfer: IncomingTransfer) -> IncomingTransfer:
     require(actor, Perm.TRANSFER_CASES)
     same_organisation(actor, transfer)
-    if transfer.state != TransferState.OFFERED:
-        raise ActionError(
-            _("This offer is %(state)s.") % {"state": TransferState(transfer.state).label.lower()}
-        )
+    _claim(transfer)
     try:
         _tell_sender(transfer, accept=False, reference="")
-    except TransferConflict:
-        _close(transfer, TransferState.REVOKED)
+    except TransferConflict as exc:
+        _close(transfer, exc.state)
+        if exc.state == TransferState.ACCEPTED:
+            raise ActionError(
+                _("%(centre)s has recorded an acceptance of this offer from here; accept it to finish.")
+                % {"centre": transfer.from_centre}
+            ) from None
+        raise
+    except BaseException:
+        _release(transfer)
         raise
     with transaction.atomic():
-        t = _decided(actor, transfer)
+        t = _decided(actor, transfer, TransferState.DECIDING)
         t.state = TransferState.REJECTED
         t.decided_by = actor
         t.decided_at = timezone.now()
-        t.save(update_fields=["state", "decided_by", "decided_at"])
+        t.envelope = b""
+        t.save(update_fields=["state", "decided_by", "decided_at", "envelope"])
         append(
             actor=actor,
             event_type=EventType.TRANSFER_REJECTED,
@@ -632,10 +766,20 @@ def reject_transfer(*, actor: Any, transfer: IncomingTransfer) -> IncomingTransf
     return t
 
 
-def receipt(transfer: IncomingTransfer) -> bytes:
+def receipt(*, actor: Any, transfer: IncomingTransfer) -> bytes:
     """A signed receipt of our decision, for the offering centre to import when it cannot be told."""
+    require(actor, Perm.TRANSFER_CASES)
+    same_organisation(actor, transfer)
     if transfer.state not in (TransferState.ACCEPTED, TransferState.REJECTED):
         raise ActionError(_("Only a decided offer has a receipt."))
+    with transaction.atomic():
+        append(
+            actor=actor,
+            event_type=EventType.TRANSFER_EXPORTED,
+            organisation=transfer.organisation_id,
+            obj=transfer,
+            summary={"offer": str(transfer.offer_id), "receipt": transfer.state},
+        )
     body = {
         "format": RECEIPT_FORMAT,
         "offer_id": str(transfer.offer_id),

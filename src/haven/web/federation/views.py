@@ -51,6 +51,7 @@ def case_panel(request: HttpRequest, case: Case, forms_: dict[str, Any]) -> dict
         "centre_finds_waiting": sum(f.state == ReceivedState.SUGGESTED for f in finds),
         "transfer_consent": current_consent(case).get(ConsentScope.TRANSFER, False),
         "transfers_out": list(OutgoingTransfer.objects.filter(case=case).select_related("partner")),
+        "transfer_open": OutgoingTransfer.objects.filter(case=case, state=TransferState.OFFERED).exists(),
         "transferred_in": IncomingTransfer.objects.filter(case=case).first(),
     }
     if user.can(Perm.TRANSFER_CASES):
