@@ -31,7 +31,7 @@ from haven.web.cases import actions as cases
 from haven.web.cases.matching import reset_content_index
 from haven.web.cases.models import Case, CaseStatus
 from haven.web.federation import actions as federation
-from haven.web.federation import transfers
+from haven.web.federation.actions import transfers
 from haven.web.federation.matching import reset_imported_index
 from haven.web.federation.models import IncomingTransfer, OutgoingTransfer, Peer, ReceivedFind
 from haven.web.sharing.actions import approve_case, create_partner

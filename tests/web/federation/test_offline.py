@@ -21,7 +21,8 @@ from haven.web.audit.models import AuditEvent, EventType
 from haven.web.cases import actions as cases
 from haven.web.cases.models import Case, ContentItem
 from haven.web.core.errors import ActionError, NotFound
-from haven.web.federation import actions, identity, keys, offline, signed_file
+from haven.web.federation import actions, identity, keys, signed_file
+from haven.web.federation.actions import offline
 from haven.web.federation.models import ImportedItem, Peer
 from haven.web.sharing.actions import approve_case, revoke_partner
 from haven.web.sharing.feed import native_page

@@ -9,7 +9,8 @@ import pytest
 
 from haven.web.cases import actions as cases
 from haven.web.cases.models import Case, CaseStatus
-from haven.web.federation import actions, transfers
+from haven.web.federation import actions
+from haven.web.federation.actions import transfers
 from haven.web.federation.models import IncomingTransfer, OutgoingTransfer, Peer, ReceivedFind
 from haven.web.sharing.models import Partner
 from haven.web.takedown.models import Sighting

@@ -123,7 +123,7 @@ def test_a_fetch_cut_off_mid_way_resumes_from_its_checkpoint_without_loss_or_rep
 
 
 def test_two_fetches_at_once_are_one(a_peer: Peer) -> None:
-    assert actions._claim(a_peer.pk, a_peer.created_at)
+    assert actions.peers._claim(a_peer.pk, a_peer.created_at)
     outcome = actions.fetch_peer(a_peer.pk)
     assert outcome.busy
     assert outcome.items == 0

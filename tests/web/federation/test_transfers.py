@@ -16,7 +16,8 @@ from haven.web.audit.models import AuditEvent, EventType
 from haven.web.cases import actions as cases
 from haven.web.cases.models import Case, CaseStatus, ConsentRecord, ContentItem
 from haven.web.core.errors import ActionError, NotFound
-from haven.web.federation import actions, identity, transfers
+from haven.web.federation import actions, identity
+from haven.web.federation.actions import transfers
 from haven.web.federation.models import (
     CentreIdentity,
     IncomingTransfer,

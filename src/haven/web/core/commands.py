@@ -437,7 +437,7 @@ def sharing_export(out_path: str, org: str, partner_name: str, since: int, out: 
     out = out or sys.stdout
     setup()
     from haven.web.core.errors import ActionError
-    from haven.web.federation.offline import export_for_partner
+    from haven.web.federation.actions.offline import export_for_partner
     from haven.web.sharing.models import Partner
 
     partner = Partner.objects.filter(organisation__slug=org, name=partner_name).first()
@@ -537,7 +537,7 @@ def sharing_import(
     setup()
     from haven.web.accounts.models import Organisation
     from haven.web.core.errors import ActionError
-    from haven.web.federation.offline import import_file
+    from haven.web.federation.actions.offline import import_file
 
     organisation = Organisation.objects.filter(slug=org).first()
     if organisation is None:
@@ -650,7 +650,7 @@ def _transfer_action(args: Any, user: Any) -> Any:
 
     from haven.web.cases.models import Case
     from haven.web.core.errors import ActionError, NotFound
-    from haven.web.federation import transfers
+    from haven.web.federation.actions import transfers
     from haven.web.federation.models import IncomingTransfer, OutgoingTransfer
     from haven.web.sharing.models import Partner
 

@@ -24,7 +24,8 @@ from haven.web.core.errors import ActionError, NotFound
 from haven.web.sharing.api import WRITE_ERRORS, Input, PartnerKey, _handlers, _partner, _user
 from haven.web.sharing.models import Endpoint, Partner
 
-from . import actions, identity, keys, transfers
+from . import actions, identity, keys
+from .actions import transfers
 from .models import (
     FindHow,
     IncomingTransfer,

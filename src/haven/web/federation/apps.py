@@ -27,7 +27,7 @@ class FederationConfig(AppConfig):
 def _withdrawn(sender: Any, case: Any, scope: str, **kwargs: Any) -> None:
     """Transfer consent withdrawn (by itself, or with everything by "delete my data"): the case's
     open offers are revoked in the same transaction."""
-    from .transfers import withdraw_offers
+    from .actions.transfers import withdraw_offers
 
     if scope == "transfer":
         withdraw_offers(case)

@@ -23,7 +23,9 @@ from haven.web.core.access import organisation_or_404, own_or_404
 from haven.web.core.errors import ActionError
 from haven.web.sharing.models import Delivery, Partner, PartnerKind
 
-from . import actions, transfers
+from . import actions
+from .actions import transfers
+from .actions.transfers import DEFAULT_PARTS
 from .models import (
     DEFAULT_EVERY_MINUTES,
     ImportedItem,
@@ -38,7 +40,6 @@ from .models import (
     TransferPart,
     TransferState,
 )
-from .transfers import DEFAULT_PARTS
 
 
 def case_panel(request: HttpRequest, case: Case, forms_: dict[str, Any]) -> dict[str, Any]:

@@ -33,8 +33,8 @@ from haven.web.cases.models import Case, CaseStatus, ConsentMethod, ConsentScope
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
 
-from . import client, identity, keys
-from .models import (
+from .. import client, identity, keys
+from ..models import (
     IncomingTransfer,
     OutgoingTransfer,
     PartnerIdentity,
@@ -543,7 +543,7 @@ def _tell_sender(t: IncomingTransfer, *, accept: bool, reference: str) -> None:
     """Tell the offering centre; a refusal there (revoked meanwhile) undoes everything here."""
     if t.peer is None or not t.peer.url:
         return
-    from .actions import peer_keys
+    from .peers import peer_keys
 
     try:
         client.post_json(

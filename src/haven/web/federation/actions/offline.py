@@ -27,9 +27,9 @@ from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
 
-from . import client, identity, keys, signed_file
-from .actions import KEYS_CONTEXT, FetchOutcome, _apply_page, _clean_name
-from .models import ImportedItem, Peer
+from .. import client, identity, keys, signed_file
+from ..models import ImportedItem, Peer
+from .peers import KEYS_CONTEXT, FetchOutcome, _apply_page, _clean_name
 
 EXPORT_PAGE_SIZE = 1000
 IMPORT_CHUNK = 1000
