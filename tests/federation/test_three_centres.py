@@ -94,6 +94,7 @@ class Centre:
             HAVEN_SECURE_COOKIES="false",
             HAVEN_PEER_ALLOW_PRIVATE="true",
             HAVEN_FETCH_ALLOW_LOOPBACK="true",
+            HAVEN_PEER_PAGE_SIZE="200",  # a 450-record feed is three pages: the peer dies on the second
             HAVEN_LOG_LEVEL="ERROR",
         )
         if self.database:

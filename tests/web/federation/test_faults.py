@@ -18,7 +18,7 @@ from tests.web.conftest import Persona
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FEED = "/api/sharing/v1/feed?checkpoint=0&page_size=200"
+FEED = "/api/sharing/v1/feed?checkpoint=0&page_size=1000"
 
 
 def _record(**changes: Any) -> dict[str, Any]:

@@ -95,7 +95,6 @@ def test_a_fetch_cut_off_mid_way_resumes_from_its_checkpoint_without_loss_or_rep
 ) -> None:
     add_photos(counsellor, shared_case, 5)
     approve_case(actor=counsellor.user, case=shared_case)  # 7 shared photos
-    monkeypatch.setattr(client, "PAGE_SIZE", 2)
     real = client.fetch_page
     calls = {"n": 0}
 

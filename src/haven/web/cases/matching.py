@@ -103,6 +103,9 @@ def _monitored_cases(case_ids: Iterable[int]) -> set[int]:
     return {case_id for case_id, granted in latest.items() if granted}
 
 
+_Batch = tuple[list[int], list[PdqHash], list[int], list[PdqHash], list[int], list[PdqHash]]
+
+
 class SignalIndex:
     """Hash indexes over a table of hashed items, kept in step with the database by a change log.
 
@@ -178,8 +181,18 @@ class SignalIndex:
         # Changes up to the version read before loading are reflected in the load; later ones
         # (and ones that commit late inside the window) are replayed by sync().
         self._seen = {v for v, _ in self._changes(max(0, self._version - LOOKBACK))}
+        # The first lookup of a process waits for this: the Hamming indexes take the whole bank
+        # in one batch each (a quarter of the time of adding hashes one at a time).
+        batch: _Batch = ([], [], [], [], [], [])
         for item in self._everything():
-            self._put(item)
+            self._put(item, batch)
+        pdq_ids, pdq_hashes, frame_ids, frame_hashes, extra_ids, extra_hashes = batch
+        if pdq_ids:
+            self._pdq.add_many(pdq_ids, pdq_hashes)
+        if frame_ids:
+            self._frames.add_many(frame_ids, frame_hashes)
+        if extra_ids:
+            self._extra.add_many(extra_ids, extra_hashes)
 
     def _apply(self, item_ids: set[int]) -> None:
         if not item_ids:
@@ -191,20 +204,31 @@ class SignalIndex:
             if item is not None:
                 self._put(item)
 
-    def _put(self, item: Any) -> None:
+    def _put(self, item: Any, batch: _Batch | None = None) -> None:
+        """Index one item; with ``batch``, its PDQ-like hashes are collected there instead, for
+        :meth:`_load_all` to add in bulk."""
         if item.pdq:
-            self._pdq.add(item.pk, PdqHash.from_hex(item.pdq))
+            if batch is None:
+                self._pdq.add(item.pk, PdqHash.from_hex(item.pdq))
+            else:
+                batch[0].append(item.pk)
+                batch[1].append(PdqHash.from_hex(item.pdq))
         if item.md5:
             self._md5.add(item.pk, Md5.from_hex(item.md5))
-        if item.sha256:
-            self._sha256.add(item.pk, Sha256.from_hex(item.sha256))
+        sha256 = getattr(item, "sha256", "")  # imported items carry none
+        if sha256:
+            self._sha256.add(item.pk, Sha256.from_hex(sha256))
         frame_ids = []
         for _frame, quality, hex_, _seconds in item.video_frames or ():
             if quality < VIDEO_QUALITY_FLOOR:
                 continue
             frame_id = self._next_frame_id
             self._next_frame_id += 1
-            self._frames.add(frame_id, PdqHash.from_hex(hex_))
+            if batch is None:
+                self._frames.add(frame_id, PdqHash.from_hex(hex_))
+            else:
+                batch[2].append(frame_id)
+                batch[3].append(PdqHash.from_hex(hex_))
             self._frame_item[frame_id] = item.pk
             frame_ids.append(frame_id)
         if frame_ids:
@@ -213,7 +237,11 @@ class SignalIndex:
         for signal in extra_signals(item):
             extra_id = self._next_extra_id
             self._next_extra_id += 1
-            self._extra.add(extra_id, signal.hash)
+            if batch is None:
+                self._extra.add(extra_id, signal.hash)
+            else:
+                batch[4].append(extra_id)
+                batch[5].append(signal.hash)
             self._extra_owner[extra_id] = (item.pk, signal.kind)
             extra_ids.append(extra_id)
         if extra_ids:

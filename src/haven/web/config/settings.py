@@ -226,6 +226,7 @@ HAVEN_FETCH_ALLOW_LOOPBACK = env_bool("HAVEN_FETCH_ALLOW_LOOPBACK", False)
 # Peer centres on loopback or a private network (a VPN between centres): off, so that a peer's
 # address cannot point the worker at the server's own neighbourhood.
 HAVEN_PEER_ALLOW_PRIVATE = env_bool("HAVEN_PEER_ALLOW_PRIVATE", False)
+HAVEN_PEER_PAGE_SIZE = env_int("HAVEN_PEER_PAGE_SIZE", 1000, minimum=1)  # records a feed page (1 to 1000)
 HAVEN_FETCH_MAX_BYTES = env_int("HAVEN_FETCH_MAX_BYTES", 25 * 2**20, minimum=1024)
 HAVEN_FETCH_TIMEOUT_SECONDS = env_int("HAVEN_FETCH_TIMEOUT_SECONDS", 30, minimum=1)
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MAX_PAGE_BYTES = 32 * 2**20
-PAGE_SIZE = 200
+PAGE_SIZE = 1000  # the native feed's largest page: a first import of a big bank in few round trips
 TIMEOUT_SECONDS = 30
 """Seconds a peer may stay silent (connecting, or between two reads)."""
 DEADLINE_SECONDS = 120
@@ -277,7 +277,8 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects())
 
 
-def fetch_page(base: str, keys: dict[str, str], *, checkpoint: int, page_size: int = PAGE_SIZE) -> Page:
+def fetch_page(base: str, keys: dict[str, str], *, checkpoint: int, page_size: int | None = None) -> Page:
+    page_size = min(page_size or getattr(settings, "HAVEN_PEER_PAGE_SIZE", PAGE_SIZE), PAGE_SIZE)
     query = urllib.parse.urlencode({"checkpoint": checkpoint, "page_size": page_size})
     body = _request(f"{base}/api/sharing/v1/feed?{query}", keys, "fetch_key")
     return parse_page(body, after=checkpoint)

@@ -35,7 +35,9 @@ class ImportedIndex(SignalIndex):
         return ImportedItem.objects.in_bulk(list(item_ids))
 
     def _everything(self) -> Iterable[Any]:
-        return ImportedItem.objects.all().iterator()
+        # Rows as named tuples, not model instances: a large bank loads several times faster.
+        fields = ("pk", "organisation_id", "pdq", "md5", "video_frames", "extra")
+        return ImportedItem.objects.values_list(*fields, named=True).iterator()
 
 
 _INDEX: ImportedIndex | None = None
