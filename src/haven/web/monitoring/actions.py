@@ -20,7 +20,7 @@ from haven.web.cases.models import Case
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
 from haven.web.takedown import addresses
-from haven.web.takedown.actions import insert_sightings, record_evidence
+from haven.web.takedown.actions import record_evidence, sighting_for_copy
 from haven.web.takedown.models import Sighting, SightingSource
 
 from .bank import QueueSink, ScanBank
@@ -225,15 +225,12 @@ def confirm(*, actor: Any, candidate: Candidate, capture: bool = True) -> Sighti
     and evidence is captured at once when the page can still be fetched."""
     with transaction.atomic():
         c = _pending(actor, candidate)
-        page = c.page_url or c.media_url
-        media = c.media_url if c.page_url and c.page_url != c.media_url else ""
-        result = insert_sightings(
-            actor=actor, case=c.case, urls=[page], source=SightingSource.MONITORING, media_url=media
-        )
-        sighting = (
-            result.created[0]
-            if result.created
-            else Sighting.objects.get(case=c.case, url_key=addresses.url_key(addresses.normalise(page)))
+        sighting = sighting_for_copy(
+            actor=actor,
+            case=c.case,
+            media_url=c.media_url,
+            page_url=c.page_url,
+            source=SightingSource.MONITORING,
         )
         c.state = CandidateState.CONFIRMED
         c.decided_by = actor

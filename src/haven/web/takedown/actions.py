@@ -337,6 +337,18 @@ def insert_sightings(
     return result
 
 
+def sighting_for_copy(*, actor: Any, case: Case, media_url: str, page_url: str, source: str) -> Sighting:
+    """The sighting of a copy found elsewhere (a monitoring match, another centre's find): its page,
+    or the media itself where no page is known, with the media's address; the sighting already on
+    the desk when the page is.  For callers that checked permission, inside their transaction."""
+    page = page_url or media_url
+    media = media_url if page_url and page_url != media_url else ""
+    result = insert_sightings(actor=actor, case=case, urls=[page], source=source, media_url=media)
+    if result.created:
+        return result.created[0]
+    return Sighting.objects.get(case=case, url_key=addresses.url_key(addresses.normalise(page)))
+
+
 # --- evidence ----------------------------------------------------------------------------------
 
 

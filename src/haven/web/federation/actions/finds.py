@@ -307,21 +307,13 @@ def _suggested(actor: Any, find: ReceivedFind) -> ReceivedFind:
 
 def accept_find(*, actor: Any, find: ReceivedFind) -> Any:
     """The officer accepts the find: its page becomes a sighting on the takedown desk."""
-    from haven.web.takedown import addresses
-    from haven.web.takedown.actions import insert_sightings
-    from haven.web.takedown.models import Sighting, SightingSource
+    from haven.web.takedown.actions import sighting_for_copy
+    from haven.web.takedown.models import SightingSource
 
     with transaction.atomic():
         f = _suggested(actor, find)
-        page = f.page_url or f.url
-        media = f.url if f.page_url and f.page_url != f.url else ""
-        result = insert_sightings(
-            actor=actor, case=f.case, urls=[page], source=SightingSource.CENTRE, media_url=media
-        )
-        sighting = (
-            result.created[0]
-            if result.created
-            else Sighting.objects.get(case=f.case, url_key=addresses.url_key(addresses.normalise(page)))
+        sighting = sighting_for_copy(
+            actor=actor, case=f.case, media_url=f.url, page_url=f.page_url, source=SightingSource.CENTRE
         )
         f.state = ReceivedState.ACCEPTED
         f.decided_by = actor
