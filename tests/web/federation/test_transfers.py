@@ -78,7 +78,7 @@ def test_a_peer_whose_keys_change_is_refused(linked: Peer) -> None:
 def test_an_offer_travels_with_the_fetch_and_an_acceptance_makes_bs_own_case(
     linked: Peer, movable: Case, counsellor: Persona, b_counsellor: Persona
 ) -> None:
-    offer = _offer(counsellor, movable)
+    offer = _offer(counsellor, movable, note="She moved to your city; prefers text messages.")
     assert offer.state == "offered"
     sealed = bytes(offer.envelope)
     assert movable.number.encode() not in sealed
@@ -87,6 +87,7 @@ def test_an_offer_travels_with_the_fetch_and_an_acceptance_makes_bs_own_case(
     incoming = IncomingTransfer.objects.get()
     items = ContentItem.objects.filter(case=movable).count()
     assert (incoming.from_centre, incoming.items, incoming.state) == ("Centre A", items, "offered")
+    assert incoming.note == "She moved to your city; prefers text messages."
     assert actions.fetch_peer(linked.pk).offers == 0  # not twice
 
     made = transfers.accept_transfer(actor=b_counsellor.user, transfer=incoming)

@@ -290,6 +290,8 @@ class IncomingTransfer(models.Model):
     envelope = models.BinaryField()
     parts = models.JSONField(default=list)
     items = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=500, blank=True)
+    """The offering centre's note (not encrypted there either: never names or contact details)."""
     offered_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     state = models.CharField(max_length=16, choices=TransferState.choices, default=TransferState.OFFERED)

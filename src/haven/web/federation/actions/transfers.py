@@ -400,6 +400,7 @@ def receive_offer(
             envelope=json.dumps(envelope.raw).encode(),
             parts=envelope.parts,
             items=envelope.items,
+            note=envelope.note,
             offered_at=dt.datetime.fromtimestamp(envelope.offered_at, tz=dt.UTC),
         )
         append(
