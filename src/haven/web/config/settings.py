@@ -187,9 +187,14 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating reverse proxy, `haven serve` trusts the proxy's X-Forwarded-For and
+# X-Forwarded-Proto (from HAVEN_TRUSTED_PROXY only), so that rate limits and lock-outs key on the
+# real client and HTTPS is recognised; HSTS is then on by default.
+HAVEN_BEHIND_PROXY = env_bool("HAVEN_BEHIND_PROXY", False)
+HAVEN_TRUSTED_PROXY = env_str("HAVEN_TRUSTED_PROXY", "127.0.0.1")
 SECURE_SSL_REDIRECT = env_bool("HAVEN_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("HAVEN_HSTS_SECONDS", 0, minimum=0)
-if env_bool("HAVEN_BEHIND_PROXY", False):
+SECURE_HSTS_SECONDS = env_int("HAVEN_HSTS_SECONDS", 31_536_000 if HAVEN_BEHIND_PROXY else 0, minimum=0)
+if HAVEN_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # No inline script or style anywhere; no third party.

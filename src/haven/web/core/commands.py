@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import os
 import sys
 from typing import Any, TextIO
@@ -14,7 +15,11 @@ def setup(*, loopback_http: bool = False) -> None:
     """Configure Django. ``loopback_http``: serving plain HTTP on this machine only, so
     cookies cannot be marked Secure (unless HAVEN_SECURE_COOKIES says otherwise)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haven.web.config.settings")
-    if loopback_http:
+    from haven.web.config.env import env_bool
+
+    # Plain HTTP on this machine cannot carry Secure cookies; behind a reverse proxy the browser
+    # speaks HTTPS to the proxy, so they stay Secure.
+    if loopback_http and not env_bool("HAVEN_BEHIND_PROXY", False):
         os.environ.setdefault("HAVEN_SECURE_COOKIES", "false")
     import django
 
@@ -58,8 +63,20 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
 
     from haven.web.config.wsgi import application
 
+    proxy: dict[str, object] = {}
+    if settings.HAVEN_BEHIND_PROXY:
+        # Waitress takes the client's address and scheme from the proxy's headers, and from no one
+        # else's: without this it drops them, and every client looks like the proxy.
+        proxy = {
+            "trusted_proxy": settings.HAVEN_TRUSTED_PROXY,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True,
+        }
     try:
-        server = create_server(application, host=host.strip("[]"), port=port, threads=threads, ident="Haven")
+        server = create_server(
+            application, host=host.strip("[]"), port=port, threads=threads, ident="Haven", **proxy
+        )
     except OSError as exc:
         print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -88,6 +105,7 @@ def create_organisation(
 ) -> int:
     out = out or sys.stdout
     setup()
+    migrate(io.StringIO())  # a fresh database has no tables yet: `haven createorg` comes first
     from haven.web.accounts.actions import create_organisation as create
     from haven.web.core.errors import ActionError
 
@@ -110,6 +128,7 @@ def create_organisation(
 def create_user(username: str, org: str, role: str, password: str, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     setup()
+    migrate(io.StringIO())
     from haven.web.accounts.actions import create_user as create
     from haven.web.accounts.models import Organisation
     from haven.web.core.errors import ActionError
