@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import socket
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -141,38 +144,45 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
     source = run.source
     run.status = ScanRun.Status.RUNNING
     run.started_at = timezone.now()
-    run.save(update_fields=["status", "started_at"])
+    run.worker = f"{socket.gethostname()}:{os.getpid()}"[:200]
+    run.heartbeat_at = run.started_at
+    run.save(update_fields=["status", "started_at", "worker", "heartbeat_at"])
+    heartbeat = _Heartbeat(run.pk)
+    heartbeat.start()
     try:
-        bank = BankSnapshot.from_reader(ScanBank(run.organisation_id))
-        run.bank_size = len(bank)
-        options = ScanOptions(
-            policy=FetchPolicy(
-                allow_loopback=getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False),
-                max_bytes=settings.HAVEN_FETCH_MAX_BYTES,
-                total_timeout_s=settings.HAVEN_FETCH_TIMEOUT_SECONDS,
+        try:
+            bank = BankSnapshot.from_reader(ScanBank(run.organisation_id))
+            run.bank_size = len(bank)
+            options = ScanOptions(
+                policy=FetchPolicy(
+                    allow_loopback=getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False),
+                    max_bytes=settings.HAVEN_FETCH_MAX_BYTES,
+                    total_timeout_s=settings.HAVEN_FETCH_TIMEOUT_SECONDS,
+                )
             )
-        )
-        report = scan(
-            [_scan_source(source)],
-            bank,
-            options=options,
-            scheduler=scheduler or settings.HAVEN_SCAN_SCHEDULER or None,
-        )
-    except Exception as exc:  # a run that breaks is recorded, not lost: the next one is still scheduled
-        run.status = ScanRun.Status.FAILED
-        run.failure = "".join(traceback.format_exception_only(exc)).strip()[:500]
-    else:
-        sink = QueueSink(run)
-        for candidate in report.candidates:
-            sink.add(candidate)
-        reported = sink.report_finds()
-        run.status = ScanRun.Status.DONE
-        run.stats = report.stats.as_record()
-        run.errors = [e.as_record() for e in report.errors[:KEPT_ERRORS]]
-        run.error_count = len(report.errors)
-        run.candidates = sink.added
-        if reported:
-            run.stats["reported_to_centres"] = reported
+            report = scan(
+                [_scan_source(source)],
+                bank,
+                options=options,
+                scheduler=scheduler or settings.HAVEN_SCAN_SCHEDULER or None,
+            )
+        except Exception as exc:  # a run that breaks is recorded, not lost: the next one is still scheduled
+            run.status = ScanRun.Status.FAILED
+            run.failure = "".join(traceback.format_exception_only(exc)).strip()[:500]
+        else:
+            sink = QueueSink(run)
+            for candidate in report.candidates:
+                sink.add(candidate)
+            reported = sink.report_finds()
+            run.status = ScanRun.Status.DONE
+            run.stats = report.stats.as_record()
+            run.errors = [e.as_record() for e in report.errors[:KEPT_ERRORS]]
+            run.error_count = len(report.errors)
+            run.candidates = sink.added
+            if reported:
+                run.stats["reported_to_centres"] = reported
+    finally:
+        heartbeat.stop()
     run.finished_at = timezone.now()
     with transaction.atomic():
         run.save()
@@ -194,6 +204,74 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
             },
         )
     return run
+
+
+HEARTBEAT_EVERY = dt.timedelta(seconds=30)
+ABANDONED_AFTER = dt.timedelta(minutes=3)
+"""A running scan whose heartbeat is older than this was left by a worker that died (killed, the
+machine restarted): it is failed with a reason and its source scheduled again."""
+
+
+class _Heartbeat:
+    """Renews the run's ``heartbeat_at`` from a thread while the scan runs (the scan itself holds
+    no database connection)."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"scan-heartbeat-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join(10)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(HEARTBEAT_EVERY.total_seconds()):
+                ScanRun.objects.filter(pk=self.run_id, status=ScanRun.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+
+def fail_abandoned_runs(now: dt.datetime | None = None) -> int:
+    """Fail every running scan whose worker stopped beating, and schedule its source again."""
+    now = now or timezone.now()
+    stale = ScanRun.objects.filter(status=ScanRun.Status.RUNNING, heartbeat_at__lt=now - ABANDONED_AFTER)
+    failed = 0
+    for run in stale.select_related("source"):
+        with transaction.atomic():
+            claimed = ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.RUNNING).update(
+                status=ScanRun.Status.FAILED,
+                finished_at=now,
+                failure=_(
+                    "The worker running this scan stopped (%(worker)s, last seen %(when)s); it runs again."
+                )
+                % {
+                    "worker": run.worker or "?",
+                    "when": run.heartbeat_at.isoformat() if run.heartbeat_at else "?",
+                },
+            )
+            if not claimed:
+                continue
+            if run.source.active and run.source.every_hours:
+                MonitorSource.objects.filter(pk=run.source_id).update(next_run_at=now)
+            append(
+                actor=None,
+                event_type=EventType.SCAN_FINISHED,
+                organisation=run.organisation_id,
+                obj=run.source,
+                summary={"run": run.pk, "by": "sweep", "status": ScanRun.Status.FAILED, "abandoned": True},
+            )
+            failed += 1
+    return failed
 
 
 def due_sources(now: dt.datetime | None = None) -> list[MonitorSource]:

@@ -63,6 +63,10 @@ class ScanRun(models.Model):
     candidates = models.PositiveIntegerField(default=0)
     failure = models.CharField(max_length=500, blank=True)
     started_by = models.CharField(max_length=150, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    """Which worker process runs it (host:pid)."""
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    """Renewed while the run is alive: a run whose heartbeat stops was left by a worker that died."""
 
     class Meta:
         ordering = ["-queued_at", "-id"]

@@ -32,8 +32,9 @@ def sweep() -> int:
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from .actions import due_sources, queue_run
+    from .actions import due_sources, fail_abandoned_runs, queue_run
 
+    fail_abandoned_runs()
     due = due_sources()
     for source in due:
         queue_run(actor="scheduler", source=source)
