@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +265,23 @@ def test_match_draws_a_progress_bar_when_stderr_is_a_terminal(
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 2  # the bar never mixes into the JSON Lines
     assert b"2/2" in drawn
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
+def test_a_named_pipe_called_jpg_is_refused_at_once_not_waited_on(
+    pictures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, bank_records = run(capsys, "--robust", str(pictures / "one.jpg"))
+    bank = pictures.parent / f"{pictures.name}-bank.jsonl"
+    bank.write_text("".join(json.dumps(r) + "\n" for r in bank_records))
+    os.mkfifo(pictures / "trap.jpg")  # no one ever writes to it: opening it for reading would wait for ever
+    start = time.monotonic()
+    status, records = run(capsys, str(pictures))
+    assert status == 1
+    errors = {Path(str(r["path"])).name: r["error"] for r in records if "error" in r}
+    assert errors == {"trap.jpg": "is not a regular file (a pipe, socket or device)"}
+    assert sum("pdq" in r for r in records) == 3
+    assert main(["match", "--bank", str(bank), str(pictures)]) == 1
+    matched = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(str(r["path"])).name for r in matched if "error" in r] == ["trap.jpg"]
+    assert time.monotonic() - start < 60

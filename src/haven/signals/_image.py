@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -89,8 +90,16 @@ def read_file_bytes(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMIT
     """Read a whole file, refusing it first if it is larger than ``limits.max_bytes``."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        # O_NONBLOCK: opening a FIFO (a named pipe called photo.jpg) would otherwise wait for a
+        # writer for ever; it is refused below, like every file that is not a regular one.
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(info.st_mode):
+                raise UnreadableFileError("is not a regular file (a pipe, socket or device)")
+            size = info.st_size
             if size > limits.max_bytes:
                 raise FileTooLargeError(f"file is {size:,} bytes; the limit is {limits.max_bytes:,} bytes")
             # Read one byte past the limit so a file that grows (or lies about its size) is caught.

@@ -64,6 +64,21 @@ def test_password_and_code_sign_in_and_the_login_is_audited(counsellor: Persona)
     assert event.summary == {"two_factor": True}
 
 
+def test_the_second_factor_gives_the_session_a_new_key(counsellor: Persona) -> None:
+    """The session key handed out at the password step must not become the signed-in one."""
+    device = authenticator(counsellor.user)
+    client = Client()
+    _password_step(client, "counsellor")
+    half = client.cookies["sessionid"].value
+    client.post(TWO_FACTOR, {"code": code_for(device), "next": DASHBOARD})
+    full = client.cookies["sessionid"].value
+    assert full != half
+    assert client.get(DASHBOARD).status_code == 200
+    stale = Client()
+    stale.cookies["sessionid"] = half  # whoever kept the first cookie
+    assert stale.get(DASHBOARD).status_code == 302
+
+
 def test_a_wrong_code_is_refused(counsellor: Persona) -> None:
     device = authenticator(counsellor.user)
     client = Client()

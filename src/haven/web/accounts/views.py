@@ -87,6 +87,9 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
         device = actions.check_second_factor(actor=user, code=form.cleaned_data["code"].lower())
         if device is not None:
             django_otp.login(request, device)
+            # A new session key for the fully signed-in session: the one the password step handed
+            # out must not become privileged (session fixation).
+            request.session.cycle_key()
             actions.record_login(actor=user, two_factor=True)
             return HttpResponseRedirect(next_url)
         form.add_error(
@@ -137,6 +140,7 @@ def two_factor_setup_view(request: HttpRequest) -> HttpResponse:
         else:
             del request.session[_ENROL_KEY]
             django_otp.login(request, device)
+            request.session.cycle_key()
             actions.record_login(actor=user, two_factor=True)
             messages.success(
                 request, _("Your authenticator app is set up. You will need it every time you sign in.")
