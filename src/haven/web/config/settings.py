@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "haven.web.core.middleware.ApiJsonErrorsMiddleware",
+    "haven.web.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -257,6 +258,8 @@ DEFAULT_FROM_EMAIL = env_str("HAVEN_EMAIL_FROM", "haven@localhost")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_403_traceback": {"()": "haven.web.core.middleware.NoTracebackFor403"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("HAVEN_LOG_LEVEL", "WARNING")},
+    "loggers": {"django.request": {"filters": ["no_403_traceback"]}},
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 import zoneinfo
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -73,3 +74,33 @@ class ApiJsonErrorsMiddleware:
         if "Allow" in response:
             replaced["Allow"] = response["Allow"]
         return replaced
+
+
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()"
+"""No page of Haven needs a device: the portal hashes pictures the survivor picks from her files."""
+
+
+class SecurityHeadersMiddleware:
+    """Every answer says the browser may use no camera, microphone or location; API answers, which
+    carry case data, are never stored by a browser or a proxy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if request.path.startswith(_API_PREFIXES):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+class NoTracebackFor403:
+    """A logging filter: a refused request (403) is logged as one line, not with a traceback of the
+    PermissionDenied that refused it; it is an expected answer, not an error."""
+
+    def filter(self, record: Any) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True
