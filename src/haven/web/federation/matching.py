@@ -14,8 +14,8 @@ from typing import Any
 from django.db.models import Max
 
 from haven.scan import BankEntry
-from haven.signals import Md5, PdqHash
-from haven.web.cases.matching import Hit, SignalIndex, extra_signals
+from haven.web.cases.matching import Hit, SignalIndex
+from haven.web.monitoring.bank import bank_entries
 
 from .models import ImportChange, ImportedItem
 
@@ -77,22 +77,7 @@ class ImportedBank:
             "pk", "peer_id", "pdq", "quality", "md5", "video_frames", "extra"
         )
         for item in items.iterator():
-            content_id = f"{CONTENT_PREFIX}{item.pk}"
-            case_id = f"peer:{item.peer_id}"
-            md5 = Md5.from_hex(item.md5) if item.md5 else None
-            if item.pdq or md5 is not None:
-                yield BankEntry(
-                    content_id=content_id,
-                    case_id=case_id,
-                    pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
-                    md5=md5,
-                    quality=item.quality if item.quality is not None else 100,
-                    extra=tuple(extra_signals(item)) if item.pdq else (),
-                )
-            for _frame, quality, hx, _seconds in item.video_frames or ():
-                yield BankEntry(
-                    content_id=content_id, case_id=case_id, pdq=PdqHash.from_hex(hx), quality=quality
-                )
+            yield from bank_entries(item, f"{CONTENT_PREFIX}{item.pk}", f"peer:{item.peer_id}")
 
 
 def imported_item_id(content_id: str) -> int | None:

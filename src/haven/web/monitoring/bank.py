@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -38,24 +39,25 @@ class CaseBank:
             case_id__in=monitored_cases(self.organisation_id), removed_at__isnull=True
         ).only("pk", "case_id", "pdq", "quality", "md5", "video_frames", "extra")
         for item in items:
-            md5 = Md5.from_hex(item.md5) if item.md5 else None
-            if item.pdq or md5 is not None:
-                extra = tuple(extra_signals(item)) if item.pdq else ()
-                yield BankEntry(
-                    content_id=str(item.pk),
-                    case_id=str(item.case_id),
-                    pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
-                    md5=md5,
-                    quality=item.quality if item.quality is not None else 100,
-                    extra=extra,
-                )
-            for _frame, quality, hx, _seconds in item.video_frames or ():
-                yield BankEntry(
-                    content_id=str(item.pk),
-                    case_id=str(item.case_id),
-                    pdq=PdqHash.from_hex(hx),
-                    quality=quality,
-                )
+            yield from bank_entries(item, str(item.pk), str(item.case_id))
+
+
+def bank_entries(item: Any, content_id: str, case_id: str) -> Iterator[BankEntry]:
+    """A stored item as a scan looks for it: its PDQ (with its robust crop signals) and MD5, and a
+    video's sampled frames, each under the item's ``content_id``.  ``item`` is a case's content or
+    an item imported from another centre (the same fields)."""
+    md5 = Md5.from_hex(item.md5) if item.md5 else None
+    if item.pdq or md5 is not None:
+        yield BankEntry(
+            content_id=content_id,
+            case_id=case_id,
+            pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
+            md5=md5,
+            quality=item.quality if item.quality is not None else 100,
+            extra=tuple(extra_signals(item)) if item.pdq else (),
+        )
+    for _frame, quality, hx, _seconds in item.video_frames or ():
+        yield BankEntry(content_id=content_id, case_id=case_id, pdq=PdqHash.from_hex(hx), quality=quality)
 
 
 class ScanBank:
