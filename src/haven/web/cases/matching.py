@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Max
@@ -103,7 +103,13 @@ def _monitored_cases(case_ids: Iterable[int]) -> set[int]:
     return {case_id for case_id, granted in latest.items() if granted}
 
 
-_Batch = tuple[list[int], list[PdqHash], list[int], list[PdqHash], list[int], list[PdqHash]]
+@dataclass
+class _Batch:
+    """Hashes waiting to be added to the Hamming indexes in one step each: (id, hash) pairs."""
+
+    pdq: list[tuple[int, PdqHash]] = field(default_factory=list)
+    frames: list[tuple[int, PdqHash]] = field(default_factory=list)
+    extra: list[tuple[int, PdqHash]] = field(default_factory=list)
 
 
 class SignalIndex:
@@ -183,16 +189,10 @@ class SignalIndex:
         self._seen = {v for v, _ in self._changes(max(0, self._version - LOOKBACK))}
         # The first lookup of a process waits for this: the Hamming indexes take the whole bank
         # in one batch each (a quarter of the time of adding hashes one at a time).
-        batch: _Batch = ([], [], [], [], [], [])
+        batch = _Batch()
         for item in self._everything():
             self._put(item, batch)
-        pdq_ids, pdq_hashes, frame_ids, frame_hashes, extra_ids, extra_hashes = batch
-        if pdq_ids:
-            self._pdq.add_many(pdq_ids, pdq_hashes)
-        if frame_ids:
-            self._frames.add_many(frame_ids, frame_hashes)
-        if extra_ids:
-            self._extra.add_many(extra_ids, extra_hashes)
+        self._flush(batch)
 
     def _apply(self, item_ids: set[int]) -> None:
         if not item_ids:
@@ -205,14 +205,11 @@ class SignalIndex:
                 self._put(item)
 
     def _put(self, item: Any, batch: _Batch | None = None) -> None:
-        """Index one item; with ``batch``, its PDQ-like hashes are collected there instead, for
-        :meth:`_load_all` to add in bulk."""
+        """Index one item; with ``batch``, its PDQ-like hashes wait there for :meth:`_flush` (a
+        whole bank is added in one step per index)."""
+        pending = batch if batch is not None else _Batch()
         if item.pdq:
-            if batch is None:
-                self._pdq.add(item.pk, PdqHash.from_hex(item.pdq))
-            else:
-                batch[0].append(item.pk)
-                batch[1].append(PdqHash.from_hex(item.pdq))
+            pending.pdq.append((item.pk, PdqHash.from_hex(item.pdq)))
         if item.md5:
             self._md5.add(item.pk, Md5.from_hex(item.md5))
         sha256 = getattr(item, "sha256", "")  # imported items carry none
@@ -224,11 +221,7 @@ class SignalIndex:
                 continue
             frame_id = self._next_frame_id
             self._next_frame_id += 1
-            if batch is None:
-                self._frames.add(frame_id, PdqHash.from_hex(hex_))
-            else:
-                batch[2].append(frame_id)
-                batch[3].append(PdqHash.from_hex(hex_))
+            pending.frames.append((frame_id, PdqHash.from_hex(hex_)))
             self._frame_item[frame_id] = item.pk
             frame_ids.append(frame_id)
         if frame_ids:
@@ -237,16 +230,26 @@ class SignalIndex:
         for signal in extra_signals(item):
             extra_id = self._next_extra_id
             self._next_extra_id += 1
-            if batch is None:
-                self._extra.add(extra_id, signal.hash)
-            else:
-                batch[4].append(extra_id)
-                batch[5].append(signal.hash)
+            pending.extra.append((extra_id, signal.hash))
             self._extra_owner[extra_id] = (item.pk, signal.kind)
             extra_ids.append(extra_id)
         if extra_ids:
             self._item_extra[item.pk] = extra_ids
         self._organisation[item.pk] = item.organisation_id
+        if batch is None:
+            self._flush(pending)
+
+    def _flush(self, batch: _Batch) -> None:
+        for index, pairs in (
+            (self._pdq, batch.pdq),
+            (self._frames, batch.frames),
+            (self._extra, batch.extra),
+        ):
+            if len(pairs) == 1:  # a replayed change: add() costs a third of add_many() for one hash
+                index.add(*pairs[0])
+            elif pairs:
+                ids, hashes = zip(*pairs, strict=True)
+                index.add_many(list(ids), list(hashes))
 
     def _drop(self, item_id: int) -> None:
         if item_id not in self._organisation:
