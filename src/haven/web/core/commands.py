@@ -95,6 +95,16 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
     return 0
 
 
+def _organisation(slug: str, command: str) -> Any:
+    """The organisation with this short name, or None after saying on stderr that there is none."""
+    from haven.web.accounts.models import Organisation
+
+    found = Organisation.objects.filter(slug=slug).first()
+    if found is None:
+        print(f"haven {command}: no organisation {slug!r}", file=sys.stderr)
+    return found
+
+
 def create_organisation(
     slug: str,
     name: str,
@@ -228,14 +238,12 @@ def partner_create(
 
     out = out or sys.stdout
     setup()
-    from haven.web.accounts.models import Organisation
     from haven.web.core.errors import ActionError
     from haven.web.sharing.actions import create_partner
     from haven.web.sharing.models import DEFAULT_RATE_LIMIT
 
-    organisation = Organisation.objects.filter(slug=org).first()
+    organisation = _organisation(org, "partner create")
     if organisation is None:
-        print(f"haven partner create: no organisation {org!r}", file=sys.stderr)
         return 1
     try:
         partner, keys = create_partner(
@@ -336,13 +344,11 @@ def peer_add(
         )
         return 2
     setup()
-    from haven.web.accounts.models import Organisation
     from haven.web.core.errors import ActionError
     from haven.web.federation.actions import add_peer
 
-    organisation = Organisation.objects.filter(slug=org).first()
+    organisation = _organisation(org, "peer add")
     if organisation is None:
-        print(f"haven peer add: no organisation {org!r}", file=sys.stderr)
         return 1
     try:
         peer = add_peer(
@@ -554,13 +560,11 @@ def sharing_import(
             print(f"haven sharing import: --trust: {exc}", file=sys.stderr)
             return 2
     setup()
-    from haven.web.accounts.models import Organisation
     from haven.web.core.errors import ActionError
     from haven.web.federation.actions.offline import import_file
 
-    organisation = Organisation.objects.filter(slug=org).first()
+    organisation = _organisation(org, "sharing import")
     if organisation is None:
-        print(f"haven sharing import: no organisation {org!r}", file=sys.stderr)
         return 1
     try:
         result = import_file(
@@ -592,12 +596,10 @@ def centre_key(org: str, as_json: bool, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     setup()
-    from haven.web.accounts.models import Organisation
     from haven.web.federation.identity import key_card
 
-    organisation = Organisation.objects.filter(slug=org).first()
+    organisation = _organisation(org, "centre key")
     if organisation is None:
-        print(f"haven centre key: no organisation {org!r}", file=sys.stderr)
         return 1
     card = key_card(organisation)
     if as_json:
