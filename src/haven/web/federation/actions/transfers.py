@@ -42,6 +42,7 @@ from ..models import (
     TransferPart,
     TransferState,
 )
+from ..signed_file import FileProblem, normalise_fingerprint
 
 ENVELOPE_FORMAT = "haven-transfer/1"
 RECEIPT_FORMAT = "haven-transfer-receipt/1"
@@ -836,8 +837,11 @@ def import_file(*, actor: Any, organisation: Any, data: bytes, trust: str = "") 
     signer = keys.b64(envelope.sender.signing_key)
     peer = Peer.objects.filter(organisation_id=org_id, signing_key=signer).first()
     if peer is None:
-        wanted = "".join(trust.split()).lower()
-        if not wanted or wanted != "".join(envelope.sender.fingerprint.split()):
+        try:
+            trusted = normalise_fingerprint(trust) == normalise_fingerprint(envelope.sender.fingerprint)
+        except FileProblem:  # none given, or not a fingerprint
+            trusted = False
+        if not trusted:
             raise ActionError(
                 _(
                     "%(centre)s (fingerprint %(fp)s) is not a peer of this centre: compare the fingerprint "
