@@ -5,6 +5,7 @@ bank snapshot -> candidates for human review.  The public surface is what ``__al
 lists; ``_private`` modules may change without notice.
 """
 
+from ._address import parse_host_address
 from ._bank import DEFAULT_THRESHOLD, BankEntry, BankFileError, BankHit, BankReader, BankSnapshot, JsonlBank
 from ._command import ScanCommand, run_scan_command
 from ._fetch import Fetcher, FetchError, FetchPolicy, FetchResult, fetch
@@ -66,6 +67,7 @@ __all__ = [
     "Warc",
     "extract",
     "fetch",
+    "parse_host_address",
     "parse_source",
     "run_scan_command",
     "scan",

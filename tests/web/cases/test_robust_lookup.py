@@ -166,7 +166,7 @@ def test_staff_without_lookup_permission_cannot_look_up_pictures(case: Case, ana
     ("picture", "message"),
     [
         ({}, "Picture 1: Give a PDQ hash, extra signals or query candidates."),
-        ({"candidates": [{"name": "c", "hashes": ["abc"]}]}, "Picture 1: "),
+        ({"candidates": [{"name": "c", "hashes": ["abc"]}]}, "pictures.0.candidates.0.hashes.0"),
         (
             {"candidates": [{"name": "c", "hashes": [RECORD["pdq"]], "targets": ["centre70"]}]},
             "unknown kinds",

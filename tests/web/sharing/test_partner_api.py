@@ -532,3 +532,25 @@ def test_a_wrong_method_or_path_gets_json_too(
     assert response.status_code == status
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["detail"]
+
+
+def test_a_partner_body_must_be_json_but_may_carry_fields_this_version_does_not_know(
+    shared_case: Case, platform: PartnerClient
+) -> None:
+    """Partners' clients are not ours: a newer one may add fields (ignored), but a body that is
+    not a JSON object is refused before anything is read."""
+    pdq = _shared_pdq(shared_case)
+    platform.fetch_all()
+    before = _state()
+    headers = platform.headers("feedback")
+    for data, content_type, status in (
+        ("null", "application/json", 400),
+        ('"Blocked"', "application/json", 400),
+        (json.dumps({"hashFeedbacks": []}), "text/plain", 415),
+    ):
+        response = Client().post(FEEDBACK, data, content_type=content_type, headers=headers)
+        assert response.status_code == status, (data, response.content)
+        assert response.json()["detail"]
+    assert _state() == before
+    body = {"hashFeedbacks": [{"hashValue": pdq, "feedbackValue": "Blocked", "region": "KR"}], "batch": "7"}
+    assert platform.post(FEEDBACK, body, "feedback").status_code == 200

@@ -32,6 +32,20 @@ from tests.web.conftest import Persona
         ("http:///nohost", "no host name"),
         ("https://example.com/" + "a" * 2000, "longer than"),
         ("", "empty"),
+        # Hosts no DNS server holds, and addresses spelt so that a dotted-quad filter misses them.
+        ("http://999.999.999.999/", "not a valid IP address"),
+        ("http://1.2.3.256/", "not a valid IP address"),
+        ("https://xn--/", "host name xn-- is not valid"),
+        ("https://xn--abc.example/", "is not valid"),
+        ("http://a..b.example/", "is not valid"),
+        ("http://exa$mple.com/", "is not valid"),
+        ("http://0x7f000001/", "unusual spelling of the address 127.0.0.1"),
+        ("http://2130706433/", "unusual spelling of the address 127.0.0.1"),
+        ("http://0177.0.0.1/", "unusual spelling of the address 127.0.0.1"),
+        ("http://127.1/", "unusual spelling of the address 127.0.0.1"),
+        ("http://134744072/", "unusual spelling of the address 8.8.8.8"),
+        ("http://0x08.0x08.0x08.0x08/", "unusual spelling of the address 8.8.8.8"),
+        ("http://[1.2.3.4]/", "not a valid address"),
     ],
 )
 def test_hostile_urls_are_refused_with_a_clear_reason(url: str, why: str) -> None:
@@ -45,6 +59,11 @@ def test_normalising_keeps_one_page_one_sighting() -> None:
     )
     assert addresses.normalise("http://例え.jp/") == "http://xn--r8jz45g.jp/"
     assert addresses.normalise("http://example.com") == "http://example.com/"
+    assert addresses.normalise("http://xn--r8jz45g.jp/") == "http://xn--r8jz45g.jp/"
+    assert addresses.normalise("http://8.8.8.8/") == "http://8.8.8.8/"
+    assert addresses.normalise("http://[2001:4860:4860::8888]/") == "http://[2001:4860:4860::8888]/"
+    assert addresses.normalise("https://my_site.example.com/") == "https://my_site.example.com/"
+    assert addresses.normalise("https://cdn1.example.co.kr./x") == "https://cdn1.example.co.kr/x"
 
 
 def test_one_bad_line_refuses_the_whole_batch(consenting_case: Case, officer: Persona) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import field_validator
+from pydantic import StringConstraints
 
 from haven.signals import KINDS, QUALITY_FLOOR, InvalidHashError, Md5, PdqHash, QuerySignal, Sha256
 from haven.web.accounts.models import User
@@ -18,6 +18,7 @@ from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 from haven.web.core.access import require, same_organisation
+from haven.web.core.api import Input
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
@@ -39,18 +40,11 @@ router = Router(tags=["cases"])
 
 HEX64 = r"^[0-9a-fA-F]{64}$"
 HEX32 = r"^[0-9a-fA-F]{32}$"
-
-
-class Input(Schema):
-    """Request bodies. No text may hold NUL: PostgreSQL cannot store it, and no person types it."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("text must not contain NUL characters")
-        return value
+# One spelling of a hash for every endpoint that takes one: exactly the hex digits, nothing around
+# them (haven.signals' parsers forgive surrounding white space, which a line read from a file has).
+PdqHex = Annotated[str, StringConstraints(pattern=HEX64)]
+Md5Hex = Annotated[str, StringConstraints(pattern=HEX32)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=HEX64)]
 
 
 class CaseOut(Schema):
@@ -138,11 +132,11 @@ class ConsentRecordOut(Schema):
 
 class ContentIn(Input):
     label: str = Field(..., min_length=1, max_length=100)
-    pdq: str | None = Field(None, pattern=HEX64)
+    pdq: PdqHex | None = None
     quality: int | None = Field(None, ge=0, le=100)
-    pdq_dihedral: list[str] = Field(default_factory=list, max_length=8)
-    md5: str | None = Field(None, pattern=HEX32)
-    sha256: str | None = Field(None, pattern=HEX64)
+    pdq_dihedral: list[PdqHex] = Field(default_factory=list, max_length=8)
+    md5: Md5Hex | None = None
+    sha256: Sha256Hex | None = None
     kind: ContentKind = ContentKind.PHOTO
     # Each frame is [frame, quality, pdq_hex, seconds]; the action checks every field, so
     # that a malformed frame gets a message that names it.
@@ -236,7 +230,7 @@ class CandidateIn(Input):
     """One normalised candidate of a suspect picture (``haven.signals.query_signals``)."""
 
     name: str = Field(..., min_length=1, max_length=64, description="returned with a hit")
-    hashes: list[str] = Field(
+    hashes: list[PdqHex] = Field(
         ..., min_length=1, max_length=8, description="the hash, or its 8 dihedral variants"
     )
     targets: list[str] | None = Field(
@@ -247,8 +241,8 @@ class CandidateIn(Input):
 class PictureIn(Input):
     """A suspect picture's query signals: a ``haven hash --robust`` record and/or candidates."""
 
-    pdq: str | None = Field(None, pattern=HEX64, description="the whole picture; matches every kind")
-    pdq_dihedral: list[str] = Field(default_factory=list, max_length=8)
+    pdq: PdqHex | None = Field(None, description="the whole picture; matches every kind")
+    pdq_dihedral: list[PdqHex] = Field(default_factory=list, max_length=8)
     extra: list[Any] = Field(
         default_factory=list,
         max_length=64,
@@ -259,9 +253,9 @@ class PictureIn(Input):
 
 
 class LookupIn(Input):
-    pdq: list[str] = Field(default_factory=list, max_length=1000)
-    md5: list[str] = Field(default_factory=list, max_length=1000)
-    sha256: list[str] = Field(default_factory=list, max_length=1000)
+    pdq: list[PdqHex] = Field(default_factory=list, max_length=1000)
+    md5: list[Md5Hex] = Field(default_factory=list, max_length=1000)
+    sha256: list[Sha256Hex] = Field(default_factory=list, max_length=1000)
     pictures: list[PictureIn] = Field(
         default_factory=list,
         max_length=100,

@@ -13,6 +13,7 @@ from ninja.security import HttpBearer
 from haven import __version__
 from haven.web.accounts.tokens import user_for_token
 from haven.web.cases.api import router as cases_router
+from haven.web.core.api import strict_bodies
 from haven.web.core.errors import ActionError, NotFound, invalid_input
 from haven.web.federation.api import router as federation_router
 from haven.web.monitoring.api import router as monitoring_router
@@ -36,6 +37,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
 )
+strict_bodies(api)
 api.add_router("/", cases_router)
 api.add_router("/", referrals_router)
 api.add_router("/", takedown_router)

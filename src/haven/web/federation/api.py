@@ -20,8 +20,9 @@ from haven.web.accounts.roles import Perm
 from haven.web.cases.api import ERRORS
 from haven.web.cases.models import Case
 from haven.web.core.access import organisation_or_404, require, same_organisation
+from haven.web.core.api import Input, PeerInput
 from haven.web.core.errors import ActionError, NotFound
-from haven.web.sharing.api import WRITE_ERRORS, Input, PartnerKey, _handlers, _partner, _user
+from haven.web.sharing.api import WRITE_ERRORS, PartnerKey, _handlers, _partner, _user
 from haven.web.sharing.models import Endpoint, Partner
 
 from . import actions, identity, keys
@@ -51,7 +52,7 @@ federation_api = NinjaAPI(
 _handlers(federation_api)
 
 
-class FindIn(Input):
+class FindIn(PeerInput):
     item: str = Field(
         pattern=r"^hvi-[a-z2-7]{1,60}$", description="your reference for the item (its feed id)"
     )
@@ -76,7 +77,7 @@ class FindIn(Input):
         return value
 
 
-class FindsIn(Input):
+class FindsIn(PeerInput):
     finds: list[FindIn] = Field(min_length=1, max_length=MAX_FINDS)
 
 
@@ -117,7 +118,7 @@ def post_finds(request: HttpRequest, body: FindsIn) -> FindsOut:
     return FindsOut(results=[FindResult(**r) for r in results])
 
 
-class KeyCardIO(Input):
+class KeyCardIO(PeerInput):
     centre: str = Field(min_length=1, max_length=200)
     signing_key: str = Field(max_length=100, description="Ed25519 public key, raw, base64")
     exchange_key: str = Field(max_length=100, description="X25519 public key, raw, base64")
@@ -176,7 +177,7 @@ def list_offers(request: HttpRequest) -> list[dict[str, Any]]:
     return transfers.offers_for(_partner(request))
 
 
-class AnswerIn(Input):
+class AnswerIn(PeerInput):
     decision: str = Field(pattern="^(accept|reject)$")
     reference: str = Field("", max_length=64, pattern=r"^(hvt-[0-9a-f]{1,60})?$")
 

@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from ninja import Field, Path, Router, Schema, Status
 
 from haven.web.accounts.roles import Perm
-from haven.web.cases.api import ERRORS, Input, _org, _user
+from haven.web.cases.api import ERRORS, _org, _user
 from haven.web.core.access import require, same_organisation
+from haven.web.core.api import Input
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions

@@ -8,8 +8,9 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from haven.web.accounts.roles import Perm
-from haven.web.cases.api import ERRORS, Input, _case, _org, _user
+from haven.web.cases.api import ERRORS, _case, _org, _user
 from haven.web.core.access import require
+from haven.web.core.api import Input
 from haven.web.core.errors import NotFound
 
 from . import actions

@@ -26,6 +26,7 @@ from haven.web.accounts.roles import Perm
 from haven.web.cases.api import ERRORS
 from haven.web.cases.models import Case
 from haven.web.core.access import organisation_or_404, require, same_organisation
+from haven.web.core.api import Input, PeerInput, strict_bodies
 from haven.web.core.errors import ActionError, NotFound, invalid_input
 
 from . import actions, feed
@@ -118,6 +119,8 @@ def _json(body: bytes) -> HttpResponse:
 
 
 def _handlers(api: NinjaAPI) -> None:
+    strict_bodies(api)
+
     def error(request: HttpRequest, status: int, detail: str, **headers: str) -> HttpResponse:
         response = api.create_response(request, {"detail": detail}, status=status)
         for name, value in headers.items():
@@ -157,18 +160,6 @@ def _handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         return api.create_response(request, invalid_input(exc), status=422)
-
-
-class Input(Schema):
-    """No text may hold NUL: PostgreSQL cannot store it, and no client means it."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list | set) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("text must not contain NUL characters")
-        return value
 
 
 Tags = list[str]
@@ -250,7 +241,7 @@ def fetch_hashes(request: HttpRequest, params: Query[FetchParams]) -> HttpRespon
     )
 
 
-class FeedbackIn(Input):
+class FeedbackIn(PeerInput):
     hashValue: str = Field(pattern=_ANY_HEX.pattern)
     feedbackValue: FeedbackValue
     tags: list[str] = Field(default_factory=list)
@@ -258,7 +249,7 @@ class FeedbackIn(Input):
     _tags = field_validator("tags")(_check_tags)
 
 
-class SubmitFeedbackIn(Input):
+class SubmitFeedbackIn(PeerInput):
     count: int | None = None
     hashFeedbacks: list[FeedbackIn] = Field(min_length=1, max_length=MAX_BATCH)
 
@@ -287,7 +278,7 @@ def submit_feedback(request: HttpRequest, body: SubmitFeedbackIn) -> Accepted:
     return Accepted(count=actions.submit_feedback(partner=_partner(request), entries=entries))
 
 
-class CSPFeedbackIn(Input):
+class CSPFeedbackIn(PeerInput):
     feedbackValue: FeedbackValue
     tags: list[str] = Field(default_factory=list)
     source: str = Field("", max_length=200)
@@ -295,7 +286,7 @@ class CSPFeedbackIn(Input):
     _tags = field_validator("tags")(_check_tags)
 
 
-class HashRecordIn(Input):
+class HashRecordIn(PeerInput):
     lastModtimestamp: int | None = None
     signalType: str = Field(max_length=64)
     hashValue: str = Field(max_length=64)
@@ -313,7 +304,7 @@ class HashRecordIn(Input):
         return self
 
 
-class SubmitHashesIn(Input):
+class SubmitHashesIn(PeerInput):
     count: int | None = None
     hashRecords: list[HashRecordIn] = Field(min_length=1, max_length=MAX_BATCH)
 
@@ -405,7 +396,7 @@ def native_feed(request: HttpRequest, params: Query[FeedParams]) -> HttpResponse
     )
 
 
-class TypedHashIn(Input):
+class TypedHashIn(PeerInput):
     type: SignalType
     value: str = Field(max_length=64)
     tags: list[str] = Field(default_factory=list)
@@ -423,7 +414,7 @@ class OpinionIn(TypedHashIn):
     opinion: FeedbackValue
 
 
-class OpinionsIn(Input):
+class OpinionsIn(PeerInput):
     opinions: list[OpinionIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -446,7 +437,7 @@ class HashIn(TypedHashIn):
     opinion: FeedbackValue | None = None
 
 
-class HashesIn(Input):
+class HashesIn(PeerInput):
     hashes: list[HashIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 

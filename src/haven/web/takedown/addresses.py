@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import idna
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from haven.scan import parse_host_address
 from haven.web.core.errors import ActionError
 
 MAX_URL_LENGTH = 2000
@@ -17,17 +20,60 @@ MAX_URL_LENGTH = 2000
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "igshid", "si", "ref_src")
 
 
+_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
+# The WHATWG URL standard reads a host whose last label is a number (decimal, or 0x hex) as an IPv4
+# address, and so do browsers and most HTTP stacks; such a host must then be a valid one.
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names, or None for a DNS name; refuses what is neither."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    if ":" in host or host.startswith("["):
+        raise ActionError(_("%(host)s is not a valid IP address.") % {"host": host})
+    if not _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]):
+        return None
+    spelt = parse_host_address(host)
+    if spelt is None:
+        raise ActionError(_("%(host)s is not a valid IP address.") % {"host": host})
+    # 0x7f.1, 2130706433, 0177.0.0.1: what a filter reading dotted quads would miss.
+    raise ActionError(
+        _("%(host)s is an unusual spelling of the address %(address)s; write it as %(address)s.")
+        % {"host": host, "address": spelt}
+    )
+
+
+def _domain(host: str) -> str:
+    """A DNS name in its ASCII form; refuses what no DNS server would hold (``xn--``, ``a..b``)."""
+    labels = host.split(".")
+    ascii_labels = []
+    for label in labels:
+        if label.isascii() and not label.startswith("xn--"):
+            # Underscores are not allowed by IDNA but some real host names carry them.
+            if not _LABEL.match(label):
+                raise ActionError(_("The host name %(host)s is not valid.") % {"host": host})
+            ascii_labels.append(label)
+            continue
+        try:
+            ascii_labels.append(idna.encode(label, uts46=True).decode("ascii"))
+        except (idna.IDNAError, UnicodeError):
+            raise ActionError(_("The host name %(host)s is not valid.") % {"host": host}) from None
+    name = ".".join(ascii_labels)
+    if len(name) > 253:
+        raise ActionError(_("The host name %(host)s is not valid.") % {"host": host[:100]})
+    return name
+
+
 def _host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if not host:
         raise ActionError(_("The address has no host name."))
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        try:
-            return host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ActionError(_("The host name %(host)s is not valid.") % {"host": host}) from None
+    ip = _address(host)
+    if ip is None:
+        return _domain(host)
     allow_loopback = getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False)
     if not ip.is_global and not (allow_loopback and ip.is_loopback):
         raise ActionError(_("%(host)s is a private or reserved address.") % {"host": host})

@@ -11,8 +11,9 @@ from django.utils import timezone
 from ninja import Field, Path, Router, Schema, Status
 
 from haven.web.accounts.roles import Perm
-from haven.web.cases.api import ERRORS, Input, _case, _org, _user
+from haven.web.cases.api import ERRORS, _case, _org, _user
 from haven.web.core.access import require, same_organisation
+from haven.web.core.api import Input
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions, records, regimes
