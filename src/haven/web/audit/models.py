@@ -76,6 +76,7 @@ class EventType(models.TextChoices):
     SHARING_EXPORTED = "sharing.exported", _("Shared hashes written to a signed file")
     SHARING_IMPORTED = "sharing.imported", _("Signed file of shared hashes imported")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
+    REPORT_PRODUCED = "report.produced", _("Report produced")
 
 
 class AuditEvent(models.Model):

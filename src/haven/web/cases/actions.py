@@ -22,7 +22,7 @@ from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
 
-from .classification import MAPPING, Relationship, TfgbvType
+from .classification import MAPPING, AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
 from .models import (
     CASE_NUMBER_ALPHABET,
     FOLLOW_UP_TEXT_MAX,
@@ -65,12 +65,35 @@ def _classify(case: Case) -> None:
         raise ActionError(_("Unknown type of abuse."))
     if case.relationship and case.relationship not in Relationship.values:
         raise ActionError(_("Unknown relationship."))
+    if case.survivor_sex and case.survivor_sex not in SurvivorSex.values:
+        raise ActionError(_("Unknown sex."))
+    if case.survivor_age_band and case.survivor_age_band not in AgeBand.values:
+        raise ActionError(_("Unknown age band."))
+    harms = list(case.harm_types or [])
+    if any(h not in HarmType.values for h in harms):
+        raise ActionError(_("Unknown harm."))
+    case.harm_types = sorted(set(harms), key=HarmType.values.index)
+    if case.incident_on and case.incident_on > timezone.localdate():
+        raise ActionError(_("The abuse cannot have happened after today."))
     gbvims, dsa = MAPPING.get(case.tfgbv_type, ("", ""))
     case.gbvims_type = gbvims
     case.dsa_category = dsa
 
 
-_EDITABLE = ("tfgbv_type", "relationship", "platforms", "minor_when_made", "follow_up_on", "assignee")
+_EDITABLE = (
+    "tfgbv_type",
+    "relationship",
+    "platforms",
+    "minor_when_made",
+    "follow_up_on",
+    "assignee",
+    "survivor_sex",
+    "survivor_age_band",
+    "incident_on",
+    "harm_types",
+    "personal_info_leaked",
+    "reported_elsewhere",
+)
 
 
 def create_case(*, actor: Any, contact: str = "", notes: str = "", **fields: Any) -> Case:

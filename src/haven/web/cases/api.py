@@ -22,7 +22,7 @@ from haven.web.core.api import Input
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
-from .classification import Relationship, TfgbvType
+from .classification import AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
 from .matching import FOREIGN_LOOKUPS, content_index
 from .models import (
     FOLLOW_UP_TEXT_MAX,
@@ -59,6 +59,12 @@ class CaseOut(Schema):
     minor_when_made: bool
     child_protection: bool
     follow_up_on: dt.date | None
+    survivor_sex: str
+    survivor_age_band: str
+    incident_on: dt.date | None
+    harm_types: list[str]
+    personal_info_leaked: bool
+    reported_elsewhere: bool
     created_at: dt.datetime
     updated_at: dt.datetime
     consent: dict[str, bool]
@@ -77,6 +83,12 @@ class CaseOut(Schema):
             minor_when_made=case.minor_when_made,
             child_protection=case.child_protection,
             follow_up_on=case.follow_up_on,
+            survivor_sex=case.survivor_sex,
+            survivor_age_band=case.survivor_age_band,
+            incident_on=case.incident_on,
+            harm_types=list(case.harm_types or []),
+            personal_info_leaked=case.personal_info_leaked,
+            reported_elsewhere=case.reported_elsewhere,
             created_at=case.created_at,
             updated_at=case.updated_at,
             consent=actions.current_consent(case),
@@ -92,6 +104,12 @@ class CaseIn(Input):
     minor_when_made: bool = False
     follow_up_on: dt.date | None = None
     assignee: str | None = Field(None, max_length=150)
+    survivor_sex: SurvivorSex | None = None
+    survivor_age_band: AgeBand | None = None
+    incident_on: dt.date | None = None
+    harm_types: list[HarmType] = Field(default_factory=list, max_length=len(HarmType.values))
+    personal_info_leaked: bool = False
+    reported_elsewhere: bool = False
 
 
 class CasePatch(Input):
@@ -103,6 +121,12 @@ class CasePatch(Input):
     minor_when_made: bool | None = None
     follow_up_on: dt.date | None = None
     assignee: str | None = Field(None, max_length=150)
+    survivor_sex: SurvivorSex | None = None
+    survivor_age_band: AgeBand | None = None
+    incident_on: dt.date | None = None
+    harm_types: list[HarmType] | None = Field(None, max_length=len(HarmType.values))
+    personal_info_leaked: bool | None = None
+    reported_elsewhere: bool | None = None
 
 
 class StatusIn(Input):
@@ -359,6 +383,12 @@ def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
         "platforms": data["platforms"],
         "minor_when_made": data["minor_when_made"],
         "follow_up_on": data["follow_up_on"],
+        "survivor_sex": data["survivor_sex"] or "",
+        "survivor_age_band": data["survivor_age_band"] or "",
+        "incident_on": data["incident_on"],
+        "harm_types": [str(h) for h in data["harm_types"]],
+        "personal_info_leaked": data["personal_info_leaked"],
+        "reported_elsewhere": data["reported_elsewhere"],
     }
     require(user, Perm.CREATE_CASE)
     assignee = _colleague(user, data["assignee"])
@@ -382,13 +412,14 @@ def update_case(request: HttpRequest, number: str, payload: CasePatch) -> CaseOu
     notes = data.pop("notes", None)
     if "assignee" in data:
         data["assignee"] = _colleague(user, data["assignee"])
-    for key in ("tfgbv_type", "relationship"):
+    for key in ("tfgbv_type", "relationship", "platforms", "survivor_sex", "survivor_age_band"):
         if key in data and data[key] is None:
             data[key] = ""
-    if "platforms" in data and data["platforms"] is None:
-        data["platforms"] = ""
-    if "minor_when_made" in data and data["minor_when_made"] is None:
-        del data["minor_when_made"]
+    if "harm_types" in data:
+        data["harm_types"] = [str(h) for h in data["harm_types"] or ()]
+    for key in ("minor_when_made", "personal_info_leaked", "reported_elsewhere"):
+        if key in data and data[key] is None:
+            del data[key]
     case = actions.update_case(actor=user, case=case, contact=contact, notes=notes, **data)
     return CaseOut.of(case)
 

@@ -62,3 +62,30 @@ class Relationship(models.TextChoices):
     ONLINE_CONTACT = "online_contact", _("Met online")
     STRANGER = "stranger", _("Stranger")
     UNKNOWN = "unknown", _("Unknown")
+
+
+class SurvivorSex(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Another gender")
+
+
+class AgeBand(models.TextChoices):
+    """The survivor's age when the centre was contacted, in the GBVIMS bands."""
+
+    UNDER_12 = "0-11", _("0–11")
+    FROM_12 = "12-17", _("12–17")
+    FROM_18 = "18-25", _("18–25")
+    FROM_26 = "26-40", _("26–40")
+    FROM_41 = "41-60", _("41–60")
+    FROM_61 = "61+", _("61 and over")
+
+
+class HarmType(models.TextChoices):
+    """The harms ACOSAV counts; a survivor may report several."""
+
+    FEAR_OF_DISTRIBUTION = "fear_of_distribution", _("Fear of distribution")
+    ILLEGAL_FILMING = "illegal_filming", _("Illegal filming")
+    DISTRIBUTION = "distribution", _("Distribution")
+    THREATS = "threats", _("Threats to distribute")
+    SYNTHETIC = "synthetic", _("Synthetic (deepfake) images")

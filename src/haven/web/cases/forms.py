@@ -17,7 +17,7 @@ from haven.web.accounts.roles import MATRIX, Perm
 from haven.web.core.errors import ActionError
 
 from .actions import HashInput, clean_extra
-from .classification import Relationship, TfgbvType
+from .classification import AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
 from .models import FOLLOW_UP_TEXT_MAX, TRANSITIONS, CaseStatus, ConsentMethod, ConsentScope
 
 MAX_PASTED_ITEMS = 500
@@ -72,6 +72,32 @@ class ClassificationForm(StaffForm):
     assignee = ColleagueChoiceField(
         label=_("Assigned to"), queryset=User.objects.none(), required=False, empty_label=_("Nobody yet")
     )
+    # For anonymised statistics only: reports count these, never show them per case.
+    survivor_sex = forms.ChoiceField(
+        label=_("Survivor's sex"), required=False, choices=[("", _("Not known")), *SurvivorSex.choices]
+    )
+    survivor_age_band = forms.ChoiceField(
+        label=_("Survivor's age when the centre was contacted"),
+        required=False,
+        choices=[("", _("Not known")), *AgeBand.choices],
+    )
+    incident_on = forms.DateField(
+        label=_("When the abuse happened"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("An approximate date is enough: reports use only the time from it to first contact."),
+    )
+    harm_types = forms.MultipleChoiceField(
+        label=_("Harms"), required=False, choices=HarmType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    personal_info_leaked = forms.BooleanField(
+        label=_("Personal information (name, address, phone) was leaked with the content"), required=False
+    )
+    reported_elsewhere = forms.BooleanField(
+        label=_("Also reported to another centre"),
+        required=False,
+        help_text=_("Pooled figures leave the case out, so that no survivor is counted twice."),
+    )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -108,6 +134,12 @@ class CaseForm(ClassificationForm):
         "minor_when_made",
         "follow_up_on",
         "assignee",
+        "survivor_sex",
+        "survivor_age_band",
+        "incident_on",
+        "harm_types",
+        "personal_info_leaked",
+        "reported_elsewhere",
     ]
 
 

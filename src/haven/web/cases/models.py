@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .classification import GbvimsType, Relationship, TfgbvType
+from .classification import AgeBand, GbvimsType, Relationship, SurvivorSex, TfgbvType
 
 CASE_NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
@@ -70,6 +70,18 @@ class Case(models.Model):
     )
     follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
 
+    # For anonymised statistics (the reports app); blank or null is "not known".
+    survivor_sex = models.CharField(
+        _("survivor's sex"), max_length=8, choices=SurvivorSex.choices, blank=True
+    )
+    survivor_age_band = models.CharField(
+        _("survivor's age"), max_length=8, choices=AgeBand.choices, blank=True
+    )
+    incident_on = models.DateField(_("when the abuse happened"), null=True, blank=True)
+    harm_types = models.JSONField(_("harms"), default=list, blank=True)
+    personal_info_leaked = models.BooleanField(_("personal information leaked"), default=False)
+    reported_elsewhere = models.BooleanField(_("also reported to another centre"), default=False)
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["organisation", "status"])]
@@ -125,6 +137,7 @@ class ConsentScope(models.TextChoices):
     SERVICES = "services", _("Refer to legal, medical or psychological services")
     CONTACT = "contact", _("Contact the survivor")
     TRANSFER = "transfer", _("Pass the case to another centre")
+    STATISTICS = "statistics", _("Count the case in anonymised statistics shared beyond the centre")
 
 
 class ConsentMethod(models.TextChoices):

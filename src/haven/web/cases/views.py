@@ -27,6 +27,7 @@ from haven.web.core.crypto import DecryptionError
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
+from .classification import HarmType
 from .forms import (
     CaseForm,
     ClassificationForm,
@@ -231,6 +232,12 @@ def _classification_initial(case: Case) -> dict[str, Any]:
         "minor_when_made": case.minor_when_made,
         "follow_up_on": case.follow_up_on,
         "assignee": case.assignee.pk if case.assignee else None,
+        "survivor_sex": case.survivor_sex,
+        "survivor_age_band": case.survivor_age_band,
+        "incident_on": case.incident_on,
+        "harm_types": list(case.harm_types or []),
+        "personal_info_leaked": case.personal_info_leaked,
+        "reported_elsewhere": case.reported_elsewhere,
     }
 
 
@@ -286,6 +293,7 @@ def _render_case(
             reverse=True,
         ),
         "today": timezone.localdate(),
+        "harms": [HarmType(h).label for h in case.harm_types or () if h in HarmType.values],
         "consent_rows": consent_rows,
         "monitoring": state[ConsentScope.MONITOR],
         "consent_history": list(reversed(history)),

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "haven.web.monitoring",
     "haven.web.sharing",
     "haven.web.federation",
+    "haven.web.reports",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +240,11 @@ HAVEN_FETCH_TIMEOUT_SECONDS = env_int("HAVEN_FETCH_TIMEOUT_SECONDS", 30, minimum
 # Evidence screenshots: off unless asked for; taken by Chromium (pip install 'haven[screenshots]'),
 # every request it makes answered by the safe fetcher; stored encrypted and deleted after the days given.
 HAVEN_EVIDENCE_SCREENSHOTS = env_bool("HAVEN_EVIDENCE_SCREENSHOTS", False)
+# Reports: counts under the threshold are hidden (with enough others that none can be worked out);
+# published counts may be rounded to a base. Change them only between years: two runs of one year's
+# report under different rules could be compared.
+HAVEN_REPORT_THRESHOLD = env_int("HAVEN_REPORT_THRESHOLD", 10, minimum=3)
+HAVEN_REPORT_ROUND_TO = env_int("HAVEN_REPORT_ROUND_TO", 1, minimum=1)
 HAVEN_EVIDENCE_SCREENSHOT_DAYS = env_int("HAVEN_EVIDENCE_SCREENSHOT_DAYS", 30, minimum=1)
 HAVEN_CHROMIUM = env_str("HAVEN_CHROMIUM", "/usr/bin/chromium")
 

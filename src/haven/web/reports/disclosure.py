@@ -1,0 +1,237 @@
+"""Statistical disclosure control for count tables: small-cell suppression that is safe by construction.
+
+A report is a slice of one *cube* of counts: its axes are the report's rows and columns, every filter
+a reader may apply, and the period (a year as quarters x month-of-quarter, so that a month, a
+quarter and the year are all slices).  :func:`protect` suppresses the cube once, with all its
+margins; every table a reader can ask for is then a slice of that one protected array, so no
+combination of exported tables, filtered or not, holds more than the cube's published cells.
+
+Rules (docs/reports.md says why):
+
+* **Primary suppression.** A count from 1 to ``threshold - 1`` is hidden.  A zero is hidden where it
+  is disclosive: when a line through it (a row, a column, any axis) counts from 1 to
+  ``threshold - 1`` people, a published zero would say that all of those few share the other
+  attributes.
+* **Secondary suppression, by hypercube.** Every hidden cell ``p`` gets a *move*: a set of cells
+  whose values can all change by +1 or -1 together (with signs) while every published cell, margins
+  included, stays the same.  Per axis, the move either pairs ``p``'s index with another index (the
+  other cell takes the opposite sign, so the line's total is unchanged) or takes the line's total
+  along (same sign, so the total moves with it).  The move's cells are the product of those choices:
+  a hypercube of ``2**axes`` corners, all hidden.  A move is kept only if it can be made in one
+  direction at least without a count going below zero: up (every corner of the opposite sign holds
+  at least 1) or down (``p`` and every corner of its sign hold at least 1).  Then an adversary who
+  knows every published number and that counts are never negative still finds two values for every
+  corner: nothing is recovered exactly.  Hiding more cells later only widens what an adversary must
+  consider, so each move keeps protecting its cells.  Taking every total along is always possible
+  for a count of 1 or more (it moves down, and its totals are at least as large), so every hidden
+  count is protected.
+* **Rounding** (optional): published counts are rounded to a base (5 by default when asked).
+  Percentages are computed from the published counts, so a hidden count hides its percentage.
+
+Only numpy is needed; nothing here knows about cases or Django.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+DEFAULT_THRESHOLD = 10
+# At most this many candidate moves are priced per hidden cell: the cheapest options per axis are
+# combined, and taking every total along is always among them.
+_OPTIONS_PER_AXIS = 3
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Rules:
+    threshold: int = DEFAULT_THRESHOLD
+    round_to: int = 1  # 1: exact counts; 5: base-5 rounding of what is published
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise ValueError("the suppression threshold is at least 1")
+        if self.round_to < 1:
+            raise ValueError("the rounding base is at least 1")
+
+
+def with_margins(inner: npt.ArrayLike) -> IntArray:
+    """``inner`` with a total appended along every axis (the last index of each axis is its total),
+    so every combination of totals is a cell too."""
+    cube = np.asarray(inner, dtype=np.int64)
+    if (cube < 0).any():
+        raise ValueError("counts are never negative")
+    for axis in range(cube.ndim):
+        cube = np.concatenate([cube, cube.sum(axis=axis, keepdims=True)], axis=axis)
+    return cube
+
+
+@dataclass
+class Protected:
+    """A cube with margins, which of its cells are hidden, and why."""
+
+    values: IntArray  # the true counts: never shown, never exported
+    hidden: BoolArray
+    primary: BoolArray
+    unpublished: BoolArray  # cells no report ever shows (hidden from the start, free to use in moves)
+    rules: Rules
+    moves: int = 0
+    _published: IntArray | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape)
+
+    def published(self) -> npt.NDArray[np.float64]:
+        """The counts a reader may see: hidden cells are NaN, the rest rounded as the rules say."""
+        base = self.rules.round_to
+        shown = self.values.astype(np.float64)
+        if base > 1:
+            shown = np.floor(shown / base + 0.5) * base
+        shown[self.hidden | self.unpublished] = np.nan
+        return shown
+
+
+def _disclosive_zeros(cube: IntArray, threshold: int) -> BoolArray:
+    zero = cube == 0
+    out = np.zeros(cube.shape, dtype=bool)
+    for axis in range(cube.ndim):
+        totals = np.take(cube, [cube.shape[axis] - 1], axis=axis)
+        out |= zero & (totals > 0) & (totals < threshold)
+    return out
+
+
+def _axis_options(cube: IntArray, hidden: BoolArray, cell: tuple[int, ...], axis: int) -> list[int]:
+    """The indices a move may take along ``axis`` besides the cell's own, cheapest first: another
+    index (the line's total is unchanged) or the total (it moves with the cell)."""
+    total = cube.shape[axis] - 1
+    here = cell[axis]
+    where: tuple[int | slice, ...] = (*cell[:axis], slice(None), *cell[axis + 1 :])
+    line = cube[where]
+    line_hidden = hidden[where]
+    # Taking the total along hides a margin: dearer than pairing with a cell of the same value.
+    price = np.where(line_hidden, 0, line * np.where(np.arange(total + 1) == total, 4, 1))
+    inner = np.arange(total + 1) < total
+    inner[here] = False
+    # The cheapest cells that hold someone, and one that holds no one (a move may raise it).
+    filled = np.flatnonzero(inner & (line >= 1))
+    empty = np.flatnonzero(inner & (line == 0))
+    options = [int(i) for i in filled[np.argsort(price[filled], kind="stable")][:_OPTIONS_PER_AXIS]]
+    options += [int(i) for i in empty[:1]]
+    if here != total:
+        options.append(total)
+    return options
+
+
+def _level_weight(shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    """Per cell (flat): 4 to the power of the number of axes it is a total on."""
+    totals = np.zeros(shape, dtype=np.int64)
+    for axis, size in enumerate(shape):
+        index: list[slice | int] = [slice(None)] * len(shape)
+        index[axis] = size - 1
+        totals[tuple(index)] += 1
+    weight: npt.NDArray[np.float64] = np.power(4.0, totals).reshape(-1)
+    return weight
+
+
+def _best_move(
+    cube: IntArray,
+    hidden: BoolArray,
+    cell: tuple[int, ...],
+    weight: npt.NDArray[np.float64],
+    ceiling: int | None = None,
+) -> IntArray | None:
+    """The flat indices of the cheapest valid move's corners (the cell first), or None."""
+    per_axis = [_axis_options(cube, hidden, cell, axis) for axis in range(cube.ndim)]
+    if any(not options for options in per_axis):
+        return None
+    strides = np.array([int(np.prod(cube.shape[axis + 1 :])) for axis in range(cube.ndim)], dtype=np.int64)
+    here = np.array(cell, dtype=np.int64) * strides
+    others = np.array(list(itertools.product(*per_axis)), dtype=np.int64)  # (C, k): the other index per axis
+    combos = others * strides
+    bits = np.array(list(itertools.product((False, True), repeat=cube.ndim)))  # (2**k, k); row 0: the cell
+    corners = np.where(bits[None, :, :], combos[:, None, :], here[None, None, :]).sum(axis=-1)  # (C, 2**k)
+    values = cube.reshape(-1)[corners]
+    # A pair (two inner indices) changes sign along its axis; taking the total along does not.
+    totals = np.array(cube.shape, dtype=np.int64) - 1
+    pairs = (np.array(cell) != totals)[None, :] & (others != totals[None, :])  # (C, k)
+    opposite = ((bits[None, :, :] & pairs[:, None, :]).sum(axis=-1) % 2).astype(bool)  # (C, 2**k)
+    # The move must be possible in one direction at least: the cell up by one (the corners of the
+    # opposite sign must give one), or down by one (the cell and the corners of its sign give one).
+    # Either way every corner changes, so none of them is pinned to one value.
+    up = np.where(opposite, values >= 1, True).all(axis=1)
+    down = np.where(opposite, True, values >= 1).all(axis=1)
+    valid = up | down
+    is_hidden = hidden.reshape(-1)[corners]
+    if ceiling is not None:  # hide no count of ``ceiling`` or more that is shown now
+        valid &= ~((values >= ceiling) & ~is_hidden).any(axis=1)
+    if not valid.any():
+        return None
+    # Hiding a total costs more than hiding a cell of the same count: totals are what readers use
+    # most, and one hidden total hides a whole line's sum.
+    cost = np.where(is_hidden, 0, (values + 0.5) * weight[corners]).sum(axis=1)
+    cost = np.where(valid, cost, np.inf)
+    best: IntArray = corners[int(np.argmin(cost))]
+    return best
+
+
+def protect(
+    inner: npt.ArrayLike,
+    rules: Rules | None = None,
+    *,
+    unpublished: BoolArray | None = None,
+    also_primary: BoolArray | None = None,
+) -> Protected:
+    """Suppress the cube ``inner`` (without margins) under ``rules``; see the module docstring.
+
+    ``unpublished`` (the shape of the cube *with* margins) marks cells no report shows, such as
+    the sum of every quarter's first month: they are never shown and cost nothing to use in a move.
+    ``also_primary`` (the same shape) marks cells to hide whatever their count, such as a count of
+    people with some attribute when the few *without* it would be given away.
+    """
+    rules = rules or Rules()
+    cube = with_margins(inner)
+    never = np.zeros(cube.shape, dtype=bool) if unpublished is None else np.asarray(unpublished, dtype=bool)
+    if never.shape != cube.shape:
+        raise ValueError(f"unpublished has shape {never.shape}, the cube with margins {cube.shape}")
+    small = (cube > 0) & (cube < rules.threshold)
+    zeros = _disclosive_zeros(cube, rules.threshold)
+    extra = np.zeros(cube.shape, dtype=bool) if also_primary is None else np.asarray(also_primary, dtype=bool)
+    if extra.shape != cube.shape:
+        raise ValueError(f"also_primary has shape {extra.shape}, the cube with margins {cube.shape}")
+    primary = (small | zeros | extra) & ~never
+    hidden = primary | never
+    protected = np.zeros(cube.shape, dtype=bool)
+    weight = _level_weight(cube.shape)
+    moves = 0
+    for flat in np.flatnonzero(primary):
+        cell = tuple(int(i) for i in np.unravel_index(flat, cube.shape))
+        if protected[cell]:
+            continue
+        # A zero is protected only with other small cells: hiding a large count or a total to
+        # keep a "no one" unsure would cost readers more than the zero could tell.
+        corners = _best_move(cube, hidden, cell, weight, rules.threshold if cube[cell] == 0 else None)
+        if corners is None:
+            # Only a zero can lack a move (a count of 1 or more can always take its totals along);
+            # it stays hidden, though the published cells may imply it (docs/reports.md).
+            continue
+        moves += 1
+        hidden.reshape(-1)[corners] = True
+        protected.reshape(-1)[corners] = True
+    hidden[never] = True
+    return Protected(
+        values=cube, hidden=hidden & ~never, primary=primary, unpublished=never, rules=rules, moves=moves
+    )
+
+
+def percentages(counts: Sequence[float | None], total: float | None) -> list[float | None]:
+    """Each published count as a percentage of a published total; hidden in, hidden out."""
+    if total is None or total != total or total <= 0:
+        return [None] * len(counts)
+    return [None if c is None or c != c else round(100.0 * c / total, 1) for c in counts]

@@ -1,0 +1,513 @@
+"""The standard reports: what they count, on which axes, and the tables they show.
+
+Each report counts one calendar year of one organisation into cubes (:mod:`.cubes`), suppresses
+them once, and reads the asked period and filters from them.  Counting is done in the database
+(``GROUP BY`` month and the axes' fields) wherever the fields allow it.
+
+* ``acosav-yearly`` -- the figures ACOSAV publishes each year: survivors supported, by sex, age and
+  relationship to the perpetrator; harms; services given; deletions by platform kind, requested or
+  proactive, domestic or overseas hosting.  Survivors are counted in the month their case was opened;
+  deletions in the month the copy was confirmed removed.
+* ``gbvims-monthly`` -- the GBVIMS incident tables: incidents by GBVIMS type, age and sex; time from
+  incident to report; services referred to.  Only cases whose survivor agreed to be counted in
+  statistics shared beyond the centre (consent scope ``statistics``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import ExtractMonth
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from haven.web.accounts.models import Organisation
+from haven.web.cases.classification import AgeBand, GbvimsType, HarmType, Relationship, SurvivorSex
+from haven.web.cases.models import Case, ConsentRecord, ConsentScope
+from haven.web.referrals.models import Referral, ReferralStatus, ServiceKind
+from haven.web.takedown.models import PlatformKind, Sighting, SightingSource
+
+from .cubes import UNKNOWN, Axis, Counter, Cube, Multi, monthly
+from .disclosure import Rules
+from .periods import Period
+from .tables import Report, Table, cube_table, monthly_table, multi_table
+
+NOT_KNOWN = gettext_lazy("Not known")
+
+SEX = Axis("sex", gettext_lazy("Sex"), (*SurvivorSex.choices, (UNKNOWN, NOT_KNOWN)))
+AGE = Axis("age", gettext_lazy("Age"), (*AgeBand.choices, (UNKNOWN, NOT_KNOWN)))
+RELATIONSHIP = Axis(
+    "relationship",
+    gettext_lazy("Relationship to the perpetrator"),
+    tuple(
+        (code, label) if code != Relationship.UNKNOWN else (UNKNOWN, NOT_KNOWN)
+        for code, label in Relationship.choices
+    ),
+)
+GBVIMS = Axis("type", gettext_lazy("GBVIMS incident type"), (*GbvimsType.choices, (UNKNOWN, NOT_KNOWN)))
+ELAPSED = Axis(
+    "elapsed",
+    gettext_lazy("Time from incident to report"),
+    (
+        ("0-3d", gettext_lazy("0–3 days")),
+        ("4-5d", gettext_lazy("4–5 days")),
+        ("6-14d", gettext_lazy("6–14 days")),
+        ("2w-1m", gettext_lazy("2 weeks – 1 month")),
+        ("1m+", gettext_lazy("Over 1 month")),
+        (UNKNOWN, NOT_KNOWN),
+    ),
+)
+PLATFORM_KIND = Axis(
+    "platform", gettext_lazy("Kind of platform"), (*PlatformKind.choices, (UNKNOWN, NOT_KNOWN))
+)
+REQUEST = Axis(
+    "request",
+    gettext_lazy("How the copy was found"),
+    (
+        ("requested", gettext_lazy("Requested by the survivor")),
+        ("proactive", gettext_lazy("Found by the centre")),
+    ),
+)
+HOSTING = Axis(
+    "hosting",
+    gettext_lazy("Where the site is hosted"),
+    (
+        ("domestic", gettext_lazy("In the country")),
+        ("overseas", gettext_lazy("Abroad")),
+        (UNKNOWN, NOT_KNOWN),
+    ),
+)
+
+# Which axes a table breaks down at once, a filter included (one filter at a time).
+ACOSAV_SHOWN = (
+    frozenset({"sex", "age"}),
+    frozenset({"relationship", "sex"}),
+    frozenset({"relationship", "age"}),
+)
+GBVIMS_SHOWN = (
+    frozenset({"type", "age", "sex"}),
+    frozenset({"elapsed", "sex"}),
+    frozenset({"elapsed", "age"}),
+)
+
+_REQUESTED = {SightingSource.SURVIVOR, SightingSource.COUNSELLOR}
+_MADE = (ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.COMPLETED)
+REFERRAL_KINDS: tuple[tuple[str, str | Promise], ...] = tuple(ServiceKind.choices)
+
+
+HARM_CATEGORIES: tuple[tuple[str, str | Promise], ...] = (
+    *HarmType.choices,
+    ("personal_info", gettext_lazy("Personal information leaked")),
+)
+SERVICE_CATEGORIES: tuple[tuple[str, str | Promise], ...] = (
+    ("deletion", gettext_lazy("Deletion support")),
+    ("monitoring", gettext_lazy("Monitoring for re-uploads")),
+    *((f"referral:{kind}", label) for kind, label in REFERRAL_KINDS),
+)
+
+
+class ReportError(ValueError):
+    """A report that cannot be made as asked (unknown name, filter or period), in words."""
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    title: Promise
+    description: Promise
+    filters: tuple[Axis, ...]
+    build: Callable[[Organisation, Period, dict[str, str], Rules], Report]
+
+
+def _year(organisation: Organisation, period: Period) -> tuple[dt.datetime, dt.datetime, zoneinfo.ZoneInfo]:
+    start, _end = Period(period.year).bounds(organisation.time_zone)
+    end = Period(period.year + 1).bounds(organisation.time_zone)[0]
+    return start, end, zoneinfo.ZoneInfo(organisation.time_zone)
+
+
+def _cases(organisation: Organisation, period: Period) -> tuple[QuerySet[Case], zoneinfo.ZoneInfo]:
+    start, end, zone = _year(organisation, period)
+    return Case.objects.filter(organisation=organisation, created_at__gte=start, created_at__lt=end), zone
+
+
+def _consenting(cases: QuerySet[Case], scope: str) -> QuerySet[Case]:
+    latest = ConsentRecord.objects.filter(case=OuterRef("pk"), scope=scope).order_by("-recorded_at", "-pk")
+    return cases.annotate(_granted=Subquery(latest.values("granted")[:1])).filter(_granted=True)
+
+
+def _population(cases: QuerySet[Case], zone: zoneinfo.ZoneInfo) -> np.ndarray:
+    rows = (
+        cases.annotate(month=ExtractMonth("created_at", tzinfo=zone)).values("month").annotate(n=Count("id"))
+    )
+    return monthly((r["month"], r["n"]) for r in rows)
+
+
+def _referred(cases: QuerySet[Case], zone: zoneinfo.ZoneInfo) -> dict[str, np.ndarray]:
+    """Per kind of service: survivors referred to one, by the month their case was opened."""
+    made = Referral.objects.filter(case__in=cases.values("pk"), status__in=_MADE)
+    rows = (
+        made.annotate(month=ExtractMonth("case__created_at", tzinfo=zone))
+        .values("month", "service__kind")
+        .annotate(n=Count("case", distinct=True))
+    )
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for r in rows:
+        out[r["service__kind"]].append((r["month"], r["n"]))
+    return {kind: monthly(pairs) for kind, pairs in out.items()}
+
+
+def _filters(definition: Definition, asked: dict[str, str]) -> dict[str, str]:
+    allowed = {axis.key: axis for axis in definition.filters}
+    if len(asked) > 1:
+        # Two filters at once would break down axes no table shows together, and every such
+        # cell would have to be suppressed with the rest.
+        raise ReportError(_("Give one filter at a time."))
+    clean = {}
+    for key, value in asked.items():
+        axis = allowed.get(key)
+        if axis is None:
+            names = ", ".join(sorted(allowed)) or _("none")
+            raise ReportError(
+                _("%(report)s cannot be filtered by %(key)s; it can be by: %(names)s.")
+                % {"report": definition.name, "key": key, "names": names}
+            )
+        code = "" if value in ("", "unknown") else value
+        if code not in axis.codes:
+            raise ReportError(
+                _("%(value)s is not a value of %(key)s; give one of: %(values)s.")
+                % {"value": value, "key": key, "values": ", ".join(c or "unknown" for c in axis.codes)}
+            )
+        clean[key] = code
+    return clean
+
+
+def _filter_labels(definition: Definition, filters: dict[str, str]) -> dict[str, str]:
+    axes = {axis.key: axis for axis in definition.filters}
+    return {str(axes[k].title): axes[k].label(v) for k, v in filters.items()}
+
+
+# --- ACOSAV's yearly figures ---------------------------------------------------------------------
+
+
+@dataclass
+class AcosavCubes:
+    people: Cube
+    harms: Multi
+    services: Multi
+    deletions: Cube
+
+
+def acosav_cubes(organisation: Organisation, year: int, rules: Rules) -> AcosavCubes:
+    """One year's counts for ``acosav-yearly``, suppressed: every period and filter reads these."""
+    period = Period(year)
+    cases, zone = _cases(organisation, period)
+    survivors = Counter((SEX, AGE, RELATIONSHIP))
+    rows = (
+        cases.annotate(month=ExtractMonth("created_at", tzinfo=zone))
+        .values("month", "survivor_sex", "survivor_age_band", "relationship")
+        .annotate(n=Count("id"))
+    )
+    for r in rows:
+        relationship = "" if r["relationship"] in ("", Relationship.UNKNOWN) else r["relationship"]
+        survivors.add(r["month"], (r["survivor_sex"], r["survivor_age_band"], relationship), r["n"])
+    population = _population(cases, zone)
+    # Harms (several per survivor) and personal information leaked.
+    harms: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for month, kinds, leaked in cases.annotate(month=ExtractMonth("created_at", tzinfo=zone)).values_list(
+        "month", "harm_types", "personal_info_leaked"
+    ):
+        for kind in kinds or ():
+            harms[kind].append((month, 1))
+        if leaked:
+            harms["personal_info"].append((month, 1))
+    # Services: deletion support, monitoring, and referrals made by kind of service.
+    with_sightings = cases.filter(Exists(Sighting.objects.filter(case=OuterRef("pk"))))
+    services = {
+        "deletion": _population(with_sightings, zone),
+        "monitoring": _population(_consenting(cases, ConsentScope.MONITOR), zone),
+        **{f"referral:{kind}": counts for kind, counts in _referred(cases, zone).items()},
+    }
+    return AcosavCubes(
+        people=Cube.of(survivors, rules, ACOSAV_SHOWN),
+        harms=Multi.of(HARM_CATEGORIES, population, {k: monthly(v) for k, v in harms.items()}, rules),
+        services=Multi.of(SERVICE_CATEGORIES, population, services, rules),
+        deletions=_deletions(organisation, year, rules),
+    )
+
+
+def acosav_tables(
+    cubes: AcosavCubes, period: Period, filters: dict[str, str]
+) -> tuple[list[Table], list[str]]:
+    people = cubes.people
+    tables: list[Table] = [
+        monthly_table(
+            people,
+            period,
+            filters,
+            key="survivors",
+            title=_("Survivors supported"),
+            count_title=_("Survivors"),
+        ),
+        cube_table(
+            people,
+            period,
+            filters,
+            key="sex-age",
+            title=_("Survivors by age and sex"),
+            rows="age",
+            columns="sex",
+        ),
+        cube_table(
+            people,
+            period,
+            filters,
+            key="relationship",
+            title=_("Relationship to the perpetrator"),
+            rows="relationship",
+            count_title=_("Survivors"),
+        ),
+    ]
+    if filters:
+        note = _(
+            "Harms, services and deletions are counted for all survivors only, "
+            "so they are left out of a filtered report."
+        )
+        return tables, [note]
+    n = people.count(period)
+    tables.append(
+        multi_table(
+            cubes.harms,
+            period,
+            n,
+            key="harms",
+            title=_("Harms"),
+            count_title=_("Survivors"),
+            note=_("A survivor may report several harms."),
+        )
+    )
+    tables.append(
+        multi_table(
+            cubes.services,
+            period,
+            n,
+            key="services",
+            title=_("Services given"),
+            count_title=_("Survivors"),
+            note=_("Referrals count those made (sent, accepted or completed), one per kind of service."),
+        )
+    )
+    count = _("Copies removed")
+    for key, title, axis in (
+        ("deletions-platform", _("Deletions by kind of platform"), "platform"),
+        ("deletions-request", _("Requested and proactive deletions"), "request"),
+        ("deletions-hosting", _("Deletions by where the site is hosted"), "hosting"),
+    ):
+        tables.append(
+            cube_table(cubes.deletions, period, {}, key=key, title=title, rows=axis, count_title=count)
+        )
+    return tables, []
+
+
+def acosav_yearly(
+    organisation: Organisation, period: Period, filters: dict[str, str], rules: Rules
+) -> Report:
+    tables, notes = acosav_tables(acosav_cubes(organisation, period.year, rules), period, filters)
+    return _report("acosav-yearly", organisation, period, filters, rules, tables, notes)
+
+
+def _report(
+    name: str,
+    organisation: Organisation,
+    period: Period,
+    filters: dict[str, str],
+    rules: Rules,
+    tables: list[Table],
+    notes: list[str],
+) -> Report:
+    definition = REPORTS[name]
+    return Report(
+        name=definition.name,
+        title=str(definition.title),
+        organisation=organisation.name,
+        period=str(period),
+        filters=_filter_labels(definition, filters),
+        rules=rules,
+        tables=tables,
+        notes=notes,
+    )
+
+
+def _deletions(organisation: Organisation, year: int, rules: Rules) -> Cube:
+    start, end, zone = _year(organisation, Period(year))
+    removed = Sighting.objects.filter(organisation=organisation, removed_at__gte=start, removed_at__lt=end)
+    counter = Counter((PLATFORM_KIND, REQUEST, HOSTING))
+    home = (organisation.country or "").upper()
+    rows = (
+        removed.annotate(month=ExtractMonth("removed_at", tzinfo=zone))
+        .values("month", "platform__kind", "platform__country", "source")
+        .annotate(n=Count("id"))
+    )
+    for r in rows:
+        country = (r["platform__country"] or "").upper()
+        hosting = "" if not country or not home else ("domestic" if country == home else "overseas")
+        request = "requested" if r["source"] in _REQUESTED else "proactive"
+        counter.add(r["month"], (r["platform__kind"] or "", request, hosting), r["n"])
+    return Cube.of(counter, rules, [frozenset({a.key}) for a in counter.axes])
+
+
+# --- GBVIMS monthly tables -----------------------------------------------------------------------
+
+
+def _elapsed(incident: dt.date | None, reported: dt.date) -> str:
+    if incident is None or incident > reported:
+        return UNKNOWN
+    days = (reported - incident).days
+    if days <= 3:
+        return "0-3d"
+    if days <= 5:
+        return "4-5d"
+    if days <= 14:
+        return "6-14d"
+    if days <= 31:
+        return "2w-1m"
+    return "1m+"
+
+
+@dataclass
+class GbvimsCubes:
+    incidents: Cube
+    services: Multi
+
+
+def gbvims_cubes(organisation: Organisation, year: int, rules: Rules) -> GbvimsCubes:
+    cases, zone = _cases(organisation, Period(year))
+    counted = _consenting(cases, ConsentScope.STATISTICS)
+    incidents = Counter((GBVIMS, AGE, SEX, ELAPSED))
+    tally: dict[tuple[int, str, str, str, str], int] = defaultdict(int)
+    for created, gbvims, age, sex, incident in counted.values_list(
+        "created_at", "gbvims_type", "survivor_age_band", "survivor_sex", "incident_on"
+    ):
+        local = created.astimezone(zone)
+        tally[(local.month, gbvims, age, sex, _elapsed(incident, local.date()))] += 1
+    for (month, *codes), n in tally.items():
+        incidents.add(month, codes, n)
+    return GbvimsCubes(
+        incidents=Cube.of(incidents, rules, GBVIMS_SHOWN),
+        services=Multi.of(REFERRAL_KINDS, _population(counted, zone), _referred(counted, zone), rules),
+    )
+
+
+def gbvims_tables(
+    cubes: GbvimsCubes, period: Period, filters: dict[str, str]
+) -> tuple[list[Table], list[str]]:
+    cube = cubes.incidents
+    tables = [
+        monthly_table(
+            cube, period, filters, key="incidents", title=_("Incidents reported"), count_title=_("Incidents")
+        ),
+        cube_table(
+            cube,
+            period,
+            filters,
+            key="type-age",
+            title=_("Incidents by type and age"),
+            rows="type",
+            columns="age",
+        ),
+        cube_table(
+            cube,
+            period,
+            filters,
+            key="type-sex",
+            title=_("Incidents by type and sex"),
+            rows="type",
+            columns="sex",
+        ),
+        cube_table(
+            cube,
+            period,
+            filters,
+            key="elapsed",
+            title=_("Time from incident to report"),
+            rows="elapsed",
+            count_title=_("Incidents"),
+        ),
+    ]
+    notes = [_("Only cases whose survivor agreed to be counted in statistics shared beyond the centre.")]
+    if filters:
+        notes.append(
+            _("Services are counted for all incidents only, so they are left out of a filtered report.")
+        )
+        return tables, notes
+    tables.append(
+        multi_table(
+            cubes.services,
+            period,
+            cube.count(period),
+            key="services",
+            title=_("Services referred to"),
+            count_title=_("Incidents"),
+        )
+    )
+    return tables, notes
+
+
+def gbvims_monthly(
+    organisation: Organisation, period: Period, filters: dict[str, str], rules: Rules
+) -> Report:
+    tables, notes = gbvims_tables(gbvims_cubes(organisation, period.year, rules), period, filters)
+    return _report("gbvims-monthly", organisation, period, filters, rules, tables, notes)
+
+
+REPORTS: dict[str, Definition] = {
+    d.name: d
+    for d in (
+        Definition(
+            "acosav-yearly",
+            gettext_lazy("Yearly figures (ACOSAV)"),
+            gettext_lazy(
+                "Survivors supported, harms, services and deletions, as ACOSAV reports them each year."
+            ),
+            (SEX, AGE),
+            acosav_yearly,
+        ),
+        Definition(
+            "gbvims-monthly",
+            gettext_lazy("GBVIMS incident tables"),
+            gettext_lazy("Incidents by GBVIMS type, age and sex; time to report; services referred to."),
+            (SEX, AGE),
+            gbvims_monthly,
+        ),
+    )
+}
+
+
+def make_report(
+    organisation: Organisation, name: str, period: str | Period, filters: dict[str, str], rules: Rules
+) -> Report:
+    definition = REPORTS.get(name)
+    if definition is None:
+        raise ReportError(
+            _("There is no report %(name)s; the reports are: %(names)s.")
+            % {"name": name, "names": ", ".join(REPORTS)}
+        )
+    when = period if isinstance(period, Period) else Period.parse(period)
+    return definition.build(organisation, when, _filters(definition, filters), rules)
+
+
+def parse_filters(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ReportError(_("A filter is key=value, such as sex=female; got %(item)s.") % {"item": item})
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,229 @@
+"""A year of invented history for an organisation, so that every report has something to show.
+
+Used by the demo (`haven serve --demo`), the report tests and the report benchmark.  Rows are
+written in bulk, without the actions' audit events: nothing here is a real person, and the case
+numbers say so (``HV-SYN…``).  The mix -- mostly women, mostly former partners, deletions mostly
+from sites abroad -- follows the shape of ACOSAV's published figures, not their numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from haven.web.accounts.models import Organisation
+from haven.web.cases.classification import MAPPING, AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
+from haven.web.cases.models import Case, CaseStatus, ConsentMethod, ConsentRecord, ConsentScope
+from haven.web.referrals.models import Referral, ReferralStatus, Service, ServiceKind
+from haven.web.takedown.models import Platform, PlatformKind, Sighting, SightingSource, SightingState
+
+_SEX = [(SurvivorSex.FEMALE, 74), (SurvivorSex.MALE, 17), (SurvivorSex.OTHER, 2), ("", 7)]
+_AGE = [
+    (AgeBand.UNDER_12, 1),
+    (AgeBand.FROM_12, 14),
+    (AgeBand.FROM_18, 38),
+    (AgeBand.FROM_26, 30),
+    (AgeBand.FROM_41, 9),
+    (AgeBand.FROM_61, 1),
+    ("", 7),
+]
+_RELATIONSHIP = [
+    (Relationship.FORMER_PARTNER, 30),
+    (Relationship.CURRENT_PARTNER, 8),
+    (Relationship.ACQUAINTANCE, 18),
+    (Relationship.ONLINE_CONTACT, 20),
+    (Relationship.STRANGER, 12),
+    (Relationship.FAMILY, 2),
+    (Relationship.UNKNOWN, 10),
+]
+_TYPES = [
+    (TfgbvType.NON_CONSENSUAL_DISTRIBUTION, 30),
+    (TfgbvType.ILLEGAL_FILMING, 20),
+    (TfgbvType.THREAT_TO_DISTRIBUTE, 15),
+    (TfgbvType.SYNTHETIC_IMAGERY, 12),
+    (TfgbvType.SEXTORTION, 10),
+    (TfgbvType.FEAR_OF_DISTRIBUTION, 8),
+    (TfgbvType.CYBER_SEXUAL_HARASSMENT, 5),
+]
+_HARMS_OF: dict[str, str] = {
+    TfgbvType.NON_CONSENSUAL_DISTRIBUTION: HarmType.DISTRIBUTION,
+    TfgbvType.ILLEGAL_FILMING: HarmType.ILLEGAL_FILMING,
+    TfgbvType.THREAT_TO_DISTRIBUTE: HarmType.THREATS,
+    TfgbvType.SYNTHETIC_IMAGERY: HarmType.SYNTHETIC,
+    TfgbvType.SEXTORTION: HarmType.THREATS,
+    TfgbvType.FEAR_OF_DISTRIBUTION: HarmType.FEAR_OF_DISTRIBUTION,
+}
+# (kind, hosted in the organisation's country?, share of removals)
+_PLATFORMS = [
+    (PlatformKind.ADULT, False, 40),
+    (PlatformKind.FILE_SHARING, True, 15),
+    (PlatformKind.SOCIAL, False, 15),
+    (PlatformKind.SEARCH, False, 12),
+    (PlatformKind.FORUM, True, 8),
+    (PlatformKind.HOSTING, False, 6),
+    (PlatformKind.MESSAGING, True, 3),
+    (PlatformKind.OTHER, False, 1),
+]
+_REFERRALS = [
+    (ServiceKind.PSYCHOLOGICAL, 40),
+    (ServiceKind.POLICE, 25),
+    (ServiceKind.LEGAL, 20),
+    (ServiceKind.MEDICAL, 10),
+    (ServiceKind.SHELTER, 5),
+]
+
+
+@dataclass(frozen=True)
+class History:
+    cases: int
+    sightings: int
+    removed: int
+    referrals: int
+
+
+def _pick(rng: random.Random, weighted: Sequence[tuple[str, int]]) -> str:
+    values, weights = zip(*weighted, strict=True)
+    return str(rng.choices(values, weights)[0])
+
+
+def _platforms(organisation: Organisation) -> list[tuple[Platform, int]]:
+    abroad = "US" if organisation.country != "US" else "NL"
+    out = []
+    for kind, domestic, weight in _PLATFORMS:
+        platform, _created = Platform.objects.get_or_create(
+            organisation=organisation,
+            name=f"Example {PlatformKind(kind).label.lower()} (synthetic)",
+            defaults={"kind": kind, "country": organisation.country if domestic else abroad, "example": True},
+        )
+        out.append((platform, weight))
+    return out
+
+
+def _services(organisation: Organisation) -> dict[str, Service]:
+    out: dict[str, Service] = {}
+    for kind, _weight in _REFERRALS:
+        service, _created = Service.objects.get_or_create(
+            organisation=organisation,
+            kind=kind,
+            name=f"Example {ServiceKind(kind).label.lower()} service (synthetic)",
+        )
+        out[kind] = service
+    return out
+
+
+def make_history(
+    organisation: Organisation,
+    *,
+    year: int,
+    cases: int = 400,
+    seed: int = 2026,
+    until: dt.datetime | None = None,
+) -> History:
+    """Invent ``cases`` cases opened through ``year`` (up to ``until``, if given), with consent,
+    referrals and sightings, in bulk.  Returns what was made."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    zone = zoneinfo.ZoneInfo(organisation.time_zone)
+    start = dt.datetime(year, 1, 1, tzinfo=zone)
+    end = min(dt.datetime(year + 1, 1, 1, tzinfo=zone), until or dt.datetime.max.replace(tzinfo=dt.UTC))
+    span = max(int((end - start).total_seconds()), 1)
+    platforms = _platforms(organisation)
+    services = _services(organisation)
+    tag = hashlib.sha256(f"{organisation.pk}:{year}:{seed}".encode()).hexdigest()[:4].upper()
+    made: list[Case] = []
+    opened: list[dt.datetime] = []
+    for n in range(cases):
+        when = start + dt.timedelta(seconds=rng.randrange(span))
+        kind = _pick(rng, _TYPES)
+        harms: set[str] = {_HARMS_OF[kind]} if kind in _HARMS_OF else set()
+        if rng.random() < 0.4:
+            harms.add(_pick(rng, [(h, 1) for h in HarmType.values]))
+        incident = None
+        if rng.random() < 0.85:
+            incident = (when - dt.timedelta(days=int(rng.lognormvariate(2.0, 1.4)))).date()
+        gbvims, dsa = MAPPING.get(kind, ("", ""))
+        made.append(
+            Case(
+                organisation=organisation,
+                number=f"HV-SYN{tag}{n:06d}"[:16],
+                status=rng.choice(
+                    [CaseStatus.ACTIVE, CaseStatus.MONITORING, CaseStatus.CLOSED, CaseStatus.CLOSED]
+                ),
+                tfgbv_type=kind,
+                gbvims_type=gbvims,
+                dsa_category=dsa,
+                relationship=_pick(rng, _RELATIONSHIP),
+                platforms="(synthetic)",
+                survivor_sex=_pick(rng, _SEX),
+                survivor_age_band=_pick(rng, _AGE),
+                incident_on=incident,
+                harm_types=sorted(harms, key=HarmType.values.index),
+                personal_info_leaked=rng.random() < 0.12,
+                reported_elsewhere=rng.random() < 0.05,
+            )
+        )
+        opened.append(when)
+    with transaction.atomic():
+        Case.objects.bulk_create(made, batch_size=2000)
+        for case, when in zip(made, opened, strict=True):
+            case.created_at = when
+            case.updated_at = when
+        Case.objects.bulk_update(made, ["created_at", "updated_at"], batch_size=2000)
+        consents, referrals, sightings = [], [], []
+        for case, when in zip(made, opened, strict=True):
+            for scope, share in ((ConsentScope.STATISTICS, 0.8), (ConsentScope.MONITOR, 0.6)):
+                if rng.random() < share:
+                    consents.append(
+                        ConsentRecord(case=case, scope=scope, granted=True, method=ConsentMethod.IN_PERSON)
+                    )
+            if rng.random() < 0.35:
+                for kind in {_pick(rng, _REFERRALS) for _ in range(rng.randint(1, 2))}:
+                    referrals.append(
+                        Referral(
+                            organisation=organisation,
+                            case=case,
+                            service=services[kind],
+                            status=rng.choice([ReferralStatus.SENT, ReferralStatus.COMPLETED]),
+                        )
+                    )
+            if rng.random() < 0.55:
+                for i in range(rng.randint(1, 6)):
+                    platform = rng.choices([p for p, _ in platforms], [w for _, w in platforms])[0]
+                    found = when + dt.timedelta(hours=rng.randint(1, 24 * 20))
+                    removed = found + dt.timedelta(hours=int(rng.lognormvariate(3.2, 1.0)))
+                    is_removed = rng.random() < 0.8 and removed < end
+                    url = f"https://{platform.kind}.example/{case.number.lower()}/{i}"
+                    sightings.append(
+                        Sighting(
+                            organisation=organisation,
+                            case=case,
+                            url=url,
+                            url_key=hashlib.sha256(url.encode()).hexdigest(),
+                            host=f"{platform.kind}.example",
+                            source=rng.choice(
+                                [
+                                    SightingSource.SURVIVOR,
+                                    SightingSource.COUNSELLOR,
+                                    SightingSource.MONITORING,
+                                ]
+                            ),
+                            platform=platform,
+                            state=SightingState.REMOVED if is_removed else SightingState.SENT,
+                            state_changed_at=removed if is_removed else found,
+                            removed_at=removed if is_removed else None,
+                        )
+                    )
+        ConsentRecord.objects.bulk_create(consents, batch_size=5000)
+        Referral.objects.bulk_create(referrals, batch_size=5000)
+        Sighting.objects.bulk_create(sightings, batch_size=5000)
+    return History(
+        cases=len(made),
+        sightings=len(sightings),
+        removed=sum(1 for s in sightings if s.removed_at is not None),
+        referrals=len(referrals),
+    )
