@@ -609,7 +609,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_centre_commands(commands)
     _add_peer_commands(commands)
     _add_transfer_commands(commands)
+    _add_report_command(commands)
     return parser
+
+
+def _add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    r = commands.add_parser(
+        "report",
+        help="anonymised figures: the same tables as the Reports page, as CSV, JSON or PDF",
+        description=(
+            "Print a report of an organisation's anonymised figures (counts under the threshold "
+            "hidden, with enough others that none can be worked out). NAME is one of: acosav-yearly, "
+            "gbvims-monthly. The run is recorded in the audit trail."
+        ),
+    )
+    r.add_argument("name", metavar="NAME")
+    r.add_argument("--org", required=True, help="the organisation's short name")
+    r.add_argument("--period", required=True, help="a year (2026), a quarter (2026-Q3) or a month (2026-11)")
+    r.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only survivors with this value, such as sex=female or age=18-25 (one filter at a time)",
+    )
+    r.add_argument("--format", choices=("csv", "json", "pdf"), default="csv")
+    r.add_argument("--language", choices=("en", "ko"), default="en", help="of the labels and the PDF")
+    r.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output (a PDF needs one)")
+    r.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import report
+
+    return report(args.name, args.org, args.period, args.filter, args.format, args.language, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

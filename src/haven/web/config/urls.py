@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("haven.web.monitoring.urls")),
     path("", include("haven.web.sharing.urls")),
     path("", include("haven.web.federation.urls")),
+    path("", include("haven.web.reports.urls")),
     path("", include("haven.web.cases.urls")),
 ]

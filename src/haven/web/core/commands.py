@@ -738,3 +738,59 @@ def _uuid(text: str) -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise ActionError(f"{text!r} is not an offer id") from None
+
+
+def report(
+    name: str,
+    org: str,
+    period: str,
+    filters: list[str],
+    fmt: str,
+    language: str,
+    out_path: str | None,
+    out: TextIO | None = None,
+) -> int:
+    """Print or write a report (``haven report``); 0 when written, 1 on a bad name, period or filter."""
+    out = out or sys.stdout
+    setup()
+    from django.utils import translation
+
+    from haven.web.reports.actions import produce_report
+    from haven.web.reports.pdf import render_report_pdf
+    from haven.web.reports.periods import PeriodError
+    from haven.web.reports.standard import ReportError, parse_filters
+
+    organisation = _organisation(org, "report")
+    if organisation is None:
+        return 1
+    if fmt == "pdf" and not out_path:
+        print("haven report: a PDF needs --out FILE", file=sys.stderr)
+        return 1
+    with translation.override(language):
+        try:
+            made = produce_report(
+                actor="cli",
+                organisation=organisation,
+                name=name,
+                period=period,
+                filters=parse_filters(filters),
+                output=fmt,
+            )
+        except (ReportError, PeriodError) as exc:
+            print(f"haven report: {exc}", file=sys.stderr)
+            return 1
+        if fmt == "pdf":
+            data: bytes | str = render_report_pdf(made, korean=language == "ko")
+        else:
+            data = made.to_csv() if fmt == "csv" else made.to_json()
+    if out_path is None:
+        out.write(str(data))
+        return 0
+    try:
+        with open(out_path, "wb") as fh:
+            fh.write(data if isinstance(data, bytes) else data.encode())
+    except OSError as exc:
+        print(f"haven report: cannot write {out_path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {made.title}, {made.period}, to {out_path}", file=out)
+    return 0

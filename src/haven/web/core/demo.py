@@ -18,6 +18,7 @@ from haven.web.accounts.roles import Role
 from haven.web.cases import actions
 from haven.web.cases.classification import Relationship, TfgbvType
 from haven.web.cases.models import CaseStatus, ConsentMethod, ConsentScope
+from haven.web.reports.synthetic import make_history
 from haven.web.takedown.demo import seed_takedown
 
 
@@ -126,5 +127,15 @@ def seed_demo(seed: int = 2024) -> DemoLogin | None:
             if target != CaseStatus.CLOSED:
                 cases.append(case)
         seed_takedown(actor=demo, cases=cases, rng=rng)
+        # A year and a bit of invented history, so that every report has figures to show.
+        now = timezone.now()
+        make_history(org, year=now.year - 1, cases=420, seed=seed)
+        make_history(
+            org,
+            year=now.year,
+            cases=max(int(420 * now.timetuple().tm_yday / 365), 1),
+            seed=seed + 1,
+            until=now,
+        )
         codes = _backup_codes(demo)
     return DemoLogin("demo", password, codes)

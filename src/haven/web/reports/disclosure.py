@@ -24,7 +24,9 @@ Rules (docs/reports.md says why):
   corner: nothing is recovered exactly.  Hiding more cells later only widens what an adversary must
   consider, so each move keeps protecting its cells.  Taking every total along is always possible
   for a count of 1 or more (it moves down, and its totals are at least as large), so every hidden
-  count is protected.
+  count is protected.  A hidden zero gets no move of its own: it is hidden, and often a corner of a
+  count's move, but where the published cells imply it a reader can work it out (searching moves
+  for zeros cost seconds on sparse cubes and protected few).
 * **Rounding** (optional): published counts are rounded to a base (5 by default when asked).
   Percentages are computed from the published counts, so a hidden count hides its percentage.
 
@@ -41,9 +43,9 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_THRESHOLD = 10
-# At most this many candidate moves are priced per hidden cell: the cheapest options per axis are
-# combined, and taking every total along is always among them.
-_OPTIONS_PER_AXIS = 3
+# At most about this many candidate moves are priced per hidden cell: the cheapest options per axis
+# are combined, and taking every total along is always among them.
+_COMBINATIONS = 1024
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -107,26 +109,29 @@ def _disclosive_zeros(cube: IntArray, threshold: int) -> BoolArray:
     return out
 
 
-def _axis_options(cube: IntArray, hidden: BoolArray, cell: tuple[int, ...], axis: int) -> list[int]:
-    """The indices a move may take along ``axis`` besides the cell's own, cheapest first: another
-    index (the line's total is unchanged) or the total (it moves with the cell)."""
+def _axis_options(
+    cube: IntArray, hidden: BoolArray, cell: tuple[int, ...], axis: int, budget: int
+) -> tuple[list[int], list[float]]:
+    """The indices a move may take along ``axis`` besides the cell's own -- another index (the
+    line's total is unchanged) or the total (it moves with the cell) -- and what hiding the cell
+    there would cost (nothing if it is hidden already; a total four times its count)."""
     total = cube.shape[axis] - 1
     here = cell[axis]
     where: tuple[int | slice, ...] = (*cell[:axis], slice(None), *cell[axis + 1 :])
     line = cube[where]
     line_hidden = hidden[where]
-    # Taking the total along hides a margin: dearer than pairing with a cell of the same value.
-    price = np.where(line_hidden, 0, line * np.where(np.arange(total + 1) == total, 4, 1))
+    price = np.where(line_hidden, 0.0, (line + 0.5) * np.where(np.arange(total + 1) == total, 4.0, 1.0))
     inner = np.arange(total + 1) < total
     inner[here] = False
     # The cheapest cells that hold someone, and one that holds no one (a move may raise it).
     filled = np.flatnonzero(inner & (line >= 1))
     empty = np.flatnonzero(inner & (line == 0))
-    options = [int(i) for i in filled[np.argsort(price[filled], kind="stable")][:_OPTIONS_PER_AXIS]]
-    options += [int(i) for i in empty[:1]]
+    room = budget - (1 if here != total else 0)  # the total is always an option
+    options = [int(i) for i in filled[np.argsort(price[filled], kind="stable")][: max(room - 1, 1)]]
+    options += [int(i) for i in empty[: max(room - len(options), 0)]]
     if here != total:
         options.append(total)
-    return options
+    return options, [float(price[i]) for i in options]
 
 
 def _level_weight(shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
@@ -145,23 +150,62 @@ def _best_move(
     hidden: BoolArray,
     cell: tuple[int, ...],
     weight: npt.NDArray[np.float64],
-    ceiling: int | None = None,
 ) -> IntArray | None:
     """The flat indices of the cheapest valid move's corners (the cell first), or None."""
-    per_axis = [_axis_options(cube, hidden, cell, axis) for axis in range(cube.ndim)]
+    # Options per axis such that all their combinations (at most _COMBINATIONS) are priced in full.
+    budget = min(8, max(3, int(_COMBINATIONS ** (1 / cube.ndim) + 1e-9)))
+    found = [_axis_options(cube, hidden, cell, axis, budget) for axis in range(cube.ndim)]
+    per_axis = [options for options, _prices in found]
     if any(not options for options in per_axis):
         return None
     strides = np.array([int(np.prod(cube.shape[axis + 1 :])) for axis in range(cube.ndim)], dtype=np.int64)
     here = np.array(cell, dtype=np.int64) * strides
-    others = np.array(list(itertools.product(*per_axis)), dtype=np.int64)  # (C, k): the other index per axis
-    combos = others * strides
+    totals = np.array(cube.shape, dtype=np.int64) - 1
     bits = np.array(list(itertools.product((False, True), repeat=cube.ndim)))  # (2**k, k); row 0: the cell
-    corners = np.where(bits[None, :, :], combos[:, None, :], here[None, None, :]).sum(axis=-1)  # (C, 2**k)
+    # Every combination of options, cheapest first by the sum of each axis's price: combinations are
+    # priced in full in growing batches, and the search stops at the first batch that holds a valid
+    # move.  With six axes that is a few hundred combinations priced instead of thousands.
+    sizes = tuple(len(o) for o in per_axis)
+    estimate = np.zeros(sizes)
+    for axis, (_options, prices) in enumerate(found):
+        shape = [1] * len(sizes)
+        shape[axis] = sizes[axis]
+        estimate = estimate + np.array(prices).reshape(shape)
+    ranks = np.stack(np.unravel_index(np.argsort(estimate, axis=None, kind="stable"), sizes), axis=1)
+    table = [np.array(o, dtype=np.int64) for o in per_axis]
+    batch = 4096
+    start = 0
+    while start < len(ranks):
+        chosen = ranks[start : start + batch]
+        others = np.stack([table[axis][chosen[:, axis]] for axis in range(cube.ndim)], axis=1)  # (C, k)
+        best = _cheapest(cube, hidden, cell, weight, here, strides, totals, bits, others)
+        if best is not None:
+            return best
+        start += batch
+        batch *= 4
+    return None
+
+
+def _cheapest(
+    cube: IntArray,
+    hidden: BoolArray,
+    cell: tuple[int, ...],
+    weight: npt.NDArray[np.float64],
+    here: IntArray,
+    strides: IntArray,
+    totals: IntArray,
+    bits: BoolArray,
+    others: IntArray,
+) -> IntArray | None:
+    """Of the moves that take ``others`` (one other index per axis, per row), the cheapest valid one."""
+    # Corner j of a move is the cell, moved along the axes that bit pattern j selects.
+    delta = (others - np.array(cell, dtype=np.int64)) * strides  # (C, k)
+    step = bits.T.astype(np.int64)  # (k, 2**k)
+    corners = int(here.sum()) + delta @ step  # (C, 2**k)
     values = cube.reshape(-1)[corners]
     # A pair (two inner indices) changes sign along its axis; taking the total along does not.
-    totals = np.array(cube.shape, dtype=np.int64) - 1
-    pairs = (np.array(cell) != totals)[None, :] & (others != totals[None, :])  # (C, k)
-    opposite = ((bits[None, :, :] & pairs[:, None, :]).sum(axis=-1) % 2).astype(bool)  # (C, 2**k)
+    pairs = ((np.array(cell) != totals)[None, :] & (others != totals[None, :])).astype(np.int64)  # (C, k)
+    opposite = ((pairs @ step) % 2).astype(bool)  # (C, 2**k)
     # The move must be possible in one direction at least: the cell up by one (the corners of the
     # opposite sign must give one), or down by one (the cell and the corners of its sign give one).
     # Either way every corner changes, so none of them is pinned to one value.
@@ -169,8 +213,6 @@ def _best_move(
     down = np.where(opposite, True, values >= 1).all(axis=1)
     valid = up | down
     is_hidden = hidden.reshape(-1)[corners]
-    if ceiling is not None:  # hide no count of ``ceiling`` or more that is shown now
-        valid &= ~((values >= ceiling) & ~is_hidden).any(axis=1)
     if not valid.any():
         return None
     # Hiding a total costs more than hiding a cell of the same count: totals are what readers use
@@ -210,17 +252,13 @@ def protect(
     protected = np.zeros(cube.shape, dtype=bool)
     weight = _level_weight(cube.shape)
     moves = 0
-    for flat in np.flatnonzero(primary):
+    for flat in np.flatnonzero(primary & (cube > 0)):
         cell = tuple(int(i) for i in np.unravel_index(flat, cube.shape))
         if protected[cell]:
             continue
-        # A zero is protected only with other small cells: hiding a large count or a total to
-        # keep a "no one" unsure would cost readers more than the zero could tell.
-        corners = _best_move(cube, hidden, cell, weight, rules.threshold if cube[cell] == 0 else None)
-        if corners is None:
-            # Only a zero can lack a move (a count of 1 or more can always take its totals along);
-            # it stays hidden, though the published cells may imply it (docs/reports.md).
-            continue
+        corners = _best_move(cube, hidden, cell, weight)
+        if corners is None:  # pragma: no cover - taking every total along is always a valid move
+            raise AssertionError(f"no move protects the count at {cell}")
         moves += 1
         hidden.reshape(-1)[corners] = True
         protected.reshape(-1)[corners] = True

@@ -38,7 +38,6 @@ class Table:
     total: Row | None = None
     chart: Chart = "bar"
     note: str = ""
-    percent_of: str = ""  # what the percentages are a share of, in words
 
     @property
     def empty(self) -> bool:
@@ -151,7 +150,6 @@ def cube_table(
         total=total,
         chart=chart,
         note=note,
-        percent_of=_("of all") if col_axis is None else _("of the row"),
     )
 
 
@@ -195,5 +193,4 @@ def multi_table(
         total=None,
         chart="bar",
         note=note,
-        percent_of=_("of all survivors"),
     )

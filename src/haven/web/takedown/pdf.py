@@ -13,15 +13,15 @@ from reportlab.pdfgen import canvas
 
 # Adobe's Korean CID font is part of the PDF standard's font set: readers supply the glyphs,
 # so nothing has to be shipped or embedded.
-_KOREAN = "HYSMyeongJo-Medium"
+KOREAN_FONT = "HYSMyeongJo-Medium"
 _LATIN = "Helvetica"
 _registered = False
 
 
-def _fonts() -> None:
+def register_fonts() -> None:
     global _registered
     if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(_KOREAN))
+        pdfmetrics.registerFont(UnicodeCIDFont(KOREAN_FONT))
         _registered = True
 
 
@@ -51,8 +51,8 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
 
 
 def render_pdf(title: str, body: str, *, korean: bool, footer: str = "") -> bytes:
-    _fonts()
-    font = _KOREAN if korean else _LATIN
+    register_fonts()
+    font = KOREAN_FONT if korean else _LATIN
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
     pdf.setTitle(title)

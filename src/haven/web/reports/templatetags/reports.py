@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def at(values: list[Any] | None, index: int) -> Any:
+    """``values[index]``, or None past the end (a table's percentages may be shorter than its counts)."""
+    if not values or index >= len(values):
+        return None
+    return values[index]

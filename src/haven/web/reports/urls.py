@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("reports/", views.report_page, name="report"),
+    path("reports/download", views.download, name="download"),
+]

@@ -1,0 +1,94 @@
+"""The report page (a table and a chart per section) and its downloads (CSV, JSON, PDF)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET
+
+from haven.web.accounts.decorators import staff_required, staff_user
+from haven.web.accounts.roles import Perm
+
+from .actions import produce_report
+from .charts import svg
+from .forms import ReportForm
+from .pdf import disclosure_note, render_report_pdf
+from .periods import PeriodError
+from .standard import REPORTS, ReportError
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "pdf": "application/pdf",
+}
+
+
+@require_GET
+@staff_required(Perm.VIEW_REPORTS)
+def report_page(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    form = ReportForm(request.GET or None)
+    context: dict[str, Any] = {"form": form, "reports": REPORTS.values()}
+    if form.is_valid():
+        try:
+            report = produce_report(
+                actor=user,
+                name=form.cleaned_data["report"],
+                period=form.period(),
+                filters=form.filters(),
+                output="html",
+            )
+        except (ReportError, PeriodError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            query = {k: v for k, v in request.GET.items() if k in form.fields}
+            context.update(
+                report=report,
+                sections=[
+                    {"table": table, "chart": mark_safe(svg(table, f"chart-{n}"))}  # noqa: S308 - escaped in svg()
+                    for n, table in enumerate(report.tables)
+                ],
+                disclosure=disclosure_note(report),
+                downloads=[
+                    (fmt, f"?{urlencode({**query, 'format': fmt})}") for fmt in ("csv", "json", "pdf")
+                ],
+            )
+    return render(request, "reports/report.html", context)
+
+
+@require_GET
+@staff_required(Perm.VIEW_REPORTS)
+def download(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    form = ReportForm(request.GET)
+    fmt = request.GET.get("format", "")
+    if fmt not in CONTENT_TYPES or not form.is_valid():
+        return HttpResponse(
+            "Unknown report, period, filter or format.\n", status=400, content_type="text/plain"
+        )
+    try:
+        report = produce_report(
+            actor=user,
+            name=form.cleaned_data["report"],
+            period=form.period(),
+            filters=form.filters(),
+            output=fmt,
+        )
+    except (ReportError, PeriodError) as exc:
+        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    if fmt == "csv":
+        body: bytes = report.to_csv().encode("utf-8-sig")  # a BOM, so spreadsheets read Korean right
+    elif fmt == "json":
+        body = report.to_json().encode()
+    else:
+        body = render_report_pdf(report, korean=(get_language() or "").startswith("ko"))
+    response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
+    suffix = "-".join([report.name, report.period, *(f"{k}" for k in form.filters().values())])
+    response["Content-Disposition"] = f'attachment; filename="{suffix}.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,119 @@
+"""The report page and its downloads, as an analyst uses them; who may not; bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.test import Client
+from pypdf import PdfReader
+
+from haven.web.accounts.models import Organisation
+from haven.web.audit.models import AuditEvent, EventType
+from haven.web.reports.synthetic import History
+from tests.web.accounts.twofactor import signed_in
+from tests.web.conftest import Persona, _persona
+
+YEAR = {"report": "acosav-yearly", "year": "2025", "part": "", "filter": ""}
+
+
+def _analyst(persona: Persona) -> Client:
+    return signed_in(persona.user)
+
+
+def test_an_analyst_sees_tables_and_charts_and_it_is_audited(history: History, analyst: Persona) -> None:
+    page = _analyst(analyst).get("/reports/", YEAR)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Survivors by age and sex" in html
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') >= 6
+    assert "style=" not in html.split('class="report"', 1)[1]  # the CSP forbids inline styles
+    assert f">{history.cases:,}<" in html  # the year's survivors, published
+    event = AuditEvent.objects.get(event_type=EventType.REPORT_PRODUCED)
+    assert event.summary == {"report": "acosav-yearly", "period": "2025", "filters": {}, "format": "html"}
+    assert event.actor == analyst.user
+
+
+def test_the_page_without_a_choice_lists_the_reports(analyst: Persona) -> None:
+    page = _analyst(analyst).get("/reports/")
+    assert page.status_code == 200
+    assert "GBVIMS incident tables" in page.content.decode()
+    assert not AuditEvent.objects.filter(event_type=EventType.REPORT_PRODUCED).exists()
+
+
+def test_csv_json_and_pdf_say_the_same(history: History, analyst: Persona) -> None:
+    client = _analyst(analyst)
+    query = {**YEAR, "part": "Q2", "filter": "sex=female"}
+    data = client.get("/reports/download", {**query, "format": "json"})
+    assert data.status_code == 200
+    assert data["Content-Type"] == "application/json"
+    report = json.loads(data.content)
+    assert report["period"] == "2025-Q2"
+    assert report["filters"] == {"Sex": "Female"}
+    assert report["rules"] == {"threshold": 10, "round_to": 1}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get("/reports/download", {**query, "format": "csv"}).content.decode("utf-8-sig")
+            )
+        )
+    )
+    survivors = next(t for t in report["tables"] if t["key"] == "survivors")
+    total = survivors["total"]["counts"][0]
+    (line,) = [r for r in rows if r["table"] == survivors["title"] and r["row"] == "Total"]
+    assert line["count"] == ("" if total is None else str(int(total)))
+    assert {r["hidden"] for r in rows} == {"yes", "no"}
+    assert all(r["count"] == "" for r in rows if r["hidden"] == "yes")
+    pdf = client.get("/reports/download", {**query, "format": "pdf"})
+    assert pdf["Content-Type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Survivors by age and sex" in text
+    assert "2025-Q2" in text
+    formats = [e.summary["format"] for e in AuditEvent.objects.filter(event_type=EventType.REPORT_PRODUCED)]
+    assert formats == ["json", "csv", "pdf"]
+
+
+def test_the_korean_pdf_is_set_in_the_korean_font(history: History, analyst: Persona) -> None:
+    client = _analyst(analyst)
+    client.cookies["django_language"] = "ko"
+    pdf = client.get("/reports/download", {**YEAR, "format": "pdf"}, HTTP_ACCEPT_LANGUAGE="ko")
+    assert pdf.status_code == 200
+    reader = PdfReader(io.BytesIO(pdf.content))
+    fonts = {str(f["/BaseFont"]) for page in reader.pages for f in page["/Resources"]["/Font"].values()}
+    assert any("HYSMyeongJo" in f for f in fonts), fonts
+
+
+@pytest.mark.parametrize("persona", ["counsellor", "officer", "reviewer"])
+def test_roles_without_reports_get_403(persona: str, request: pytest.FixtureRequest) -> None:
+    user: Persona = request.getfixturevalue(persona)
+    client = signed_in(user.user)
+    assert client.get("/reports/", YEAR).status_code == 403
+    assert client.get("/reports/download", {**YEAR, "format": "csv"}).status_code == 403
+    assert not AuditEvent.objects.filter(event_type=EventType.REPORT_PRODUCED).exists()
+
+
+def test_another_organisation_sees_only_its_own_figures(history: History, org_b: Organisation) -> None:
+    other = _persona("other-analyst", org_b, "analyst")
+    data = signed_in(other.user).get("/reports/download", {**YEAR, "format": "json"}).json()
+    survivors = next(t for t in data["tables"] if t["key"] == "survivors")
+    assert survivors["total"]["counts"] == [0.0]
+    assert data["organisation"] == "Centre B"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {**YEAR, "format": "xlsx"},
+        {**YEAR, "report": "nope", "format": "csv"},
+        {**YEAR, "year": "1999", "format": "csv"},
+        {**YEAR, "part": "Q5", "format": "csv"},
+        {**YEAR, "filter": "colour=red", "format": "csv"},
+        {**YEAR, "report": "gbvims-monthly", "filter": "relationship=stranger", "format": "csv"},
+    ],
+)
+def test_bad_choices_are_refused_and_nothing_is_produced(analyst: Persona, query: dict[str, str]) -> None:
+    response = _analyst(analyst).get("/reports/download", query)
+    assert response.status_code == 400
+    assert not AuditEvent.objects.filter(event_type=EventType.REPORT_PRODUCED).exists()
