@@ -620,7 +620,8 @@ def _add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         description=(
             "Print a report of an organisation's anonymised figures (counts under the threshold "
             "hidden, with enough others that none can be worked out). NAME is one of: acosav-yearly, "
-            "gbvims-monthly. The run is recorded in the audit trail."
+            "gbvims-monthly, gbvims-pooled (with the figures peer centres sent; --fetch asks them "
+            "first). The run is recorded in the audit trail."
         ),
     )
     r.add_argument("name", metavar="NAME")
@@ -636,13 +637,20 @@ def _add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     r.add_argument("--format", choices=("csv", "json", "pdf"), default="csv")
     r.add_argument("--language", choices=("en", "ko"), default="en", help="of the labels and the PDF")
     r.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output (a PDF needs one)")
+    r.add_argument(
+        "--fetch",
+        action="store_true",
+        help="for gbvims-pooled: first ask every peer centre for its figures of the period",
+    )
     r.set_defaults(handler=_cmd_report)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from haven.web.core.commands import report
 
-    return report(args.name, args.org, args.period, args.filter, args.format, args.language, args.out)
+    return report(
+        args.name, args.org, args.period, args.filter, args.format, args.language, args.out, fetch=args.fetch
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

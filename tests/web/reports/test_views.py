@@ -117,3 +117,19 @@ def test_bad_choices_are_refused_and_nothing_is_produced(analyst: Persona, query
     response = _analyst(analyst).get("/reports/download", query)
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(event_type=EventType.REPORT_PRODUCED).exists()
+
+
+def test_the_pooled_report_and_its_fetch_button(history: History, analyst: Persona) -> None:
+    client = _analyst(analyst)
+    page = client.get("/reports/", {**YEAR, "report": "gbvims-pooled"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Pooled from 1 centre:" in html
+    assert 'action="/reports/pooled/fetch"' in html
+    fetched = client.post("/reports/pooled/fetch", {"report": "gbvims-pooled", "year": "2025", "part": "Q1"})
+    assert fetched.status_code == 302
+    assert "report=gbvims-pooled" in fetched["Location"]
+    assert "part=Q1" in fetched["Location"]
+    event = AuditEvent.objects.get(event_type=EventType.FIGURES_POOLED)
+    assert event.summary == {"period": "2025-Q1", "centres": [], "failed": []}
+    assert client.get("/reports/pooled/fetch").status_code == 405

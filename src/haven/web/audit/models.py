@@ -77,6 +77,8 @@ class EventType(models.TextChoices):
     SHARING_IMPORTED = "sharing.imported", _("Signed file of shared hashes imported")
     KEYS_ROTATED = "system.keys_rotated", _("Encrypted values rewritten with the current key")
     REPORT_PRODUCED = "report.produced", _("Report produced")
+    FIGURES_POOLED = "report.figures_pooled", _("Figures fetched from other centres for pooling")
+    FIGURES_SENT = "report.figures_sent", _("Figures sent to another centre for pooling")
 
 
 class AuditEvent(models.Model):

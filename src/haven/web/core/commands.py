@@ -749,6 +749,8 @@ def report(
     language: str,
     out_path: str | None,
     out: TextIO | None = None,
+    *,
+    fetch: bool = False,
 ) -> int:
     """Print or write a report (``haven report``); 0 when written, 1 on a bad name, period or filter."""
     out = out or sys.stdout
@@ -757,7 +759,7 @@ def report(
 
     from haven.web.reports.actions import produce_report
     from haven.web.reports.pdf import render_report_pdf
-    from haven.web.reports.periods import PeriodError
+    from haven.web.reports.periods import Period, PeriodError
     from haven.web.reports.standard import ReportError, parse_filters
 
     organisation = _organisation(org, "report")
@@ -766,6 +768,17 @@ def report(
     if fmt == "pdf" and not out_path:
         print("haven report: a PDF needs --out FILE", file=sys.stderr)
         return 1
+    if fetch:
+        from haven.web.reports.pooled import fetch_figures
+
+        try:
+            when = Period.parse(period)
+        except PeriodError as exc:
+            print(f"haven report: {exc}", file=sys.stderr)
+            return 1
+        for fetched in fetch_figures(actor="cli", organisation=organisation, period=when):
+            state = f"failed: {fetched.error}" if fetched.error else "fetched"
+            print(f"figures of {fetched.centre} for {when}: {state}", file=sys.stderr)
     with translation.override(language):
         try:
             made = produce_report(

@@ -46,6 +46,8 @@ DEFAULT_THRESHOLD = 10
 # At most about this many candidate moves are priced per hidden cell: the cheapest options per axis
 # are combined, and taking every total along is always among them.
 _COMBINATIONS = 1024
+# A move dearer than this (a month's total of a few dozen people, say) makes the search look wider.
+_DEAR = 1000.0
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -145,45 +147,36 @@ def _level_weight(shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
     return weight
 
 
+def _budget(axes: int, wider: bool = False) -> int:
+    """Options per axis such that all their combinations (about _COMBINATIONS) are priced in full."""
+    budget = min(8, max(3, int(_COMBINATIONS ** (1 / axes) + 1e-9)))
+    return budget + 2 if wider else budget
+
+
 def _best_move(
     cube: IntArray,
     hidden: BoolArray,
     cell: tuple[int, ...],
     weight: npt.NDArray[np.float64],
-) -> IntArray | None:
-    """The flat indices of the cheapest valid move's corners (the cell first), or None."""
-    # Options per axis such that all their combinations (at most _COMBINATIONS) are priced in full.
-    budget = min(8, max(3, int(_COMBINATIONS ** (1 / cube.ndim) + 1e-9)))
-    found = [_axis_options(cube, hidden, cell, axis, budget) for axis in range(cube.ndim)]
-    per_axis = [options for options, _prices in found]
+    budget: int,
+) -> tuple[IntArray, float] | None:
+    """The flat indices of the cheapest valid move's corners (the cell first) and its cost, or None."""
+    per_axis = [_axis_options(cube, hidden, cell, axis, budget)[0] for axis in range(cube.ndim)]
     if any(not options for options in per_axis):
         return None
     strides = np.array([int(np.prod(cube.shape[axis + 1 :])) for axis in range(cube.ndim)], dtype=np.int64)
     here = np.array(cell, dtype=np.int64) * strides
     totals = np.array(cube.shape, dtype=np.int64) - 1
     bits = np.array(list(itertools.product((False, True), repeat=cube.ndim)))  # (2**k, k); row 0: the cell
-    # Every combination of options, cheapest first by the sum of each axis's price: combinations are
-    # priced in full in growing batches, and the search stops at the first batch that holds a valid
-    # move.  With six axes that is a few hundred combinations priced instead of thousands.
-    sizes = tuple(len(o) for o in per_axis)
-    estimate = np.zeros(sizes)
-    for axis, (_options, prices) in enumerate(found):
-        shape = [1] * len(sizes)
-        shape[axis] = sizes[axis]
-        estimate = estimate + np.array(prices).reshape(shape)
-    ranks = np.stack(np.unravel_index(np.argsort(estimate, axis=None, kind="stable"), sizes), axis=1)
-    table = [np.array(o, dtype=np.int64) for o in per_axis]
-    batch = 4096
-    start = 0
-    while start < len(ranks):
-        chosen = ranks[start : start + batch]
-        others = np.stack([table[axis][chosen[:, axis]] for axis in range(cube.ndim)], axis=1)  # (C, k)
-        best = _cheapest(cube, hidden, cell, weight, here, strides, totals, bits, others)
-        if best is not None:
-            return best
-        start += batch
-        batch *= 4
-    return None
+    combos = np.array(list(itertools.product(*per_axis)), dtype=np.int64)  # (C, k): the other index per axis
+    best: tuple[IntArray, float] | None = None
+    for start in range(0, len(combos), _COMBINATIONS):
+        found = _cheapest(
+            cube, hidden, cell, weight, here, strides, totals, bits, combos[start : start + _COMBINATIONS]
+        )
+        if found is not None and (best is None or found[1] < best[1]):
+            best = found
+    return best
 
 
 def _cheapest(
@@ -196,7 +189,7 @@ def _cheapest(
     totals: IntArray,
     bits: BoolArray,
     others: IntArray,
-) -> IntArray | None:
+) -> tuple[IntArray, float] | None:
     """Of the moves that take ``others`` (one other index per axis, per row), the cheapest valid one."""
     # Corner j of a move is the cell, moved along the axes that bit pattern j selects.
     delta = (others - np.array(cell, dtype=np.int64)) * strides  # (C, k)
@@ -212,15 +205,16 @@ def _cheapest(
     up = np.where(opposite, values >= 1, True).all(axis=1)
     down = np.where(opposite, True, values >= 1).all(axis=1)
     valid = up | down
-    is_hidden = hidden.reshape(-1)[corners]
     if not valid.any():
         return None
+    is_hidden = hidden.reshape(-1)[corners]
     # Hiding a total costs more than hiding a cell of the same count: totals are what readers use
     # most, and one hidden total hides a whole line's sum.
     cost = np.where(is_hidden, 0, (values + 0.5) * weight[corners]).sum(axis=1)
     cost = np.where(valid, cost, np.inf)
-    best: IntArray = corners[int(np.argmin(cost))]
-    return best
+    index = int(np.argmin(cost))
+    chosen: IntArray = corners[index]
+    return chosen, float(cost[index])
 
 
 def protect(
@@ -256,9 +250,16 @@ def protect(
         cell = tuple(int(i) for i in np.unravel_index(flat, cube.shape))
         if protected[cell]:
             continue
-        corners = _best_move(cube, hidden, cell, weight)
-        if corners is None:  # pragma: no cover - taking every total along is always a valid move
+        found = _best_move(cube, hidden, cell, weight, _budget(cube.ndim))
+        if found is not None and found[1] > _DEAR:
+            # Only dear moves among the usual options (a total of many people would go): look
+            # wider before giving that up.
+            wider = _best_move(cube, hidden, cell, weight, _budget(cube.ndim, wider=True))
+            if wider is not None and wider[1] < found[1]:
+                found = wider
+        if found is None:  # pragma: no cover - taking every total along is always a valid move
             raise AssertionError(f"no move protects the count at {cell}")
+        corners = found[0]
         moves += 1
         hidden.reshape(-1)[corners] = True
         protected.reshape(-1)[corners] = True

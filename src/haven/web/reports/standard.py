@@ -387,8 +387,12 @@ class GbvimsCubes:
     services: Multi
 
 
-def gbvims_cubes(organisation: Organisation, year: int, rules: Rules) -> GbvimsCubes:
+def gbvims_cubes(organisation: Organisation, year: int, rules: Rules, *, pooled: bool = False) -> GbvimsCubes:
+    """``pooled``: for figures added up across centres, without the cases also reported to another
+    centre, so that no survivor is counted twice (as Primero leaves them out)."""
     cases, zone = _cases(organisation, Period(year))
+    if pooled:
+        cases = cases.exclude(reported_elsewhere=True)
     counted = _consenting(cases, ConsentScope.STATISTICS)
     incidents = Counter((GBVIMS, AGE, SEX, ELAPSED))
     tally: dict[tuple[int, str, str, str, str], int] = defaultdict(int)
@@ -467,6 +471,12 @@ def gbvims_monthly(
     return _report("gbvims-monthly", organisation, period, filters, rules, tables, notes)
 
 
+def _pooled(organisation: Organisation, period: Period, filters: dict[str, str], rules: Rules) -> Report:
+    from .pooled import pooled_report
+
+    return pooled_report(organisation, period, rules)
+
+
 REPORTS: dict[str, Definition] = {
     d.name: d
     for d in (
@@ -485,6 +495,16 @@ REPORTS: dict[str, Definition] = {
             gettext_lazy("Incidents by GBVIMS type, age and sex; time to report; services referred to."),
             (SEX, AGE),
             gbvims_monthly,
+        ),
+        Definition(
+            "gbvims-pooled",
+            gettext_lazy("GBVIMS incident tables, pooled across centres"),
+            gettext_lazy(
+                "This centre's GBVIMS tables added up with those its peer centres sent, each suppressed "
+                "at its own centre."
+            ),
+            (),
+            _pooled,
         ),
     )
 }

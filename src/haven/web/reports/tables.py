@@ -26,6 +26,7 @@ class Row:
     label: str
     counts: list[float | None]
     percents: list[float | None] = field(default_factory=list)
+    code: str = ""  # what the row counts, in the language of no one: "female", "2026-03", "total"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Table:
     total: Row | None = None
     chart: Chart = "bar"
     note: str = ""
+    column_codes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -135,8 +137,8 @@ def cube_table(
             out.append(cube.count(period, **at))
         return out
 
-    total = Row(_("Total"), line(None))
-    table_rows = [Row(row_axis.label(code), line(code)) for code in row_codes]
+    total = Row(_("Total"), line(None), code="total")
+    table_rows = [Row(row_axis.label(code), line(code), code=code or "unknown") for code in row_codes]
     for row in [*table_rows, total]:
         # A share of the grand total, for one-column tables; of the row's total, for two-way ones.
         base = total.counts[-1] if col_axis is None else row.counts[-1]
@@ -150,6 +152,7 @@ def cube_table(
         total=total,
         chart=chart,
         note=note,
+        column_codes=[*(c or "unknown" for c in shown_cols), "total"] if col_axis else ["count"],
     )
 
 
@@ -157,8 +160,11 @@ def monthly_table(
     cube: Cube, period: Period, filters: dict[str, str], *, key: str, title: str, count_title: str
 ) -> Table:
     """The period month by month (a single row for a month's report)."""
-    rows = [Row(f"{period.year}-{m:02d}", [cube.count(month_cell(m), **filters)]) for m in period.months]
-    total = Row(_("Total"), [cube.count(period, **filters)])
+    rows = [
+        Row(f"{period.year}-{m:02d}", [cube.count(month_cell(m), **filters)], code=f"{period.year}-{m:02d}")
+        for m in period.months
+    ]
+    total = Row(_("Total"), [cube.count(period, **filters)], code="total")
     return Table(
         key=key,
         title=title,
@@ -167,6 +173,7 @@ def monthly_table(
         rows=rows,
         total=total,
         chart="line" if len(rows) > 3 else "bar",
+        column_codes=["count"],
     )
 
 
@@ -183,7 +190,7 @@ def multi_table(
     rows = []
     for code, label in multi.categories:
         count = multi.count(period, code)
-        rows.append(Row(str(label), [count], percentages([count], population)))
+        rows.append(Row(str(label), [count], percentages([count], population), code=code))
     return Table(
         key=key,
         title=title,
@@ -193,4 +200,5 @@ def multi_table(
         total=None,
         chart="bar",
         note=note,
+        column_codes=["count"],
     )

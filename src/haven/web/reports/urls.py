@@ -7,4 +7,5 @@ app_name = "reports"
 urlpatterns = [
     path("reports/", views.report_page, name="report"),
     path("reports/download", views.download, name="download"),
+    path("reports/pooled/fetch", views.fetch_pooled, name="fetch-pooled"),
 ]

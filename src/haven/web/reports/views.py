@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
@@ -19,6 +22,7 @@ from .charts import svg
 from .forms import ReportForm
 from .pdf import disclosure_note, render_report_pdf
 from .periods import PeriodError
+from .pooled import fetch_figures
 from .standard import REPORTS, ReportError
 
 CONTENT_TYPES = {
@@ -92,3 +96,33 @@ def download(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{suffix}.{fmt}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@staff_required(Perm.VIEW_REPORTS)
+def fetch_pooled(request: HttpRequest) -> HttpResponse:
+    """Ask every peer centre for its figures of the chosen period, then show the pooled report."""
+    user = staff_user(request)
+    form = ReportForm(request.POST)
+    if not form.is_valid() or user.organisation is None:
+        messages.error(request, _("Choose a year and a period first."))
+        return redirect("reports:report")
+    period = form.period()
+    results = fetch_figures(actor=user, organisation=user.organisation, period=period)
+    for result in results:
+        if result.error:
+            messages.error(
+                request, _("%(centre)s: %(error)s") % {"centre": result.centre, "error": result.error}
+            )
+    fetched = sum(1 for r in results if not r.error)
+    messages.success(
+        request,
+        ngettext(
+            "Figures for %(period)s from %(n)d centre.", "Figures for %(period)s from %(n)d centres.", fetched
+        )
+        % {"period": period, "n": fetched},
+    )
+    query = {k: request.POST.get(k, "") for k in ("year", "part")}
+    return redirect(
+        f"{reverse('reports:report')}?{urlencode({'report': 'gbvims-pooled', **query, 'filter': ''})}"
+    )
