@@ -196,6 +196,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
 
     from haven.web.federation.tasks import sweep as federation_sweep
     from haven.web.monitoring.tasks import sweep as monitoring_sweep
+    from haven.web.reports.tasks import sweep as reports_sweep
     from haven.web.sharing.tasks import sweep as sharing_sweep
     from haven.web.takedown.tasks import sweep as takedown_sweep
 
@@ -206,6 +207,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     monitoring_sweep.enqueue()
     sharing_sweep.enqueue()
     federation_sweep.enqueue()
+    reports_sweep.enqueue()
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]

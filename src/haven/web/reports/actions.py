@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone, translation
 
 from haven.web.accounts.models import Organisation
 from haven.web.accounts.roles import Perm
@@ -51,3 +54,54 @@ def produce_report(
             summary={"report": name, "period": report.period, "filters": report.filters, "format": output},
         )
     return report
+
+
+MONTHLY = ("acosav-yearly", "gbvims-monthly")
+
+
+def previous_month(organisation: Organisation, now: dt.datetime | None = None) -> Period:
+    local = timezone.localtime(now or timezone.now(), zoneinfo.ZoneInfo(organisation.time_zone))
+    return Period(local.year, month=local.month).previous()
+
+
+def store_monthly_reports(*, now: dt.datetime | None = None) -> int:
+    """On the 1st of a month (or the first sweep after it), make each organisation's reports for the
+    month before and keep them for download, in every language; each one is audited.  A centre with
+    peer centres fetches their figures first and keeps the pooled tables too.  Returns how many."""
+    from .models import StoredReport
+    from .pooled import fetch_figures
+
+    made = 0
+    for organisation in Organisation.objects.order_by("pk"):
+        period = previous_month(organisation, now)
+        names = list(MONTHLY)
+        if _has_peers(organisation):
+            names.append("gbvims-pooled")
+        for name in names:
+            if StoredReport.objects.filter(organisation=organisation, name=name, period=str(period)).exists():
+                continue
+            if name == "gbvims-pooled":
+                fetch_figures(actor="worker", organisation=organisation, period=period)
+            data = {}
+            for language, _label in settings.LANGUAGES:
+                with translation.override(language):
+                    data[language] = make_report(organisation, name, period, {}, rules()).as_dict()
+            with transaction.atomic():
+                _stored, created = StoredReport.objects.get_or_create(
+                    organisation=organisation, name=name, period=str(period), defaults={"data": data}
+                )
+                if created:
+                    append(
+                        actor="worker",
+                        event_type=EventType.REPORT_PRODUCED,
+                        organisation=organisation,
+                        summary={"report": name, "period": str(period), "filters": {}, "format": "stored"},
+                    )
+                    made += 1
+    return made
+
+
+def _has_peers(organisation: Organisation) -> bool:
+    from haven.web.federation.models import Peer
+
+    return Peer.objects.filter(organisation=organisation, active=True).exclude(url="").exists()

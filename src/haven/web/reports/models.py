@@ -19,3 +19,27 @@ class PooledFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.peer_id} {self.period}"
+
+
+class StoredReport(models.Model):
+    """A report the worker made on the 1st of a month for the month before, kept for download.
+
+    ``data`` holds the report as published (suppressed counts only), once per language.
+    """
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=32)
+    period = models.CharField(max_length=7)
+    data = models.JSONField()  # {"en": Report.as_dict(), "ko": ...}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "name", "period"], name="one_stored_report_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.period}"

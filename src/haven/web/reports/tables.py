@@ -65,6 +65,41 @@ class Report:
         out["rules"] = {"threshold": self.rules.threshold, "round_to": self.rules.round_to}
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report from :meth:`as_dict` (a kept monthly report)."""
+
+        def row(r: dict[str, Any]) -> Row:
+            return Row(
+                label=r["label"], counts=r["counts"], percents=r.get("percents", []), code=r.get("code", "")
+            )
+
+        tables = [
+            Table(
+                key=t["key"],
+                title=t["title"],
+                row_title=t["row_title"],
+                columns=t["columns"],
+                rows=[row(r) for r in t["rows"]],
+                total=row(t["total"]) if t.get("total") else None,
+                chart=t.get("chart", "bar"),
+                note=t.get("note", ""),
+                column_codes=t.get("column_codes", []),
+            )
+            for t in data["tables"]
+        ]
+        return cls(
+            name=data["name"],
+            title=data["title"],
+            organisation=data["organisation"],
+            period=data["period"],
+            filters=data.get("filters", {}),
+            rules=Rules(**data["rules"]),
+            tables=tables,
+            notes=data.get("notes", []),
+            generated_at=data.get("generated_at", ""),
+        )
+
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n"
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("reports/", views.report_page, name="report"),
     path("reports/download", views.download, name="download"),
     path("reports/pooled/fetch", views.fetch_pooled, name="fetch-pooled"),
+    path("reports/kept/<int:pk>", views.stored, name="stored"),
 ]

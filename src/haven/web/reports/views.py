@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,14 +17,21 @@ from django.views.decorators.http import require_GET, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
+from haven.web.audit.chain import append
+from haven.web.audit.models import EventType
+from haven.web.core.access import own_or_404
 
 from .actions import produce_report
 from .charts import svg
 from .forms import ReportForm
+from .models import StoredReport
 from .pdf import disclosure_note, render_report_pdf
 from .periods import PeriodError
 from .pooled import fetch_figures
 from .standard import REPORTS, ReportError
+from .tables import Report
+
+STORED_SHOWN = 36
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -37,7 +45,11 @@ CONTENT_TYPES = {
 def report_page(request: HttpRequest) -> HttpResponse:
     user = staff_user(request)
     form = ReportForm(request.GET or None)
-    context: dict[str, Any] = {"form": form, "reports": REPORTS.values()}
+    context: dict[str, Any] = {
+        "form": form,
+        "reports": REPORTS.values(),
+        "stored": StoredReport.objects.filter(organisation=user.organisation)[:STORED_SHOWN],
+    }
     if form.is_valid():
         try:
             report = produce_report(
@@ -85,6 +97,10 @@ def download(request: HttpRequest) -> HttpResponse:
         )
     except (ReportError, PeriodError) as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    return _file(report, fmt, "-".join([report.name, report.period, *form.filters().values()]))
+
+
+def _file(report: Report, fmt: str, name: str) -> HttpResponse:
     if fmt == "csv":
         body: bytes = report.to_csv().encode("utf-8-sig")  # a BOM, so spreadsheets read Korean right
     elif fmt == "json":
@@ -92,10 +108,38 @@ def download(request: HttpRequest) -> HttpResponse:
     else:
         body = render_report_pdf(report, korean=(get_language() or "").startswith("ko"))
     response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
-    suffix = "-".join([report.name, report.period, *(f"{k}" for k in form.filters().values())])
-    response["Content-Disposition"] = f'attachment; filename="{suffix}.{fmt}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_GET
+@staff_required(Perm.VIEW_REPORTS)
+def stored(request: HttpRequest, pk: int) -> HttpResponse:
+    """A monthly report the worker kept, in the page's language where it was made in it."""
+    user = staff_user(request)
+    kept = own_or_404(user, StoredReport, pk)
+    fmt = request.GET.get("format", "")
+    if fmt not in CONTENT_TYPES:
+        return HttpResponse("Unknown format.\n", status=400, content_type="text/plain")
+    language = (get_language() or "en")[:2]
+    report = Report.from_dict(
+        kept.data.get(language) or kept.data.get("en") or next(iter(kept.data.values()))
+    )
+    with transaction.atomic():
+        append(
+            actor=user,
+            event_type=EventType.REPORT_PRODUCED,
+            organisation=user.organisation_id,
+            summary={
+                "report": kept.name,
+                "period": kept.period,
+                "filters": {},
+                "format": fmt,
+                "kept": kept.pk,
+            },
+        )
+    return _file(report, fmt, f"{kept.name}-{kept.period}")
 
 
 @require_POST

@@ -13,3 +13,9 @@ def at(values: list[Any] | None, index: int) -> Any:
     if not values or index >= len(values):
         return None
     return values[index]
+
+
+@register.filter
+def make_list_of_words(text: str) -> list[str]:
+    """``"csv json pdf"`` as ``["csv", "json", "pdf"]``."""
+    return text.split()
