@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zoneinfo
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from pypdf import PdfReader
 
 from haven.web.accounts.models import Organisation
 from haven.web.audit.models import AuditEvent, EventType
 from haven.web.reports.synthetic import History
+from haven.web.takedown.models import Notice
 from tests.web.accounts.twofactor import signed_in
 from tests.web.conftest import Persona, _persona
 
@@ -133,3 +136,27 @@ def test_the_pooled_report_and_its_fetch_button(history: History, analyst: Perso
     event = AuditEvent.objects.get(event_type=EventType.FIGURES_POOLED)
     assert event.summary == {"period": "2025-Q1", "centres": [], "failed": []}
     assert client.get("/reports/pooled/fetch").status_code == 405
+
+
+def test_takedown_performance_by_platform(history: History, analyst: Persona) -> None:
+    data = (
+        _analyst(analyst)
+        .get("/reports/download", {**YEAR, "report": "takedown-platforms", "format": "json"})
+        .json()
+    )
+    tables = {t["key"]: t for t in data["tables"]}
+    assert set(tables) == {"platform-outcome", "timing", "regime-outcome", "escalations", "reappeared"}
+    outcome = tables["platform-outcome"]
+    with timezone.override(zoneinfo.ZoneInfo("Asia/Seoul")):
+        sent_in_2025 = Notice.objects.filter(sent_at__year=2025).count()
+    assert 0 < sent_in_2025 <= history.notices
+    assert outcome["total"]["counts"][-1] == sent_in_2025
+    # Medians only where a platform removed copies for at least 10 notices; shares are percentages.
+    timing = tables["timing"]["rows"]
+    assert any(row["counts"][1] is not None for row in timing)
+    for row in timing:
+        median, p90, share = row["counts"][1:]
+        assert (median is None) == (p90 is None)
+        if median is not None:
+            assert 0 < median <= p90
+        assert share is None or 0 <= share <= 100

@@ -84,7 +84,10 @@ class Case(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["organisation", "status"])]
+        indexes = [
+            models.Index(fields=["organisation", "status"]),
+            models.Index(fields=["organisation", "created_at"]),  # reports count a year of cases
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -164,6 +167,8 @@ class ConsentRecord(models.Model):
 
     class Meta:
         ordering = ["recorded_at", "id"]
+        # The current consent of a scope is the latest record: reports ask it of every case.
+        indexes = [models.Index(fields=["case", "scope", "recorded_at"])]
 
     def __str__(self) -> str:
         return f"{self.scope} {'granted' if self.granted else 'withdrawn'}"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import ExtractMonth
 from django.utils.functional import Promise
@@ -38,7 +39,7 @@ from haven.web.takedown.models import PlatformKind, Sighting, SightingSource
 from .cubes import UNKNOWN, Axis, Counter, Cube, Multi, monthly
 from .disclosure import Rules
 from .periods import Period
-from .tables import Report, Table, cube_table, monthly_table, multi_table
+from .tables import Report, Row, Table, cube_table, monthly_table, multi_table
 
 NOT_KNOWN = gettext_lazy("Not known")
 
@@ -164,6 +165,24 @@ def _referred(cases: QuerySet[Case], zone: zoneinfo.ZoneInfo) -> dict[str, np.nd
     return {kind: monthly(pairs) for kind, pairs in out.items()}
 
 
+def _harms(cases: QuerySet[Case], zone: zoneinfo.ZoneInfo) -> dict[str, np.ndarray]:
+    """Per harm (several per survivor) and for leaked personal information: survivors by month."""
+    out = {"personal_info": _population(cases.filter(personal_info_leaked=True), zone)}
+    if connection.vendor == "postgresql":  # jsonb containment, counted in the database
+        for kind in HarmType.values:
+            out[kind] = _population(cases.filter(harm_types__contains=[kind]), zone)
+        return out
+    # SQLite's JSON has no containment lookup: read the lists (a year of a small centre).
+    tally: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for month, kinds in cases.annotate(month=ExtractMonth("created_at", tzinfo=zone)).values_list(
+        "month", "harm_types"
+    ):
+        for kind in kinds or ():
+            tally[kind].append((month, 1))
+    out.update({kind: monthly(pairs) for kind, pairs in tally.items()})
+    return out
+
+
 def _filters(definition: Definition, asked: dict[str, str]) -> dict[str, str]:
     allowed = {axis.key: axis for axis in definition.filters}
     if len(asked) > 1:
@@ -219,15 +238,7 @@ def acosav_cubes(organisation: Organisation, year: int, rules: Rules) -> AcosavC
         relationship = "" if r["relationship"] in ("", Relationship.UNKNOWN) else r["relationship"]
         survivors.add(r["month"], (r["survivor_sex"], r["survivor_age_band"], relationship), r["n"])
     population = _population(cases, zone)
-    # Harms (several per survivor) and personal information leaked.
-    harms: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for month, kinds, leaked in cases.annotate(month=ExtractMonth("created_at", tzinfo=zone)).values_list(
-        "month", "harm_types", "personal_info_leaked"
-    ):
-        for kind in kinds or ():
-            harms[kind].append((month, 1))
-        if leaked:
-            harms["personal_info"].append((month, 1))
+    harms = _harms(cases, zone)
     # Services: deletion support, monitoring, and referrals made by kind of service.
     with_sightings = cases.filter(Exists(Sighting.objects.filter(case=OuterRef("pk"))))
     services = {
@@ -237,7 +248,7 @@ def acosav_cubes(organisation: Organisation, year: int, rules: Rules) -> AcosavC
     }
     return AcosavCubes(
         people=Cube.of(survivors, rules, ACOSAV_SHOWN),
-        harms=Multi.of(HARM_CATEGORIES, population, {k: monthly(v) for k, v in harms.items()}, rules),
+        harms=Multi.of(HARM_CATEGORIES, population, harms, rules),
         services=Multi.of(SERVICE_CATEGORIES, population, services, rules),
         deletions=_deletions(organisation, year, rules),
     )
@@ -531,3 +542,211 @@ def parse_filters(items: list[str] | tuple[str, ...]) -> dict[str, str]:
             raise ReportError(_("A filter is key=value, such as sex=female; got %(item)s.") % {"item": item})
         out[key.strip()] = value.strip()
     return out
+
+
+# --- takedown performance by platform -------------------------------------------------------------
+
+OUTCOME = Axis(
+    "outcome",
+    gettext_lazy("Outcome"),
+    (
+        ("in_time", gettext_lazy("Removed in time")),
+        ("late", gettext_lazy("Removed after the deadline")),
+        ("refused", gettext_lazy("Refused")),
+        ("no_response", gettext_lazy("No response by the deadline")),
+        ("open", gettext_lazy("Waiting, deadline not passed")),
+    ),
+)
+_PAST_DEADLINE = ("late", "no_response")
+
+
+def _regime_axis() -> Axis:
+    from haven.web.takedown.regimes import choices
+
+    return Axis("regime", gettext_lazy("Legal regime"), (*choices(), (UNKNOWN, NOT_KNOWN)))
+
+
+def _platform_axis(organisation: Organisation) -> Axis:
+    from haven.web.takedown.models import Platform
+
+    platforms = Platform.objects.filter(organisation=organisation).order_by("name").values_list("pk", "name")
+    return Axis(
+        "platform",
+        gettext_lazy("Platform"),
+        (*((str(pk), name) for pk, name in platforms), (UNKNOWN, gettext_lazy("Not in the directory"))),
+    )
+
+
+@dataclass
+class TakedownCubes:
+    notices: Cube
+    escalations: Multi
+    reappeared: Cube
+    hours: dict[str, list[float]]  # platform code -> hours from sending to removal, per removed notice
+
+
+def takedown_cubes(
+    organisation: Organisation, year: int, rules: Rules, *, now: dt.datetime | None = None
+) -> TakedownCubes:
+    from django.utils import timezone
+
+    from haven.web.takedown.models import Notice, SightingState
+
+    now = now or timezone.now()
+    start, end, zone = _year(organisation, Period(year))
+    platform, regime = _platform_axis(organisation), _regime_axis()
+    counter = Counter((platform, OUTCOME, regime))
+    escalated: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    population: list[tuple[int, int]] = []
+    hours: dict[str, list[float]] = defaultdict(list)
+    sent = Notice.objects.filter(organisation=organisation, sent_at__gte=start, sent_at__lt=end)
+    # Each notice's sightings, in one query: (removed at, refused?) per sighting.
+    members: dict[int, list[tuple[dt.datetime | None, bool]]] = defaultdict(list)
+    links = Notice.sightings.through.objects.filter(notice__in=sent.values("pk"))
+    for notice_id, gone, state in links.values_list("notice_id", "sighting__removed_at", "sighting__state"):
+        members[notice_id].append((gone, state == SightingState.REFUSED))
+    for pk, platform_id, regime_code, sent_at, deadline, action, escalation_of in sent.values_list(
+        "pk", "platform_id", "regime", "sent_at", "deadline_at", "action_taken", "escalation_of_id"
+    ):
+        if sent_at is None:  # pragma: no cover - the filter asks for a sending time
+            continue
+        month = sent_at.astimezone(zone).month
+        sightings = members.get(pk, [])
+        removed = [gone for gone, _refused in sightings if gone is not None]
+        code = str(platform_id or "")
+        if sightings and len(removed) == len(sightings):
+            when = max(removed)
+            outcome = "in_time" if deadline is None or when <= deadline else "late"
+            hours[code].append((when - sent_at).total_seconds() / 3600)
+        elif action == "no" or any(refused for _gone, refused in sightings):
+            outcome = "refused"
+        elif deadline is not None and now > deadline:
+            outcome = "no_response"
+        else:
+            outcome = "open"
+        counter.add(month, (code, outcome, regime_code or ""))
+        population.append((month, 1))
+        if escalation_of is not None:
+            escalated[code].append((month, 1))
+    # A copy that came back: a sighting on a platform after an earlier copy of the same case there
+    # was removed (found by a recheck, monitoring or anyone).
+    again = Counter((platform,))
+    removed_at: dict[tuple[int, int | None], dt.datetime] = {}
+    rows = Sighting.objects.filter(organisation=organisation, created_at__lt=end).order_by("created_at")
+    for case_id, platform_id, created, gone in rows.values_list(
+        "case_id", "platform_id", "created_at", "removed_at"
+    ):
+        first_removal = removed_at.get((case_id, platform_id))
+        if first_removal is not None and created > first_removal and created >= start:
+            again.add(created.astimezone(zone).month, (str(platform_id or ""),))
+        if gone is not None and (first_removal is None or gone < first_removal):
+            removed_at[(case_id, platform_id)] = gone
+    return TakedownCubes(
+        notices=Cube.of(
+            counter, rules, [frozenset({"platform", "outcome"}), frozenset({"regime", "outcome"})]
+        ),
+        escalations=Multi.of(
+            platform.choices, monthly(population), {k: monthly(v) for k, v in escalated.items()}, rules
+        ),
+        reappeared=Cube.of(again, rules, [frozenset({"platform"})]),
+        hours=dict(hours),
+    )
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(round(q * (len(ordered) - 1)), len(ordered) - 1)
+    return ordered[index]
+
+
+def takedown_tables(cubes: TakedownCubes, period: Period, threshold: int) -> tuple[list[Table], list[str]]:
+    notices = cubes.notices
+    platform = notices.axis("platform")
+    by_outcome = cube_table(
+        notices,
+        period,
+        {},
+        key="platform-outcome",
+        title=_("Notices by platform and outcome"),
+        rows="platform",
+        columns="outcome",
+    )
+    by_regime = cube_table(
+        notices,
+        period,
+        {},
+        key="regime-outcome",
+        title=_("Notices by legal regime and outcome"),
+        rows="regime",
+        columns="outcome",
+    )
+    # Past the deadline and time to removal, per platform, from what is published.
+    timing_rows = []
+    for code in platform.codes:
+        sent = notices.count(period, platform=code)
+        parts = [notices.count(period, platform=code, outcome=o) for o in _PAST_DEADLINE]
+        removed_parts = [notices.count(period, platform=code, outcome=o) for o in ("in_time", "late")]
+        past = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        removed = (
+            None if any(p is None for p in removed_parts) else sum(p for p in removed_parts if p is not None)
+        )
+        # Hours only for a year's report and a platform with enough removals that one notice's
+        # time cannot be told from them (a median of many says nothing about one).
+        values = cubes.hours.get(code, []) if period.kind == "year" else []
+        median = p90 = None
+        if len(values) >= threshold:
+            median, p90 = round(_quantile(values, 0.5), 1), round(_quantile(values, 0.9), 1)
+        share = None if past is None or not sent else round(100.0 * past / sent, 1)
+        timing_rows.append(Row(platform.label(code), [removed, median, p90, share], code=code or "unknown"))
+    timing = Table(
+        key="timing",
+        title=_("Time to removal and notices past the legal deadline"),
+        row_title=str(platform.title),
+        columns=[_("Removed"), _("Median hours"), _("90th percentile hours"), _("Past the deadline (%)")],
+        rows=timing_rows,
+        chart="",
+        note=_(
+            "Hours are shown for a year's report only, where a platform removed copies for at least "
+            "%(n)d notices. The deadline is each notice's own, from its legal regime (48 hours under "
+            "the TAKE IT DOWN Act)."
+        )
+        % {"n": threshold},
+        column_codes=["removed", "median_hours", "p90_hours", "past_deadline_percent"],
+    )
+    escalations = multi_table(
+        cubes.escalations,
+        period,
+        notices.count(period),
+        key="escalations",
+        title=_("Escalations by platform"),
+        count_title=_("Escalations"),
+    )
+    reappeared = cube_table(
+        cubes.reappeared,
+        period,
+        {},
+        key="reappeared",
+        title=_("Copies that came back after a removal"),
+        rows="platform",
+        count_title=_("Copies"),
+    )
+    return [by_outcome, timing, by_regime, escalations, reappeared], []
+
+
+def takedown_platforms(
+    organisation: Organisation, period: Period, filters: dict[str, str], rules: Rules
+) -> Report:
+    tables, notes = takedown_tables(takedown_cubes(organisation, period.year, rules), period, rules.threshold)
+    return _report("takedown-platforms", organisation, period, filters, rules, tables, notes)
+
+
+REPORTS["takedown-platforms"] = Definition(
+    "takedown-platforms",
+    gettext_lazy("Takedown performance by platform"),
+    gettext_lazy(
+        "Notices sent and what came of them, per platform and legal regime: removal in time or late, "
+        "refusals, no response, time to removal, escalations and copies that came back."
+    ),
+    (),
+    takedown_platforms,
+)

@@ -85,6 +85,7 @@ class History:
     sightings: int
     removed: int
     referrals: int
+    notices: int = 0
 
 
 def _pick(rng: random.Random, weighted: Sequence[tuple[str, int]]) -> str:
@@ -175,6 +176,7 @@ def make_history(
             case.updated_at = when
         Case.objects.bulk_update(made, ["created_at", "updated_at"], batch_size=2000)
         consents, referrals, sightings = [], [], []
+        found_at: list[dt.datetime] = []
         for case, when in zip(made, opened, strict=True):
             for scope, share in ((ConsentScope.STATISTICS, 0.8), (ConsentScope.MONITOR, 0.6)):
                 if rng.random() < share:
@@ -198,6 +200,7 @@ def make_history(
                     removed = found + dt.timedelta(hours=int(rng.lognormvariate(3.2, 1.0)))
                     is_removed = rng.random() < 0.8 and removed < end
                     url = f"https://{platform.kind}.example/{case.number.lower()}/{i}"
+                    found_at.append(found)
                     sightings.append(
                         Sighting(
                             organisation=organisation,
@@ -221,9 +224,106 @@ def make_history(
         ConsentRecord.objects.bulk_create(consents, batch_size=5000)
         Referral.objects.bulk_create(referrals, batch_size=5000)
         Sighting.objects.bulk_create(sightings, batch_size=5000)
+        for sighting, when in zip(sightings, found_at, strict=True):
+            sighting.created_at = when
+        Sighting.objects.bulk_update(sightings, ["created_at"], batch_size=5000)
+        notices = _notices(organisation, sightings, rng, end)
     return History(
         cases=len(made),
         sightings=len(sightings),
         removed=sum(1 for s in sightings if s.removed_at is not None),
         referrals=len(referrals),
+        notices=notices,
     )
+
+
+# (regime, its deadline in hours or None, share)
+_REGIMES = [("take_it_down", 48, 30), ("kr_deletion", 24, 30), ("dsa", None, 20), ("policy", None, 20)]
+
+
+def _notices(
+    organisation: Organisation, sightings: list[Sighting], rng: random.Random, end: dt.datetime
+) -> int:
+    """One notice per case and platform, sent a few hours after the first sighting there; some
+    unanswered ones escalated.  The body is a placeholder, encrypted as real ones are."""
+    from haven.web.core import crypto
+    from haven.web.takedown.actions import NOTICE_BODY
+    from haven.web.takedown.models import ActionTaken, Notice, NoticeState
+
+    groups: dict[tuple[int, int | None], list[Sighting]] = {}
+    for sighting in sightings:
+        groups.setdefault((sighting.case_id, sighting.platform_id), []).append(sighting)
+    body = crypto.encrypt("(synthetic notice: no real person)", NOTICE_BODY)
+    made: list[Notice] = []
+    members: list[list[Sighting]] = []
+    escalations: list[tuple[int, Notice]] = []
+    for (_case, _platform), group in groups.items():
+        found = min(s.created_at for s in group)
+        sent = found + dt.timedelta(hours=rng.randint(1, 6))
+        removals = [s.removed_at for s in group if s.removed_at is not None]
+        if removals:
+            sent = min(sent, min(removals) - dt.timedelta(minutes=30))
+        code, hours, _share = rng.choices(_REGIMES, [r[2] for r in _REGIMES])[0]
+        removed = all(s.removed_at is not None for s in group)
+        refused = not removed and rng.random() < 0.15
+        notice = Notice(
+            organisation=organisation,
+            case_id=group[0].case_id,
+            platform_id=group[0].platform_id,
+            regime=code,
+            language="en",
+            recipient="abuse@example.org",
+            subject="(synthetic)",
+            body_encrypted=body,
+            state=NoticeState.CLOSED if removed or refused else NoticeState.SENT,
+            sent_via="email",
+            sent_at=sent,
+            deadline_at=sent + dt.timedelta(hours=hours or 72),
+            action_taken=ActionTaken.YES if removed else ActionTaken.NO if refused else ActionTaken.UNKNOWN,
+            closed_at=max(s.removed_at for s in group if s.removed_at) if removed else None,
+        )
+        made.append(notice)
+        members.append(group)
+        if (
+            not removed
+            and not refused
+            and rng.random() < 0.5
+            and notice.deadline_at
+            and notice.deadline_at < end
+        ):
+            escalations.append((len(made) - 1, notice))
+    Notice.objects.bulk_create(made, batch_size=2000)
+    followed = []
+    for index, notice in escalations:
+        deadline = notice.deadline_at or notice.sent_at or end
+        followed.append(
+            Notice(
+                organisation=organisation,
+                case_id=notice.case_id,
+                platform_id=notice.platform_id,
+                regime=notice.regime,
+                language="en",
+                recipient="legal@example.org",
+                subject="(synthetic escalation)",
+                body_encrypted=body,
+                state=NoticeState.SENT,
+                escalation_of=made[index],
+                sent_via="email",
+                sent_at=deadline + dt.timedelta(hours=rng.randint(1, 48)),
+                deadline_at=deadline + dt.timedelta(days=7),
+            )
+        )
+    Notice.objects.bulk_create(followed, batch_size=2000)
+    through = Notice.sightings.through
+    links = [
+        through(notice_id=n.pk, sighting_id=s.pk)
+        for n, group in zip(made, members, strict=True)
+        for s in group
+    ]
+    links += [
+        through(notice_id=f.pk, sighting_id=s.pk)
+        for (i, _n), f in zip(escalations, followed, strict=True)
+        for s in members[i]
+    ]
+    through.objects.bulk_create(links, batch_size=5000)
+    return len(made) + len(followed)
