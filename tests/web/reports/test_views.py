@@ -160,3 +160,20 @@ def test_takedown_performance_by_platform(history: History, analyst: Persona) ->
         if median is not None:
             assert 0 < median <= p90
         assert share is None or 0 <= share <= 100
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(
+    history: History, analyst: Persona, org_a: Organisation
+) -> None:
+    from haven.web.takedown.models import Platform
+
+    Platform.objects.filter(organisation=org_a).update(name='=HYPERLINK("http://evil.example")')
+    text = (
+        _analyst(analyst)
+        .get("/reports/download", {**YEAR, "report": "takedown-platforms", "format": "csv"})
+        .content.decode("utf-8-sig")
+    )
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows
+    assert all(not r[k].startswith(("=", "+", "@")) for r in rows for k in ("table", "row", "column"))
+    assert any(r["row"].startswith("'=HYPERLINK") for r in rows)

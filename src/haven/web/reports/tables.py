@@ -120,16 +120,21 @@ class Report:
                         [
                             self.name,
                             self.period,
-                            filters,
-                            table.title,
-                            row.label,
-                            column,
+                            _cell_text(filters),
+                            _cell_text(table.title),
+                            _cell_text(row.label),
+                            _cell_text(column),
                             "" if count is None else _number(count),
                             "" if percent is None else f"{percent:.1f}",
                             "yes" if count is None else "no",
                         ]
                     )
         return buffer.getvalue()
+
+
+def _cell_text(text: str) -> str:
+    """Text a spreadsheet will not run as a formula (a platform's name is typed by staff)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _number(value: float) -> str:
