@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_hashing.py
 	$(BIN)/python benchmarks/bench_sharing.py --pg $(PG_URL)
 	$(BIN)/python benchmarks/bench_federation.py --pg $(PG_URL)
+	$(BIN)/python benchmarks/bench_reports.py --pg $(PG_URL)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -37,10 +37,18 @@ class Axis:
         return tuple(code for code, _ in self.choices)
 
     def position(self, code: str) -> int:
-        try:
-            return self.codes.index(code)
-        except ValueError:
-            return self.codes.index(UNKNOWN) if UNKNOWN in self.codes else -1
+        positions = self._positions()
+        found = positions.get(code)
+        if found is None:
+            return positions.get(UNKNOWN, -1)
+        return found
+
+    def _positions(self) -> dict[str, int]:
+        cached: dict[str, int] | None = self.__dict__.get("_cached_positions")
+        if cached is None:
+            cached = {code: n for n, code in enumerate(self.codes)}
+            object.__setattr__(self, "_cached_positions", cached)
+        return cached
 
     def label(self, code: str) -> str:
         return str(dict(self.choices).get(code, code))
