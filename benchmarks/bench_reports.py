@@ -8,8 +8,8 @@ on the same data, each as the median of ``--repeat`` runs after one warm-up:
    suppression (``disclosure.protect`` of every cube), and the whole report as the page makes it;
 2. the same for a quarter with a filter (sex=female): it reads the same cubes, so costs the same;
 3. ``gbvims-monthly`` for a month;
-4. the baseline a report without disclosure control would run: the same ``GROUP BY`` queries alone
-   (the ratio is what safety costs on top of counting);
+4. the baseline a report without disclosure control would be: the same report with suppression
+   switched off (the ratio is what safety costs on top of counting);
 5. how much is hidden: the share of the yearly tables' cells, and whether the year's total is shown.
 
 No peer tool can run here on the same data: Primero's ``gbv_statistics`` is part of a Rails
@@ -68,8 +68,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     setup()
     migrate(open("/dev/null", "w"))  # noqa: SIM115 - the process's lifetime
     from django.db import connection
-    from django.db.models import Count, Exists, OuterRef
-    from django.db.models.functions import ExtractMonth
 
     from haven.web.accounts.actions import create_organisation
     from haven.web.cases.models import Case
@@ -77,7 +75,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from haven.web.reports.actions import rules
     from haven.web.reports.periods import Period
     from haven.web.reports.synthetic import make_history
-    from haven.web.takedown.models import Sighting
 
     org = create_organisation(
         actor="cli", name="Benchmark Centre", slug="bench", country="KR", time_zone="Asia/Seoul"
@@ -107,30 +104,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def gbvims() -> Any:
         return standard.make_report(org, "gbvims-monthly", Period(2025, month=3), {}, rules())
 
-    def counting_only() -> int:
-        """The queries a report without disclosure control would run, results fetched."""
-        cases, zone = standard._cases(org, year)
-        rows = list(
-            cases.annotate(month=ExtractMonth("created_at", tzinfo=zone))
-            .values("month", "survivor_sex", "survivor_age_band", "relationship")
-            .annotate(n=Count("id"))
-        )
-        rows += list(
-            cases.annotate(month=ExtractMonth("created_at", tzinfo=zone)).values_list(
-                "month", "harm_types", "personal_info_leaked"
-            )
-        )
-        standard._referred(cases, zone)
-        standard._population(standard._consenting(cases, "monitor"), zone)
-        standard._population(cases.filter(Exists(Sighting.objects.filter(case=OuterRef("pk")))), zone)
-        start, end, _zone = standard._year(org, year)
-        removed = Sighting.objects.filter(organisation=org, removed_at__gte=start, removed_at__lt=end)
-        rows += list(
-            removed.annotate(month=ExtractMonth("removed_at", tzinfo=zone))
-            .values("month", "platform__kind", "platform__country", "source")
-            .annotate(n=Count("id"))
-        )
-        return len(rows)
+    def counting_only() -> Any:
+        """The same queries and counting as the report, with suppression switched off."""
+        import numpy as np
+
+        import haven.web.reports.cubes as cubes
+
+        def nothing_hidden(inner: Any, rules: Any = None, **_: Any) -> Any:
+            values = disclosure.with_margins(inner)
+            none = np.zeros(values.shape, dtype=bool)
+            return disclosure.Protected(values, none, none, none, disclosure.Rules())
+
+        saved = cubes.protect
+        cubes.protect = nothing_hidden  # type: ignore[assignment]
+        try:
+            return standard.make_report(org, "acosav-yearly", year, {}, rules())
+        finally:
+            cubes.protect = saved
 
     out: dict[str, Any] = {"cases": Case.objects.count(), "seeded_s": round(seeded_s, 1), **history.__dict__}
     out["counting_s"], _ = _median_s(counting_only, args.repeat)
@@ -196,7 +186,7 @@ def main() -> int:
                 ms(m["gbvims_month_s"]),
                 f"{m['gbvims_month_s'] / m['counting_s']:.1f}×",
             ],
-            ["plain counting (the same GROUP BYs, no suppression)", ms(m["counting_s"]), "1.0×"],
+            ["the same report without suppression", ms(m["counting_s"]), "1.0×"],
         ],
     )
     ok = m["yearly_s"] < TARGET_S

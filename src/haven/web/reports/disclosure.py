@@ -46,8 +46,8 @@ DEFAULT_THRESHOLD = 10
 # At most about this many candidate moves are priced per hidden cell: the cheapest options per axis
 # are combined, and taking every total along is always among them.
 _COMBINATIONS = 1024
-# A move dearer than this (a month's total of a few dozen people, say) makes the search look wider.
-_DEAR = 1000.0
+# A move dearer than this (a quarter's or the year's total, say) makes the search look wider.
+_DEAR = 50_000.0
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -150,7 +150,7 @@ def _level_weight(shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
 def _budget(axes: int, wider: bool = False) -> int:
     """Options per axis such that all their combinations (about _COMBINATIONS) are priced in full."""
     budget = min(8, max(3, int(_COMBINATIONS ** (1 / axes) + 1e-9)))
-    return budget + 2 if wider else budget
+    return budget + 1 if wider else budget
 
 
 def _best_move(
