@@ -5,7 +5,7 @@ bank snapshot -> candidates for human review.  The public surface is what ``__al
 lists; ``_private`` modules may change without notice.
 """
 
-from ._address import parse_host_address
+from ._address import parse_host_address, refusal
 from ._bank import DEFAULT_THRESHOLD, BankEntry, BankFileError, BankHit, BankReader, BankSnapshot, JsonlBank
 from ._command import ScanCommand, run_scan_command
 from ._fetch import Fetcher, FetchError, FetchPolicy, FetchResult, fetch
@@ -69,6 +69,7 @@ __all__ = [
     "fetch",
     "parse_host_address",
     "parse_source",
+    "refusal",
     "run_scan_command",
     "scan",
     "scan_async",

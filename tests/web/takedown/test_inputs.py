@@ -46,6 +46,17 @@ from tests.web.conftest import Persona
         ("http://134744072/", "unusual spelling of the address 8.8.8.8"),
         ("http://0x08.0x08.0x08.0x08/", "unusual spelling of the address 8.8.8.8"),
         ("http://[1.2.3.4]/", "not a valid address"),
+        # IDNA maps these to ASCII digits and dots: checked after the mapping, not before.
+        ("http://１２７.０.０.１/", "private or reserved"),
+        ("http://１６９.２５４.１６９.２５４/", "private or reserved"),
+        ("http://127。0。0。1/", "private or reserved"),
+        # IPv6 spellings of private IPv4 addresses, and names that are the machine or the cloud.
+        ("http://[::ffff:127.0.0.1]/", "private or reserved"),
+        ("http://[64:ff9b::7f00:1]/", "private or reserved"),
+        ("http://[2002:7f00:1::]/", "private or reserved"),
+        ("http://localhost./", "private or reserved"),
+        ("http://metadata.google.internal/", "private or reserved"),
+        ("http://printer.local/", "private or reserved"),
     ],
 )
 def test_hostile_urls_are_refused_with_a_clear_reason(url: str, why: str) -> None:

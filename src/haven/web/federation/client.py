@@ -188,7 +188,7 @@ def parse_page(body: bytes, *, after: int) -> Page:
     """A feed page, checked; raises :class:`PeerError` naming the first problem."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise PeerError("the peer answered with something that is not JSON") from None
     try:
         page = Page.model_validate(data)
@@ -317,6 +317,8 @@ def _json_answer(data: bytes) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise PeerError("the peer answered with something that is not JSON") from None
+    except RecursionError:  # [[[[… nested deeper than Python's parser goes
+        raise PeerError("the peer answered with JSON nested too deeply") from None
 
 
 def get_json(base: str, keys: dict[str, str], path: str, key: str) -> Any:

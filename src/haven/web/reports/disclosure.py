@@ -48,6 +48,7 @@ DEFAULT_THRESHOLD = 10
 _COMBINATIONS = 1024
 # A move dearer than this (a quarter's or the year's total, say) makes the search look wider.
 _DEAR = 50_000.0
+_VERY_DEAR = 500_000.0  # a year's total of hundreds: worth a second, wider look
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -147,10 +148,10 @@ def _level_weight(shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
     return weight
 
 
-def _budget(axes: int, wider: bool = False) -> int:
+def _budget(axes: int, wider: int = 0) -> int:
     """Options per axis such that all their combinations (about _COMBINATIONS) are priced in full."""
     budget = min(8, max(3, int(_COMBINATIONS ** (1 / axes) + 1e-9)))
-    return budget + 1 if wider else budget
+    return budget + wider
 
 
 def _best_move(
@@ -254,9 +255,12 @@ def protect(
         if found is not None and found[1] > _DEAR:
             # Only dear moves among the usual options (a total of many people would go): look
             # wider before giving that up.
-            wider = _best_move(cube, hidden, cell, weight, _budget(cube.ndim, wider=True))
-            if wider is not None and wider[1] < found[1]:
-                found = wider
+            for more in (1, 2) if found[1] > _VERY_DEAR else (1,):
+                wider = _best_move(cube, hidden, cell, weight, _budget(cube.ndim, wider=more))
+                if wider is not None and wider[1] < found[1]:
+                    found = wider
+                if found[1] <= _DEAR:
+                    break
         if found is None:  # pragma: no cover - taking every total along is always a valid move
             raise AssertionError(f"no move protects the count at {cell}")
         corners = found[0]

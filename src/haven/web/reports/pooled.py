@@ -35,7 +35,7 @@ _MAX_COUNT = 10**9
 
 
 def own_tables(organisation: Organisation, period: Period, rules: Rules) -> list[Table]:
-    tables, _notes = gbvims_tables(gbvims_cubes(organisation, period.year, rules, pooled=True), period, {})
+    tables, _notes = gbvims_tables(gbvims_cubes(organisation, period.year, rules), period, {}, pooled=True)
     return tables
 
 

@@ -53,6 +53,11 @@ RELATIONSHIP = Axis(
     ),
 )
 GBVIMS = Axis("type", gettext_lazy("GBVIMS incident type"), (*GbvimsType.choices, (UNKNOWN, NOT_KNOWN)))
+ELSEWHERE = Axis(
+    "elsewhere",
+    gettext_lazy("Also reported to another centre"),
+    (("no", gettext_lazy("No")), ("yes", gettext_lazy("Yes"))),
+)
 ELAPSED = Axis(
     "elapsed",
     gettext_lazy("Time from incident to report"),
@@ -92,10 +97,13 @@ ACOSAV_SHOWN = (
     frozenset({"relationship", "sex"}),
     frozenset({"relationship", "age"}),
 )
+# "elsewhere" (also reported to another centre) is never a row or column: the pooled figures are its
+# "no" slice, and it is suppressed with the rest so that the difference between the centre's own
+# tables and its pooled ones (the cases reported elsewhere) gives nothing away either.
 GBVIMS_SHOWN = (
-    frozenset({"type", "age", "sex"}),
-    frozenset({"elapsed", "sex"}),
-    frozenset({"elapsed", "age"}),
+    frozenset({"type", "age", "sex", "elsewhere"}),
+    frozenset({"elapsed", "sex", "elsewhere"}),
+    frozenset({"elapsed", "age", "elsewhere"}),
 )
 
 _REQUESTED = {SightingSource.SURVIVOR, SightingSource.COUNSELLOR}
@@ -418,20 +426,20 @@ class GbvimsCubes:
     services: Multi
 
 
-def gbvims_cubes(organisation: Organisation, year: int, rules: Rules, *, pooled: bool = False) -> GbvimsCubes:
-    """``pooled``: for figures added up across centres, without the cases also reported to another
-    centre, so that no survivor is counted twice (as Primero leaves them out)."""
+def gbvims_cubes(organisation: Organisation, year: int, rules: Rules) -> GbvimsCubes:
+    """The GBVIMS incidents of a year, with whether each was also reported to another centre (the
+    pooled figures leave those out, so that no survivor is counted twice, as Primero does)."""
     cases, zone = _cases(organisation, Period(year))
-    if pooled:
-        cases = cases.exclude(reported_elsewhere=True)
     counted = _consenting(cases, ConsentScope.STATISTICS)
-    incidents = Counter((GBVIMS, AGE, SEX, ELAPSED))
-    tally: dict[tuple[int, str, str, str, str], int] = defaultdict(int)
-    for created, gbvims, age, sex, incident in counted.values_list(
-        "created_at", "gbvims_type", "survivor_age_band", "survivor_sex", "incident_on"
+    incidents = Counter((GBVIMS, AGE, SEX, ELAPSED, ELSEWHERE))
+    tally: dict[tuple[int, str, str, str, str, str], int] = defaultdict(int)
+    for created, gbvims, age, sex, incident, elsewhere in counted.values_list(
+        "created_at", "gbvims_type", "survivor_age_band", "survivor_sex", "incident_on", "reported_elsewhere"
     ):
         local = created.astimezone(zone)
-        tally[(local.month, gbvims, age, sex, _elapsed(incident, local.date()))] += 1
+        tally[
+            (local.month, gbvims, age, sex, _elapsed(incident, local.date()), "yes" if elsewhere else "no")
+        ] += 1
     for (month, *codes), n in tally.items():
         incidents.add(month, codes, n)
     return GbvimsCubes(
@@ -441,9 +449,13 @@ def gbvims_cubes(organisation: Organisation, year: int, rules: Rules, *, pooled:
 
 
 def gbvims_tables(
-    cubes: GbvimsCubes, period: Period, filters: dict[str, str]
+    cubes: GbvimsCubes, period: Period, filters: dict[str, str], *, pooled: bool = False
 ) -> tuple[list[Table], list[str]]:
+    """``pooled``: the tables a centre sends for pooling, without the cases reported elsewhere (and
+    without services, which are counted for all incidents only)."""
     cube = cubes.incidents
+    if pooled:
+        filters = {**filters, "elsewhere": "no"}
     tables = [
         monthly_table(
             cube, period, filters, key="incidents", title=_("Incidents reported"), count_title=_("Incidents")
@@ -477,6 +489,8 @@ def gbvims_tables(
         ),
     ]
     notes = [_("Only cases whose survivor agreed to be counted in statistics shared beyond the centre.")]
+    if pooled:
+        return tables, notes
     if filters:
         notes.append(
             _("Services are counted for all incidents only, so they are left out of a filtered report.")
@@ -597,10 +611,17 @@ def _platform_axis(organisation: Organisation) -> Axis:
     )
 
 
+NOTICE_KIND = Axis(
+    "kind",
+    gettext_lazy("Notice"),
+    (("first", gettext_lazy("First notice")), ("escalation", gettext_lazy("Escalation"))),
+)
+
+
 @dataclass
 class TakedownCubes:
     notices: Cube
-    escalations: Multi
+    escalations: Cube
     reappeared: Cube
     hours: dict[str, list[float]]  # platform code -> hours from sending to removal, per removed notice
 
@@ -616,8 +637,7 @@ def takedown_cubes(
     start, end, zone = _year(organisation, Period(year))
     platform, regime = _platform_axis(organisation), _regime_axis()
     counter = Counter((platform, OUTCOME, regime))
-    escalated: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    population: list[tuple[int, int]] = []
+    kinds = Counter((platform, NOTICE_KIND))
     hours: dict[str, list[float]] = defaultdict(list)
     sent = Notice.objects.filter(organisation=organisation, sent_at__gte=start, sent_at__lt=end)
     # Each notice's sightings, in one query: (removed at, refused?) per sighting.
@@ -645,9 +665,7 @@ def takedown_cubes(
         else:
             outcome = "open"
         counter.add(month, (code, outcome, regime_code or ""))
-        population.append((month, 1))
-        if escalation_of is not None:
-            escalated[code].append((month, 1))
+        kinds.add(month, (code, "first" if escalation_of is None else "escalation"))
     # A copy that came back: a sighting on a platform after an earlier copy of the same case there
     # was removed (found by a recheck, monitoring or anyone).
     again = Counter((platform,))
@@ -665,9 +683,7 @@ def takedown_cubes(
         notices=Cube.of(
             counter, rules, [frozenset({"platform", "outcome"}), frozenset({"regime", "outcome"})]
         ),
-        escalations=Multi.of(
-            platform.choices, monthly(population), {k: monthly(v) for k, v in escalated.items()}, rules
-        ),
+        escalations=Cube.of(kinds, rules, [frozenset({"platform", "kind"})]),
         reappeared=Cube.of(again, rules, [frozenset({"platform"})]),
         hours=dict(hours),
     )
@@ -714,7 +730,10 @@ def takedown_tables(cubes: TakedownCubes, period: Period, threshold: int) -> tup
         # time cannot be told from them (a median of many says nothing about one).
         values = cubes.hours.get(code, []) if period.kind == "year" else []
         median = p90 = None
-        if len(values) >= threshold:
+        # Only where the removed counts are published: hours of fewer notices, or of a row whose
+        # late count is hidden, could tell what the hiding keeps (a 90th percentile under the
+        # deadline says at most one notice was late).
+        if removed is not None and removed >= threshold and len(values) >= threshold:
             median, p90 = round(_quantile(values, 0.5), 1), round(_quantile(values, 0.9), 1)
         share = None if past is None or not sent else round(100.0 * past / sent, 1)
         timing_rows.append(Row(platform.label(code), [removed, median, p90, share], code=code or "unknown"))
@@ -727,19 +746,20 @@ def takedown_tables(cubes: TakedownCubes, period: Period, threshold: int) -> tup
         chart="",
         note=_(
             "Hours are shown for a year's report only, where a platform removed copies for at least "
-            "%(n)d notices. The deadline is each notice's own, from its legal regime (48 hours under "
-            "the TAKE IT DOWN Act)."
+            "%(n)d notices and both removal counts are shown. The deadline is each notice's own, from "
+            "its legal regime (48 hours under the TAKE IT DOWN Act)."
         )
         % {"n": threshold},
         column_codes=["removed", "median_hours", "p90_hours", "past_deadline_percent"],
     )
-    escalations = multi_table(
+    escalations = cube_table(
         cubes.escalations,
         period,
-        notices.count(period),
+        {},
         key="escalations",
         title=_("Escalations by platform"),
-        count_title=_("Escalations"),
+        rows="platform",
+        columns="kind",
     )
     reappeared = cube_table(
         cubes.reappeared,

@@ -11,7 +11,7 @@ import idna
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from haven.scan import parse_host_address
+from haven.scan import parse_host_address, refusal
 from haven.web.core.errors import ActionError
 
 MAX_URL_LENGTH = 2000
@@ -67,15 +67,28 @@ def _domain(host: str) -> str:
     return name
 
 
+# Names that resolve to the machine itself or to a cloud's own network, whatever DNS says.
+_LOCAL_NAMES = ("localhost", "localhost.localdomain")
+_LOCAL_SUFFIXES = (".localhost", ".internal", ".local")
+
+
 def _host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if not host:
         raise ActionError(_("The address has no host name."))
     ip = _address(host)
     if ip is None:
-        return _domain(host)
+        name = _domain(host)
+        # IDNA maps fullwidth digits and ideographic full stops to ASCII ("１２７。０。０。１"):
+        # check what the name became, not what was typed.
+        ip = _address(name)
+        if ip is None:
+            if name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES):
+                raise ActionError(_("%(host)s is a private or reserved address.") % {"host": host})
+            return name
     allow_loopback = getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False)
-    if not ip.is_global and not (allow_loopback and ip.is_loopback):
+    # The fetcher's own rule: also an IPv6 form of a private IPv4 address (mapped, 6to4, NAT64...).
+    if refusal(ip, allow_loopback=allow_loopback) is not None:
         raise ActionError(_("%(host)s is a private or reserved address.") % {"host": host})
     return f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
 
