@@ -273,6 +273,13 @@ def protect(
     )
 
 
+def published_sum(counts: Sequence[float | None]) -> float | None:
+    """The sum of published counts, or None (hidden) if any of them is hidden."""
+    if any(c is None for c in counts):
+        return None
+    return float(sum(c for c in counts if c is not None))
+
+
 def percentages(counts: Sequence[float | None], total: float | None) -> list[float | None]:
     """Each published count as a percentage of a published total; hidden in, hidden out."""
     if total is None or total != total or total <= 0:

@@ -25,7 +25,7 @@ from haven.web.accounts.models import Organisation
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 
-from .disclosure import Rules, percentages
+from .disclosure import Rules, percentages, published_sum
 from .periods import Period
 from .standard import gbvims_cubes, gbvims_tables
 from .tables import Report, Table
@@ -180,9 +180,7 @@ def pooled_report(organisation: Organisation, period: Period, rules: Rules) -> R
             summed: list[float | None] = []
             for column, own in zip(table.column_codes, line.counts, strict=True):
                 values = [own, *(cells.get((table.key, line.code, column)) for cells in lookup)]
-                summed.append(
-                    None if any(v is None for v in values) else float(sum(v for v in values if v is not None))
-                )
+                summed.append(published_sum(values))
             line.counts = summed
         base = table.total.counts[-1] if table.total else None
         for line in [*table.rows, *([table.total] if table.total else [])]:

@@ -36,7 +36,7 @@ from haven.web.referrals.models import Referral, ReferralStatus, ServiceKind
 from haven.web.takedown.models import PlatformKind, Sighting, SightingSource
 
 from .cubes import UNKNOWN, Axis, Counter, Cube, Multi, monthly
-from .disclosure import Rules
+from .disclosure import Rules, published_sum
 from .periods import Period
 from .tables import Report, Row, Table, cube_table, monthly_table, multi_table
 
@@ -722,10 +722,8 @@ def takedown_tables(cubes: TakedownCubes, period: Period, threshold: int) -> tup
         sent = notices.count(period, platform=code)
         parts = [notices.count(period, platform=code, outcome=o) for o in _PAST_DEADLINE]
         removed_parts = [notices.count(period, platform=code, outcome=o) for o in ("in_time", "late")]
-        past = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
-        removed = (
-            None if any(p is None for p in removed_parts) else sum(p for p in removed_parts if p is not None)
-        )
+        past = published_sum(parts)
+        removed = published_sum(removed_parts)
         # Hours only for a year's report and a platform with enough removals that one notice's
         # time cannot be told from them (a median of many says nothing about one).
         values = cubes.hours.get(code, []) if period.kind == "year" else []
