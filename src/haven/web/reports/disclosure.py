@@ -35,7 +35,6 @@ Only numpy is needed; nothing here knows about cases or Django.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -158,61 +157,70 @@ def _best_move(
     cube: IntArray,
     hidden: BoolArray,
     cell: tuple[int, ...],
-    weight: npt.NDArray[np.float64],
+    costs: _Costs,
     budget: int,
 ) -> tuple[IntArray, float] | None:
     """The flat indices of the cheapest valid move's corners (the cell first) and its cost, or None."""
     per_axis = [_axis_options(cube, hidden, cell, axis, budget)[0] for axis in range(cube.ndim)]
     if any(not options for options in per_axis):
         return None
-    strides = np.array([int(np.prod(cube.shape[axis + 1 :])) for axis in range(cube.ndim)], dtype=np.int64)
-    here = np.array(cell, dtype=np.int64) * strides
-    totals = np.array(cube.shape, dtype=np.int64) - 1
-    bits = np.array(list(itertools.product((False, True), repeat=cube.ndim)))  # (2**k, k); row 0: the cell
-    combos = np.array(list(itertools.product(*per_axis)), dtype=np.int64)  # (C, k): the other index per axis
+    # (C, k): the other index per axis, every combination, in itertools.product's order.
+    grids = np.meshgrid(*(np.array(options, dtype=np.int64) for options in per_axis), indexing="ij")
+    combos = np.stack(grids, axis=-1).reshape(-1, cube.ndim)
     best: tuple[IntArray, float] | None = None
     for start in range(0, len(combos), _COMBINATIONS):
-        found = _cheapest(
-            cube, hidden, cell, weight, here, strides, totals, bits, combos[start : start + _COMBINATIONS]
-        )
+        found = _cheapest(cube.shape, cell, costs, combos[start : start + _COMBINATIONS])
         if found is not None and (best is None or found[1] < best[1]):
             best = found
     return best
 
 
+@dataclass
+class _Costs:
+    """Per cell of a cube (flat): whether it holds someone, and what hiding it would cost now
+    (nothing if it is hidden already; a total costs four times more per axis it is a total on)."""
+
+    filled: BoolArray
+    price: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, cube: IntArray, hidden: BoolArray) -> _Costs:
+        flat = cube.reshape(-1)
+        price = np.where(hidden.reshape(-1), 0.0, (flat + 0.5) * _level_weight(cube.shape))
+        return cls(filled=flat >= 1, price=price)
+
+    def hide(self, corners: IntArray) -> None:
+        self.price[corners] = 0.0
+
+
 def _cheapest(
-    cube: IntArray,
-    hidden: BoolArray,
-    cell: tuple[int, ...],
-    weight: npt.NDArray[np.float64],
-    here: IntArray,
-    strides: IntArray,
-    totals: IntArray,
-    bits: BoolArray,
-    others: IntArray,
+    shape: tuple[int, ...], cell: tuple[int, ...], costs: _Costs, others: IntArray
 ) -> tuple[IntArray, float] | None:
     """Of the moves that take ``others`` (one other index per axis, per row), the cheapest valid one."""
-    # Corner j of a move is the cell, moved along the axes that bit pattern j selects.
-    delta = (others - np.array(cell, dtype=np.int64)) * strides  # (C, k)
-    step = bits.T.astype(np.int64)  # (k, 2**k)
-    corners = int(here.sum()) + delta @ step  # (C, 2**k)
-    values = cube.reshape(-1)[corners]
+    k = len(shape)
+    strides = np.array([int(np.prod(shape[axis + 1 :])) for axis in range(k)], dtype=np.int64)
+    here = np.array(cell, dtype=np.int64)
+    totals = np.array(shape, dtype=np.int64) - 1
+    steps = (others - here) * strides  # (C, k)
     # A pair (two inner indices) changes sign along its axis; taking the total along does not.
-    pairs = ((np.array(cell) != totals)[None, :] & (others != totals[None, :])).astype(np.int64)  # (C, k)
-    opposite = ((pairs @ step) % 2).astype(bool)  # (C, 2**k)
+    pairs = (here != totals)[None, :] & (others != totals[None, :])  # (C, k)
+    # Corner j of a move is the cell moved along the axes that j's bits select, the first axis
+    # the highest bit (corner 0 is the cell); built an axis at a time, doubling the corners.
+    corners = np.full((len(others), 1), int((here * strides).sum()), dtype=np.int64)
+    opposite = np.zeros((len(others), 1), dtype=bool)
+    for axis in reversed(range(k)):
+        corners = np.concatenate([corners, corners + steps[:, axis : axis + 1]], axis=1)
+        opposite = np.concatenate([opposite, opposite ^ pairs[:, axis : axis + 1]], axis=1)
     # The move must be possible in one direction at least: the cell up by one (the corners of the
     # opposite sign must give one), or down by one (the cell and the corners of its sign give one).
     # Either way every corner changes, so none of them is pinned to one value.
-    up = np.where(opposite, values >= 1, True).all(axis=1)
-    down = np.where(opposite, True, values >= 1).all(axis=1)
-    valid = up | down
+    filled = costs.filled[corners]
+    valid = (filled | ~opposite).all(axis=1) | (filled | opposite).all(axis=1)
     if not valid.any():
         return None
-    is_hidden = hidden.reshape(-1)[corners]
     # Hiding a total costs more than hiding a cell of the same count: totals are what readers use
     # most, and one hidden total hides a whole line's sum.
-    cost = np.where(is_hidden, 0, (values + 0.5) * weight[corners]).sum(axis=1)
-    cost = np.where(valid, cost, np.inf)
+    cost = np.where(valid, costs.price[corners].sum(axis=1), np.inf)
     index = int(np.argmin(cost))
     chosen: IntArray = corners[index]
     return chosen, float(cost[index])
@@ -245,18 +253,18 @@ def protect(
     primary = (small | zeros | extra) & ~never
     hidden = primary | never
     protected = np.zeros(cube.shape, dtype=bool)
-    weight = _level_weight(cube.shape)
+    costs = _Costs.of(cube, hidden)
     moves = 0
     for flat in np.flatnonzero(primary & (cube > 0)):
         cell = tuple(int(i) for i in np.unravel_index(flat, cube.shape))
         if protected[cell]:
             continue
-        found = _best_move(cube, hidden, cell, weight, _budget(cube.ndim))
+        found = _best_move(cube, hidden, cell, costs, _budget(cube.ndim))
         if found is not None and found[1] > _DEAR:
             # Only dear moves among the usual options (a total of many people would go): look
             # wider before giving that up.
             for more in (1, 2) if found[1] > _VERY_DEAR else (1,):
-                wider = _best_move(cube, hidden, cell, weight, _budget(cube.ndim, wider=more))
+                wider = _best_move(cube, hidden, cell, costs, _budget(cube.ndim, wider=more))
                 if wider is not None and wider[1] < found[1]:
                     found = wider
                 if found[1] <= _DEAR:
@@ -267,6 +275,7 @@ def protect(
         moves += 1
         hidden.reshape(-1)[corners] = True
         protected.reshape(-1)[corners] = True
+        costs.hide(corners)
     hidden[never] = True
     return Protected(
         values=cube, hidden=hidden & ~never, primary=primary, unpublished=never, rules=rules, moves=moves
