@@ -27,7 +27,7 @@ from haven.web.audit.models import EventType
 
 from .disclosure import Rules, percentages, published_sum
 from .periods import Period
-from .standard import gbvims_cubes, gbvims_tables
+from .standard import counting, gbvims_cubes, gbvims_tables
 from .tables import Report, Table
 
 REPORT = "gbvims-monthly"
@@ -35,7 +35,9 @@ _MAX_COUNT = 10**9
 
 
 def own_tables(organisation: Organisation, period: Period, rules: Rules) -> list[Table]:
-    tables, _notes = gbvims_tables(gbvims_cubes(organisation, period.year, rules), period, {}, pooled=True)
+    with counting():
+        cubes = gbvims_cubes(organisation, period.year, rules)
+    tables, _notes = gbvims_tables(cubes, period, {}, pooled=True)
     return tables
 
 
