@@ -620,8 +620,9 @@ def _add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         description=(
             "Print a report of an organisation's anonymised figures (counts under the threshold "
             "hidden, with enough others that none can be worked out). NAME is one of: acosav-yearly, "
-            "gbvims-monthly, takedown-platforms, gbvims-pooled (with the figures peer centres sent; "
-            "--fetch asks them first). The run is recorded in the audit trail."
+            "gbvims-monthly, takedown-platforms, dsa-trusted-flagger, monitoring, gbvims-pooled (with "
+            "the figures peer centres sent; --fetch asks them first). The run is recorded in the "
+            "audit trail."
         ),
     )
     r.add_argument("name", metavar="NAME")

@@ -88,6 +88,18 @@ def test_an_analyst_reads_the_yearly_report_with_its_charts(browser: Any, live_s
         page.get_by_role("link", name="CSV").click()
     assert download.value.suggested_filename == "acosav-yearly-2025.csv"
 
+    # The reports on the centre's own work draw their charts too.
+    for name in ("takedown-platforms", "dsa-trusted-flagger", "monitoring"):
+        page.goto(f"{live_server.url}/reports/?report={name}&year=2025&part=&filter=")
+        charts = page.locator("figure.report__chart svg")
+        assert charts.count() >= 2, name
+        for n in range(charts.count()):
+            chart = charts.nth(n)
+            chart.scroll_into_view_if_needed()
+            assert _bar_pixels(chart.screenshot()) > 400, f"{name}: chart {n} is drawn empty"
+        if folder:
+            page.screenshot(path=str(Path(folder) / f"report-{name}.png"), full_page=True)
+
     # Accessible, in English and in Korean, at phone width.
     axe = Axe()
     page.set_viewport_size({"width": 360, "height": 800})

@@ -35,6 +35,23 @@ class GbvimsType(models.TextChoices):
     PSYCHOLOGICAL_ABUSE = "psychological_abuse", _("Psychological / emotional abuse")
 
 
+class DsaCategory(models.TextChoices):
+    """The DSA transparency database's keywords for the kinds of illegal content Haven handles."""
+
+    NON_CONSENSUAL_IMAGE_SHARING = "NON_CONSENSUAL_IMAGE_SHARING", _("Non-consensual image sharing")
+    NON_CONSENSUAL_MATERIAL_DEEPFAKE = (
+        "NON_CONSENSUAL_MATERIAL_DEEPFAKE",
+        _("Non-consensual material made with AI (deepfakes)"),
+    )
+    CYBER_HARASSMENT = "CYBER_HARASSMENT", _("Cyber harassment")
+    CYBER_STALKING = "CYBER_STALKING", _("Cyber stalking")
+    CHILD_SEXUAL_ABUSE_MATERIAL = "CHILD_SEXUAL_ABUSE_MATERIAL", _("Child sexual abuse material")
+    DATA_PROTECTION_AND_PRIVACY_VIOLATIONS = (
+        "DATA_PROTECTION_AND_PRIVACY_VIOLATIONS",
+        _("Data protection and privacy violations"),
+    )
+
+
 # type -> (GBVIMS core incident type, DSA transparency-database category keyword)
 MAPPING: dict[str, tuple[str, str]] = {
     TfgbvType.ILLEGAL_FILMING: (GbvimsType.SEXUAL_ASSAULT, "NON_CONSENSUAL_IMAGE_SHARING"),

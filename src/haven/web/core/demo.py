@@ -129,13 +129,14 @@ def seed_demo(seed: int = 2024) -> DemoLogin | None:
         seed_takedown(actor=demo, cases=cases, rng=rng)
         # A year and a bit of invented history, so that every report has figures to show.
         now = timezone.now()
-        make_history(org, year=now.year - 1, cases=420, seed=seed)
+        make_history(org, year=now.year - 1, cases=420, seed=seed, reviewer=demo)
         make_history(
             org,
             year=now.year,
             cases=max(int(420 * now.timetuple().tm_yday / 365), 1),
             seed=seed + 1,
             until=now,
+            reviewer=demo,
         )
         codes = _backup_codes(demo)
     return DemoLogin("demo", password, codes)

@@ -812,3 +812,37 @@ REPORTS["takedown-platforms"] = Definition(
     (),
     takedown_platforms,
 )
+
+
+def _dsa(organisation: Organisation, period: Period, filters: dict[str, str], rules: Rules) -> Report:
+    from .operations import dsa_trusted_flagger
+
+    return dsa_trusted_flagger(organisation, period, filters, rules)
+
+
+def _monitoring(organisation: Organisation, period: Period, filters: dict[str, str], rules: Rules) -> Report:
+    from .operations import monitoring_report
+
+    return monitoring_report(organisation, period, filters, rules)
+
+
+REPORTS["dsa-trusted-flagger"] = Definition(
+    "dsa-trusted-flagger",
+    gettext_lazy("Trusted-flagger figures (EU Digital Services Act)"),
+    gettext_lazy(
+        "Notices sent under Article 16 of the DSA by provider, by type of illegal content and by the "
+        "action the provider took, as Article 22(3) asks a trusted flagger to publish."
+    ),
+    (),
+    _dsa,
+)
+REPORTS["monitoring"] = Definition(
+    "monitoring",
+    gettext_lazy("Monitoring"),
+    gettext_lazy(
+        "Pictures scanned, candidate matches and what reviewers decided, precision, and reviewer time "
+        "per candidate."
+    ),
+    (),
+    _monitoring,
+)

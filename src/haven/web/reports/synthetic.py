@@ -1,5 +1,8 @@
 """A year of invented history for an organisation, so that every report has something to show.
 
+Cases come with consent records, referrals, sightings and notices, and a monitored site (switched off,
+so no worker scans it) with a year of daily scans and reviewed candidates.
+
 Used by the demo (`haven serve --demo`), the report tests and the report benchmark.  Rows are
 written in bulk, without the actions' audit events: nothing here is a real person, and the case
 numbers say so (``HV-SYN…``).  The mix -- mostly women, mostly former partners, deletions mostly
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from haven.web.accounts.models import Organisation
+from haven.web.accounts.models import Organisation, User
 from haven.web.cases.classification import MAPPING, AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
 from haven.web.cases.models import Case, CaseStatus, ConsentMethod, ConsentRecord, ConsentScope
 from haven.web.referrals.models import Referral, ReferralStatus, Service, ServiceKind
@@ -86,6 +89,7 @@ class History:
     removed: int
     referrals: int
     notices: int = 0
+    candidates: int = 0
 
 
 def _pick(rng: random.Random, weighted: Sequence[tuple[str, int]]) -> str:
@@ -125,9 +129,12 @@ def make_history(
     cases: int = 400,
     seed: int = 2026,
     until: dt.datetime | None = None,
+    reviewer: User | None = None,
 ) -> History:
     """Invent ``cases`` cases opened through ``year`` (up to ``until``, if given), with consent,
-    referrals and sightings, in bulk.  Returns what was made."""
+    referrals, sightings, notices and a monitored site's scans and candidates, in bulk.  The
+    candidates are decided by ``reviewer`` (none: decided by no one, so untimed).  Returns what was
+    made."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
     zone = zoneinfo.ZoneInfo(organisation.time_zone)
     start = dt.datetime(year, 1, 1, tzinfo=zone)
@@ -228,12 +235,14 @@ def make_history(
             sighting.created_at = when
         Sighting.objects.bulk_update(sightings, ["created_at"], batch_size=5000)
         notices = _notices(organisation, sightings, rng, end)
+        candidates = _monitoring(organisation, sightings, rng, start, end, reviewer)
     return History(
         cases=len(made),
         sightings=len(sightings),
         removed=sum(1 for s in sightings if s.removed_at is not None),
         referrals=len(referrals),
         notices=notices,
+        candidates=candidates,
     )
 
 
@@ -327,3 +336,101 @@ def _notices(
     ]
     through.objects.bulk_create(links, batch_size=5000)
     return len(made) + len(followed)
+
+
+# How monitoring matched (Candidate.kind), as a share of candidates.
+_MATCH_KINDS = [("pdq", 60), ("md5", 15), ("video_frame", 5), ("centre80", 10), ("corner60_tl", 10)]
+
+
+def _monitoring(
+    organisation: Organisation,
+    sightings: list[Sighting],
+    rng: random.Random,
+    start: dt.datetime,
+    end: dt.datetime,
+    reviewer: User | None,
+) -> int:
+    """A monitored site (inactive, so no worker ever scans it), scanned every day; a candidate
+    behind every copy monitoring found, with some rejected look-alikes; a reviewer who decides each
+    day's candidates in one sitting the next morning.  Returns the candidates made."""
+    from haven.web.cases.models import ContentItem
+    from haven.web.monitoring.models import Candidate, CandidateState, MonitorSource, ScanRun, SourceKind
+
+    source, _created = MonitorSource.objects.get_or_create(
+        organisation=organisation,
+        name="Example monitored site (synthetic)",
+        defaults={"kind": SourceKind.CRAWL, "target": "https://adult.example/", "active": False},
+    )
+    runs: list[ScanRun] = []
+    began_at: list[dt.datetime] = []
+    day = start
+    while day < end:
+        began = day + dt.timedelta(hours=3, minutes=rng.randrange(60))
+        began_at.append(began)
+        failed = rng.random() < 0.03
+        runs.append(
+            ScanRun(
+                organisation=organisation,
+                source=source,
+                status=ScanRun.Status.FAILED if failed else ScanRun.Status.DONE,
+                started_at=began,
+                finished_at=began + dt.timedelta(minutes=rng.randint(5, 40)),
+                stats={} if failed else {"pages": rng.randint(40, 400), "hashed": rng.randint(300, 4000)},
+                failure="(synthetic failure)" if failed else "",
+                started_by="schedule",
+            )
+        )
+        day += dt.timedelta(days=1)
+    ScanRun.objects.bulk_create(runs, batch_size=2000)
+    for run, began in zip(runs, began_at, strict=True):
+        run.queued_at = began
+    ScanRun.objects.bulk_update(runs, ["queued_at"], batch_size=2000)
+
+    found = [s for s in sightings if s.source == SightingSource.MONITORING]
+    items: dict[int, ContentItem] = {}
+    for sighting in found:
+        if sighting.case_id not in items:
+            items[sighting.case_id] = ContentItem(
+                organisation=organisation,
+                case_id=sighting.case_id,
+                label="photo 1 (synthetic)",
+                pdq=f"{rng.getrandbits(256):064x}",
+                quality=rng.randint(60, 100),
+            )
+    ContentItem.objects.bulk_create(list(items.values()), batch_size=5000)
+    made: list[Candidate] = []
+    for sighting in found:
+        when = max(sighting.created_at - dt.timedelta(days=1), start)
+        looks: list[tuple[Sighting | None, str]] = [(sighting, CandidateState.CONFIRMED)]
+        if rng.random() < 0.3:
+            looks.append((None, CandidateState.REJECTED))
+        for n, (confirmed, state) in enumerate(looks):
+            made.append(
+                Candidate(
+                    organisation=organisation,
+                    case_id=sighting.case_id,
+                    content_item=items[sighting.case_id],
+                    media_url=f"{sighting.url}/{n}.jpg",
+                    page_url=sighting.url,
+                    distance=rng.randint(0, 20) if confirmed else rng.randint(20, 31),
+                    # A look-alike never has the same bytes: only a confirmed copy may match by file.
+                    kind=_pick(rng, _MATCH_KINDS if confirmed else _MATCH_KINDS[1:]),
+                    sha256=f"{rng.getrandbits(256):064x}",
+                    found_at=when,
+                    state=state,
+                    sighting=confirmed,
+                )
+            )
+    made.sort(key=lambda c: c.found_at)
+    sitting: dt.datetime | None = None
+    for candidate in made:
+        morning = (candidate.found_at + dt.timedelta(days=1)).replace(hour=10, minute=0, second=0)
+        if sitting is None or sitting < morning:
+            sitting = morning + dt.timedelta(minutes=rng.randrange(30))
+        sitting += dt.timedelta(seconds=rng.lognormvariate(3.4, 0.7))
+        if sitting >= end:  # not decided yet when the history ends
+            candidate.state, candidate.sighting = CandidateState.PENDING, None
+            continue
+        candidate.decided_at, candidate.decided_by = sitting, reviewer
+    Candidate.objects.bulk_create(made, batch_size=5000)
+    return len(made)
