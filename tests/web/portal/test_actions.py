@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -200,3 +201,22 @@ def test_malformed_case_numbers_never_lock_anyone_out(org_a: Organisation) -> No
     for n in range(10):
         assert actions.check_access(case_number="HV-12", pin="1", client=f"c{n}") is None
     assert actions.check_access(case_number=number, pin=pin, client="x") == case
+
+
+def test_a_survivor_who_agrees_to_shared_figures_is_counted_in_them_and_one_who_does_not_is_not(
+    org_a: Organisation,
+) -> None:
+    from haven.web.reports.disclosure import Rules
+    from haven.web.reports.periods import Period
+    from haven.web.reports.standard import gbvims_cubes
+
+    counted, _n, _pin = _submit(org_a, consents={**ALL_YES, "statistics": True})
+    _submit(org_a, consents=ALL_YES)  # not asked to be counted: left out
+    assert current_consent(counted)["statistics"] is True
+    year = counted.created_at.astimezone(zoneinfo.ZoneInfo(org_a.time_zone)).year
+    cube = gbvims_cubes(org_a, year, Rules(threshold=1)).incidents
+    assert cube.count(Period(year)) == 1
+    # Withdrawing in the portal withdraws it too.
+    actions.withdraw(case=counted)
+    cube = gbvims_cubes(org_a, year, Rules(threshold=1)).incidents
+    assert cube.count(Period(year)) == 0

@@ -49,7 +49,13 @@ MAX_SUBMISSION_FRAMES = 3 * MAX_VIDEO_FRAMES
 
 # The scopes a survivor can decide on herself in the portal; police and service referrals need
 # a conversation with a counsellor first.
-PORTAL_SCOPES = (ConsentScope.MONITOR, ConsentScope.TAKEDOWN, ConsentScope.SHARE, ConsentScope.CONTACT)
+PORTAL_SCOPES = (
+    ConsentScope.MONITOR,
+    ConsentScope.TAKEDOWN,
+    ConsentScope.SHARE,
+    ConsentScope.CONTACT,
+    ConsentScope.STATISTICS,
+)
 
 LOCK_AFTER = 5
 FIRST_LOCK = dt.timedelta(minutes=1)
