@@ -3,21 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+RUNTIME := $(VENV)/.installed
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: run test check pytest pytest-postgres bench clean
 
-$(STAMP): pyproject.toml integrations/threatexchange/pyproject.toml
+# What running needs, and no more (evidence screenshots included: they drive the system's Chromium).
+$(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[screenshots]'
+	touch $(RUNTIME)
+
+# Everything testing needs besides.
+$(STAMP): $(RUNTIME) pyproject.toml integrations/threatexchange/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e integrations/threatexchange
 	touch $(STAMP)
 
-## run: the web app on the embedded default (SQLite in ./var, demo organisation on first start)
-run: $(STAMP)
-	$(BIN)/haven serve --demo --host 127.0.0.1 --port 8000
+## run: the whole product on the embedded default (SQLite in ./var, demo organisation on first
+## start): the web app and the background worker (scans, rechecks, sharing, monthly reports)
+run: $(RUNTIME)
+	$(BIN)/haven serve --demo --worker --host 127.0.0.1 --port 8000
 
 ## test: everything CI runs (lint, types, import contracts, the suite on SQLite and on PostgreSQL)
 test: check pytest pytest-postgres

@@ -193,7 +193,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from haven.web.core.commands import serve
 
-    return serve(args.host, args.port, args.demo, args.threads)
+    return serve(args.host, args.port, args.demo, args.threads, with_worker=args.worker)
 
 
 def _cmd_createorg(args: argparse.Namespace) -> int:
@@ -502,6 +502,11 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--demo",
         action="store_true",
         help="on an empty database, create a demo organisation with synthetic cases and print a login",
+    )
+    s.add_argument(
+        "--worker",
+        action="store_true",
+        help="also run the background worker (haven worker) for as long as the server runs",
     )
     s.set_defaults(handler=_cmd_serve)
 

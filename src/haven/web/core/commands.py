@@ -5,7 +5,10 @@ from __future__ import annotations
 import gc
 import io
 import os
+import signal
+import subprocess
 import sys
+import threading
 from typing import Any, TextIO
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -33,7 +36,12 @@ def migrate(out: TextIO) -> None:
     call_command("createcachetable", verbosity=0, stdout=out)  # the shared cache (rate limits)
 
 
-def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = None) -> int:
+def serve(
+    host: str, port: int, demo: bool, threads: int, out: TextIO | None = None, with_worker: bool = False
+) -> int:
+    """Migrate, seed the demo if asked, and serve until stopped.  ``with_worker``: also run
+    ``haven worker`` in a child process for as long as the server runs (scans, rechecks, sharing
+    and reports then work on one machine with one command)."""
     out = out or sys.stdout
     setup(loopback_http=host in LOOPBACK)
     from django.conf import settings
@@ -80,6 +88,11 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
     except OSError as exc:
         print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
+    background = None
+    if with_worker:
+        background = _start_worker(out)
+        # Stopped by a service manager (SIGTERM) as by Ctrl+C: the worker is stopped too.
+        signal.signal(signal.SIGTERM, _interrupt)
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     print(f"Haven is running at http://{shown}:{port}/  (Ctrl+C to stop)", file=out, flush=True)
     # Django's modules and settings never die: keep them out of full collections, which otherwise
@@ -92,7 +105,50 @@ def serve(host: str, port: int, demo: bool, threads: int, out: TextIO | None = N
         pass
     finally:
         server.close()
+        if background is not None:
+            background.stop()
     return 0
+
+
+class _Worker:
+    """``haven worker`` as a child of ``haven serve``: started after the database is migrated,
+    reported if it stops on its own, stopped with the server."""
+
+    def __init__(self, process: subprocess.Popen[bytes], out: TextIO) -> None:
+        self.process = process
+        self.stopping = threading.Event()
+        self.out = out
+        threading.Thread(target=self._watch, name="haven-worker-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        code = self.process.wait()
+        if not self.stopping.is_set():
+            print(
+                f"haven serve: the background worker stopped (exit status {code}); scans, rechecks "
+                "and sharing wait until it runs again (haven worker).",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _start_worker(out: TextIO) -> _Worker:
+    process = subprocess.Popen([sys.executable, "-m", "haven.cli", "worker"], env=os.environ.copy())
+    print(f"Background worker started (process {process.pid}).", file=out, flush=True)
+    return _Worker(process, out)
 
 
 def _organisation(slug: str, command: str) -> Any:
