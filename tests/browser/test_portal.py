@@ -188,5 +188,9 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     assert len(watch.exits) == 2
     assert watch.foreign == []
     assert problems == []
+    # A mistyped address and the icon a browser asks for by itself leave no cookie either (the
+    # context's request client keeps cookies in the same store as its pages).
+    page.goto(live_server.url + "/portal/no-such-page/")
+    assert context.request.get(live_server.url + "/favicon.ico").status == 404
     assert context.cookies() == []  # the portal never set one
     context.close()

@@ -70,6 +70,44 @@ def test_posts_set_no_cookie_either(org_a: Organisation) -> None:
     _no_cookie(client.post(STATUS, {"case_number": "HV-AAAA-AAAA", "pin": "1"}))
 
 
+@pytest.mark.parametrize(
+    "url", ["/favicon.ico", "/portal/no-such-page/", "/portal/status/../../nothing", "/no-such-page/"]
+)
+def test_error_pages_set_no_cookie_for_a_visitor_who_sent_none(url: str) -> None:
+    """A survivor's browser asks for /favicon.ico or a mistyped address: the 404 leaves no trace."""
+    for client in (Client(), Client(enforce_csrf_checks=True)):
+        response = client.get(url)
+        assert response.status_code == 404
+        _no_cookie(response)
+        _no_cookie(client.post(url, {"x": "1"}))
+    assert 'rel="icon"' in Client().get("/portal/").content.decode()  # so the browser need not ask
+
+
+def test_no_answer_under_the_portal_sets_a_cookie_whatever_made_it() -> None:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from haven.web.core.middleware import NoTraceMiddleware
+
+    def answer(status: int) -> Any:
+        def view(request: Any) -> HttpResponse:
+            response = HttpResponse(status=status)
+            response.set_cookie("csrftoken", "x")
+            return response
+
+        return NoTraceMiddleware(view)
+
+    requests = RequestFactory()
+    for status in (200, 302, 403, 500):
+        assert not answer(status)(requests.get("/portal/status/")).cookies
+    # Elsewhere: a cookie-less visitor's error pages set none; pages and signed-in staff are as before.
+    assert not answer(500)(requests.get("/cases/")).cookies
+    assert answer(200)(requests.get("/accounts/login/")).cookies
+    staff = requests.get("/cases/999/")
+    staff.COOKIES = {"sessionid": "s"}
+    assert answer(404)(staff).cookies
+
+
 def test_the_language_follows_the_lang_parameter_then_accept_language(org_a: Organisation) -> None:
     korean = Client().get("/portal/", HTTP_ACCEPT_LANGUAGE="ko")
     assert '<html lang="ko">' in korean.content.decode()

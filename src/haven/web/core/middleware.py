@@ -11,6 +11,25 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 _LAST_SEEN = "haven_last_seen"
+PORTAL_PREFIX = "/portal/"
+
+
+class NoTraceMiddleware:
+    """No answer under the survivor portal sets a cookie, whatever view, error page or middleware
+    made it; and no error page sets one for a visitor who sent none (a survivor's browser asking for
+    ``/favicon.ico``, a mistyped address).  A cookie on her phone would say she was here.
+
+    It is the outermost middleware, so that it sees every answer last, the error pages Django
+    renders for exceptions included."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(PORTAL_PREFIX) or (response.status_code >= 400 and not request.COOKIES):
+            response.cookies.clear()
+        return response
 
 
 class IdleTimeoutMiddleware:
