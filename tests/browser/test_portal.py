@@ -170,16 +170,16 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     for url in ("/portal/?lang=ko", "/portal/submit/?lang=ko", "/portal/status/?lang=ko", "/portal/?lang=en"):
         page.goto(live_server.url + url)
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
-    expect(page.get_by_role("button", name="Quick exit")).to_be_visible()
+    expect(page.get_by_role("link", name="Quick exit")).to_be_visible()
 
     # Korean pages render in Korean.
     page.goto(f"{live_server.url}/portal/?lang=ko")
-    expect(page.get_by_role("button", name="빠른 나가기")).to_be_visible()
+    expect(page.get_by_role("link", name="빠른 나가기")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "ko")
     _screenshot(page, "portal-landing-ko.png")
 
-    # Quick exit: the button, and Esc.
-    page.get_by_role("button", name="빠른 나가기").click()
+    # Quick exit: the link, and Esc.
+    page.get_by_role("link", name="빠른 나가기").click()
     page.wait_for_url(NEUTRAL)
     expect(page.get_by_role("heading", name="Weather")).to_be_visible()
     page.goto(f"{live_server.url}/portal/submit/?lang=en")
@@ -194,3 +194,71 @@ def test_a_survivor_sends_only_hashes_checks_her_case_and_withdraws(browser, liv
     assert context.request.get(live_server.url + "/favicon.ico").status == 404
     assert context.cookies() == []  # the portal never set one
     context.close()
+
+
+def test_quick_exit_comes_first_leaves_one_history_entry_and_works_without_javascript(
+    browser, live_server
+) -> None:
+    from playwright.sync_api import expect
+
+    from haven.web.accounts.models import Organisation
+
+    exit_url = "https://news.example.org/today"
+    Organisation.objects.create(
+        name="Seoul Support Centre",
+        slug="seoul",
+        country="KR",
+        time_zone="Asia/Seoul",
+        phone="02-735-8994",
+        opening_hours="Mon–Fri 10:00–17:00",
+        emergency_numbers="Police: 112\nWomen's emergency line: 1366",
+        portal_exit_url=exit_url,
+    )
+    left: list[str] = []
+
+    def neutral(route) -> None:
+        left.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<title>News</title><h1>News</h1>")
+
+    for scripts in (True, False):
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, locale="en-GB", java_script_enabled=scripts
+        )
+        context.route(exit_url, neutral)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/portal/?lang=en")
+        # Every page names the centre and how to reach it.
+        centre = page.locator(".portal-centres")
+        expect(centre).to_contain_text("Seoul Support Centre")
+        expect(centre.get_by_role("link", name="02-735-8994")).to_have_attribute("href", "tel:027358994")
+        expect(centre).to_contain_text("Women's emergency line: 1366")
+        # The first thing the keyboard reaches is the way out.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.hasAttribute('data-quick-exit')")
+        if scripts:
+            # From page to page inside the portal, then out: one history entry in all.
+            before = page.evaluate("history.length")
+            page.get_by_role("link", name="Start: choose pictures").click()
+            page.wait_for_url("**/portal/submit/**")
+            page.get_by_role("link", name="Help with your pictures").click()
+            page.wait_for_url("**/portal/?lang=en")
+            assert page.evaluate("history.length") == before
+            page.keyboard.press("Escape")
+            page.wait_for_url(exit_url)
+            assert page.evaluate("history.length") == before
+        else:
+            page.get_by_role("link", name="Quick exit").click()
+            page.wait_for_url(exit_url)
+        expect(page.get_by_role("heading", name="News")).to_be_visible()
+        context.close()
+    assert left == [exit_url, exit_url]
+
+    # The Esc hint where there is a keyboard, not on a phone.
+    for mobile, shown in ((False, True), (True, False)):
+        context = browser.new_context(
+            viewport={"width": 390, "height": 800}, is_mobile=mobile, has_touch=mobile, locale="en-GB"
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/portal/?lang=en")
+        assert page.locator(".quick-exit-hint").is_visible() is shown
+        context.close()

@@ -19,10 +19,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
+from haven.web.core.access import require
 from haven.web.core.errors import ActionError
 
 from .models import ApiToken, Organisation, User
-from .roles import Role
+from .roles import Perm, Role
 from .tokens import PREFIX, token_digest
 
 # The window a freshly scanned code is accepted in, in 30-second steps either side: phones' clocks drift.
@@ -170,3 +171,43 @@ def create_token(*, actor: Any, user: User, name: str = "") -> str:
             summary={"user": user.username},
         )
     return token
+
+
+CENTRE_FIELDS = ("phone", "opening_hours", "emergency_numbers", "child_protection_info", "portal_exit_url")
+
+
+def update_centre(*, actor: Any, organisation: Organisation, data: dict[str, str]) -> list[str]:
+    """Change how survivors reach the centre (shown on the portal).  Returns the fields changed;
+    the change is audited by field name, without the values."""
+    require(actor, Perm.MANAGE_USERS)
+    if getattr(actor, "organisation_id", None) != organisation.pk:
+        raise ActionError(_("You can change only your own organisation's details."))
+    unknown = set(data) - set(CENTRE_FIELDS)
+    if unknown:
+        raise ActionError(_("Unknown fields: %(names)s.") % {"names": ", ".join(sorted(unknown))})
+    exit_url = (data.get("portal_exit_url") or "").strip()
+    if exit_url and not exit_url.lower().startswith("https://"):
+        raise ActionError(_("The quick-exit address must start with https://."))
+    changed = []
+    for name, value in data.items():
+        value = (value or "").strip()
+        if getattr(organisation, name) != value:
+            setattr(organisation, name, value)
+            changed.append(name)
+    if not changed:
+        return []
+    try:
+        organisation.full_clean()
+    except ValidationError as exc:
+        organisation.refresh_from_db()
+        raise ActionError("; ".join(" ".join(v) for v in exc.message_dict.values())) from None
+    with transaction.atomic():
+        organisation.save(update_fields=changed)
+        append(
+            actor=actor,
+            event_type=EventType.ORGANISATION_UPDATED,
+            organisation=organisation,
+            obj=organisation,
+            summary={"fields": sorted(changed)},
+        )
+    return changed

@@ -82,3 +82,41 @@ class VerifyForm(StaffForm):
         ],
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "size": 10}),
     )
+
+
+class CentreForm(StaffForm):
+    """How survivors reach the centre: shown on every page of the survivor portal."""
+
+    phone = forms.CharField(label=_("Phone number"), max_length=40, required=False)
+    opening_hours = forms.CharField(
+        label=_("Opening hours"),
+        max_length=200,
+        required=False,
+        help_text=_("For example: Mon–Fri 9:00–18:00"),
+    )
+    emergency_numbers = forms.CharField(
+        label=_("Emergency numbers"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Police, crisis lines: one a line, such as “Police: 112”."),
+    )
+    child_protection_info = forms.CharField(
+        label=_("Child-protection contacts"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Shown to people who were under 18 when the pictures were made: hotlines and how to reach them."
+        ),
+    )
+    portal_exit_url = forms.URLField(
+        label=_("Quick-exit address"),
+        max_length=300,
+        required=False,
+        assume_scheme="https",
+        help_text=_(
+            "Where the portal's Quick exit button goes: an ordinary, harmless page (https). "
+            "Empty: a weather search."
+        ),
+    )

@@ -31,6 +31,26 @@ class Organisation(models.Model):
             "Shown on the survivor portal to people who were under 18: hotlines and how to reach them."
         ),
     )
+    # How a survivor reaches the centre: on every page of the portal.
+    phone = models.CharField(_("phone number"), max_length=40, blank=True)
+    opening_hours = models.CharField(
+        _("opening hours"), max_length=200, blank=True, help_text=_("For example: Mon–Fri 9:00–18:00")
+    )
+    emergency_numbers = models.TextField(
+        _("emergency numbers"),
+        blank=True,
+        max_length=500,
+        help_text=_("Police, crisis lines: one a line, such as “Police: 112”."),
+    )
+    portal_exit_url = models.URLField(
+        _("quick-exit address"),
+        blank=True,
+        max_length=300,
+        help_text=_(
+            "Where the portal's Quick exit button goes: an ordinary, harmless page (https). "
+            "Empty: a weather search."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

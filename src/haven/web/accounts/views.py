@@ -11,6 +11,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,8 +25,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from haven.web.core.errors import ActionError
 
 from . import actions
-from .decorators import is_verified, staff_user, two_factor_required
-from .forms import CodeForm, LoginForm, VerifyForm
+from .decorators import is_verified, staff_required, staff_user, two_factor_required
+from .forms import CentreForm, CodeForm, LoginForm, VerifyForm
+from .roles import Perm
 
 _ENROL_KEY = "haven_totp_enrolment_key"
 
@@ -162,3 +164,27 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     auth.logout(request)
     messages.info(request, _("You are signed out."))
     return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.MANAGE_USERS)
+def centre_view(request: HttpRequest) -> HttpResponse:
+    """The centre's contacts that the survivor portal shows on every page; admins keep them."""
+    user = staff_user(request)
+    organisation = user.organisation
+    if organisation is None:  # pragma: no cover - staff_required lets only members of one through
+        raise PermissionDenied
+    initial = {name: getattr(organisation, name) for name in actions.CENTRE_FIELDS}
+    form = CentreForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = actions.update_centre(actor=user, organisation=organisation, data=form.cleaned_data)
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if changed:
+                messages.success(request, _("Saved: the portal shows the new details at once."))
+            else:
+                messages.info(request, _("Nothing changed."))
+            return redirect("accounts:centre")
+    return render(request, "accounts/centre.html", {"form": form, "organisation": organisation})

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 class EventType(models.TextChoices):
     ORGANISATION_CREATED = "organisation.created", _("Organisation created")
+    ORGANISATION_UPDATED = "organisation.updated", _("Organisation's details changed")
     USER_CREATED = "user.created", _("User created")
     USER_LOGGED_IN = "user.logged_in", _("Logged in")
     TWO_FACTOR_ENROLLED = "user.two_factor_enrolled", _("Two-factor device enrolled")

@@ -248,6 +248,9 @@ HAVEN_REPORT_THRESHOLD = env_int("HAVEN_REPORT_THRESHOLD", 10, minimum=3)
 HAVEN_REPORT_ROUND_TO = env_int("HAVEN_REPORT_ROUND_TO", 1, minimum=1)
 HAVEN_EVIDENCE_SCREENSHOT_DAYS = env_int("HAVEN_EVIDENCE_SCREENSHOT_DAYS", 30, minimum=1)
 HAVEN_CHROMIUM = env_str("HAVEN_CHROMIUM", "/usr/bin/chromium")
+# Where the portal's Quick exit goes unless the one centre on this server set its own: an ordinary,
+# harmless page.
+HAVEN_PORTAL_EXIT_URL = env_str("HAVEN_PORTAL_EXIT_URL", "https://www.google.com/search?q=weather")
 
 # Scheduled scans run in the worker; a Dask scheduler address (tcp://HOST:8786) spreads them out.
 HAVEN_SCAN_SCHEDULER = env_str("HAVEN_SCAN_SCHEDULER", "")

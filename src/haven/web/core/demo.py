@@ -57,6 +57,15 @@ def seed_demo(seed: int = 2024) -> DemoLogin | None:
             time_zone="Asia/Seoul",
             languages="ko,en",
         )
+        # An invented office number beside Korea's real emergency and youth lines, so that the
+        # portal shows the block a real centre fills in on its Centre page.
+        Organisation.objects.filter(pk=org.pk).update(
+            phone="02-0000-0000",
+            opening_hours="Mon–Fri 9:00–18:00 (demo)",
+            emergency_numbers="Police: 112\nEmergency: 119",
+            child_protection_info="Youth counselling: 1388",
+        )
+        org.refresh_from_db()
         demo = create_user(
             actor="demo",
             username="demo",

@@ -91,8 +91,12 @@ def _locked(request: HttpRequest, error: actions.PortalLocked) -> HttpResponse:
 @portal_page
 def landing(request: HttpRequest) -> HttpResponse:
     # Each centre keeps its own child-protection contacts: the right numbers differ by country.
-    centres = list(Organisation.objects.order_by("name").only("pk", "name", "child_protection_info"))
-    return render(request, "portal/landing.html", {"centres": centres})
+    hotlines = list(
+        Organisation.objects.exclude(child_protection_info="")
+        .order_by("name")
+        .only("pk", "name", "child_protection_info")
+    )
+    return render(request, "portal/landing.html", {"hotlines": hotlines})
 
 
 @require_GET
