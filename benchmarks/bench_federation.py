@@ -364,6 +364,7 @@ def main() -> int:
                 HAVEN_DATA_DIR=b_dir,
                 HAVEN_SECRET_KEY=secrets.token_urlsafe(50),
                 HAVEN_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+                HAVEN_AUDIT_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 HAVEN_PEER_ALLOW_PRIVATE="true",
             )
             if args.b_pg:

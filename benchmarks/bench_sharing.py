@@ -299,6 +299,7 @@ def _setup_env(args: argparse.Namespace, data_dir: str) -> None:
     os.environ["HAVEN_DATABASE_URL"] = bench_url(args.pg, args.db)
     os.environ["HAVEN_SECRET_KEY"] = secrets.token_urlsafe(50)
     os.environ["HAVEN_ENCRYPTION_KEYS"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    os.environ["HAVEN_AUDIT_KEYS"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
     os.environ["HAVEN_DATA_DIR"] = data_dir
     os.environ["HAVEN_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
     os.environ["HAVEN_SECURE_COOKIES"] = "false"

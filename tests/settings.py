@@ -10,6 +10,7 @@ import tempfile
 os.environ.setdefault("HAVEN_DATA_DIR", tempfile.mkdtemp(prefix="haven-test-"))
 os.environ.setdefault("HAVEN_SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 os.environ.setdefault("HAVEN_ENCRYPTION_KEYS", base64.urlsafe_b64encode(b"k" * 32).decode())
+os.environ.setdefault("HAVEN_AUDIT_KEYS", base64.urlsafe_b64encode(b"a" * 32).decode())
 os.environ.setdefault("HAVEN_SECURE_COOKIES", "false")
 if os.environ.get("HAVEN_TEST_DATABASE_URL"):
     os.environ["HAVEN_DATABASE_URL"] = os.environ["HAVEN_TEST_DATABASE_URL"]

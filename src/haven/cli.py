@@ -220,7 +220,19 @@ def _cmd_token_create(args: argparse.Namespace) -> int:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from haven.web.core.commands import audit_verify
 
-    return audit_verify()
+    return audit_verify(checkpoints=args.checkpoints, public_keys=args.public_key)
+
+
+def _cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import audit_checkpoint
+
+    return audit_checkpoint()
+
+
+def _cmd_audit_public_key(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import audit_public_key
+
+    return audit_public_key()
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -550,8 +562,28 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
     a = commands.add_parser("audit", help="the audit trail")
     asub = a.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    av = asub.add_parser("verify", help="recompute the hash chain and name the first broken link")
+    av = asub.add_parser(
+        "verify",
+        help="recompute the keyed chain and name the first broken link; with --checkpoints, also prove "
+        "that no event up to the latest signed checkpoint was removed or changed",
+    )
+    av.add_argument(
+        "--checkpoints",
+        metavar="DIR",
+        help="the checkpoint directory (or its checkpoints.jsonl, or a copy of it kept elsewhere)",
+    )
+    av.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="verify checkpoint signatures with this public key (from haven audit public-key); repeatable",
+    )
     av.set_defaults(handler=_cmd_audit_verify)
+    ac = asub.add_parser("checkpoint", help="write a signed checkpoint of the chain head now")
+    ac.set_defaults(handler=_cmd_audit_checkpoint)
+    ap = asub.add_parser("public-key", help="print the public keys that verify this server's checkpoints")
+    ap.set_defaults(handler=_cmd_audit_public_key)
 
 
 def build_parser() -> argparse.ArgumentParser:

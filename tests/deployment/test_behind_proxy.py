@@ -56,14 +56,16 @@ def _database() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     home = tmp_path_factory.mktemp("checklist")
-    secret, keys = home / "secret_key", home / "encryption_keys"
+    secret, keys, audit = home / "secret_key", home / "encryption_keys", home / "audit_keys"
     secret.write_text(secrets.token_urlsafe(50))
     keys.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
+    audit.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HAVEN_", "DJANGO_"))}
     env.update(
         HAVEN_DATA_DIR=str(home / "var"),
         HAVEN_SECRET_KEY_FILE=str(secret),
         HAVEN_ENCRYPTION_KEYS_FILE=str(keys),
+        HAVEN_AUDIT_KEYS_FILE=str(audit),
         HAVEN_ALLOWED_HOSTS=HOST,
         HAVEN_CSRF_TRUSTED_ORIGINS=f"https://{HOST}",
         HAVEN_BEHIND_PROXY="true",

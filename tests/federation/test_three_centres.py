@@ -91,6 +91,7 @@ class Centre:
             HAVEN_DATA_DIR=str(self.home),
             HAVEN_SECRET_KEY=f"secret-of-{self.slug}-" + "x" * 40,
             HAVEN_ENCRYPTION_KEYS=base64.urlsafe_b64encode(self.slug.encode().ljust(32, b"k")[:32]).decode(),
+            HAVEN_AUDIT_KEYS=base64.urlsafe_b64encode(self.slug.encode().ljust(32, b"a")[:32]).decode(),
             HAVEN_SECURE_COOKIES="false",
             HAVEN_PEER_ALLOW_PRIVATE="true",
             HAVEN_FETCH_ALLOW_LOOPBACK="true",

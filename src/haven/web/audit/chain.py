@@ -1,8 +1,18 @@
-"""Appending to and verifying the audit chain."""
+"""Appending to and verifying the audit chain.
+
+Each event's digest is an HMAC-SHA256, under a key kept outside the database (:mod:`.keys`), of the
+event's fields and the digest of the event before it.  Someone who can write to the database can
+delete or change rows, but cannot make digests that verify: any change, any gap and any rewrite of
+the chain is found and named, except cutting off its newest events and moving the head back, which
+looks like a shorter, intact chain.  Signed checkpoints written outside the database
+(:mod:`.checkpoints`) catch that.
+
+A new key (first in ``HAVEN_AUDIT_KEYS``) starts with an ``audit.key_rotated`` event linked under
+it, naming the key before; the chain changes keys nowhere else.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +21,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from . import keys
 from .models import AuditEvent, ChainHead, EventType
 
 GENESIS = "0" * 64
@@ -28,12 +39,13 @@ def _canonical(event: AuditEvent) -> bytes:
         "object_id": event.object_id,
         "summary": event.summary,
         "previous_digest": event.previous_digest,
+        "key": event.key_id,
     }
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def compute_digest(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+def compute_digest(event: AuditEvent, key: keys.AuditKey) -> str:
+    return key.link(_canonical(event))
 
 
 def append(
@@ -48,10 +60,21 @@ def append(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit events are appended inside the action's transaction")
     head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+    key = keys.current()
+    if head.sequence:
+        last_key = AuditEvent.objects.filter(sequence=head.sequence).values_list("key_id", flat=True).first()
+        if last_key != key.id:
+            _link(
+                head,
+                key,
+                AuditEvent(
+                    actor_label="system",
+                    event_type=EventType.AUDIT_KEY_ROTATED,
+                    summary={"from": last_key or "", "to": key.id},
+                ),
+            )
     is_user = actor is not None and getattr(actor, "pk", None) is not None
     event = AuditEvent(
-        sequence=head.sequence + 1,
-        created_at=timezone.now(),
         organisation_id=getattr(organisation, "pk", organisation),
         actor_id=actor.pk if is_user else None,
         actor_label=actor.get_username() if is_user else str(actor or "system"),
@@ -59,11 +82,18 @@ def append(
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         summary=summary or {},
-        previous_digest=head.digest,
     )
+    return _link(head, key, event)
+
+
+def _link(head: ChainHead, key: keys.AuditKey, event: AuditEvent) -> AuditEvent:
+    event.sequence = head.sequence + 1
+    event.created_at = timezone.now()
+    event.previous_digest = head.digest
+    event.key_id = key.id
     # Round-trip through JSON so that what we hash is what the database will return.
     event.summary = json.loads(json.dumps(event.summary))
-    event.digest = compute_digest(event)
+    event.digest = compute_digest(event, key)
     event.save()
     head.sequence = event.sequence
     head.digest = event.digest
@@ -80,6 +110,7 @@ class Break:
 def verify() -> tuple[int, Break | None]:
     """Recompute the chain; return how many events were checked and the first broken link."""
     previous = GENESIS
+    previous_key = ""
     expected_sequence = 1
     checked = 0
     for event in _events():
@@ -87,9 +118,25 @@ def verify() -> tuple[int, Break | None]:
             return checked, Break(expected_sequence, "event missing (sequence gap)")
         if event.previous_digest != previous:
             return checked, Break(event.sequence, "does not link to the event before it")
-        if compute_digest(event) != event.digest:
+        key = keys.by_id(event.key_id)
+        if key is None:
+            reason = (
+                f"linked with a key this server does not have (key id {event.key_id})"
+                if event.key_id
+                else "not linked with a key: written or rewritten outside Haven"
+            )
+            return checked, Break(event.sequence, reason)
+        if compute_digest(event, key) != event.digest:
             return checked, Break(event.sequence, "contents changed after it was written")
+        if previous_key and event.key_id != previous_key:
+            rotation = event.event_type == EventType.AUDIT_KEY_ROTATED and event.summary == {
+                "from": previous_key,
+                "to": event.key_id,
+            }
+            if not rotation:
+                return checked, Break(event.sequence, "changes key without a key-rotation event")
         previous = event.digest
+        previous_key = event.key_id
         expected_sequence += 1
         checked += 1
     head = ChainHead.objects.filter(pk=1).first()

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 class EventType(models.TextChoices):
     ORGANISATION_CREATED = "organisation.created", _("Organisation created")
     ORGANISATION_UPDATED = "organisation.updated", _("Organisation's details changed")
+    AUDIT_KEY_ROTATED = "audit.key_rotated", _("Audit key changed")
+    AUDIT_CHAIN_KEYED = "audit.chain_keyed", _("Audit trail linked under a key")
     USER_CREATED = "user.created", _("User created")
     USER_LOGGED_IN = "user.logged_in", _("Logged in")
     TWO_FACTOR_ENROLLED = "user.two_factor_enrolled", _("Two-factor device enrolled")
@@ -101,6 +103,7 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     summary = models.JSONField(default=dict)
     previous_digest = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, blank=True, default="")  # which audit key linked it
     digest = models.CharField(max_length=64)
 
     class Meta:

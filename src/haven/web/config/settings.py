@@ -51,6 +51,16 @@ if not _keys:
     _keys = _generated_secret("encryption_keys", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 HAVEN_ENCRYPTION_KEYS = [k.strip() for k in _keys.split(",") if k.strip()]
 
+# The audit chain's keys (HMAC-SHA256 links, Ed25519 checkpoints derived from them): the first makes
+# new links, the others still verify older ones.  Kept out of the database, so that someone who can
+# write to it cannot recompute the chain.
+_audit_keys = env_secret("HAVEN_AUDIT_KEYS") or ""
+if not _audit_keys:
+    if not EMBEDDED:
+        raise ImproperlyConfigured("HAVEN_AUDIT_KEYS (or HAVEN_AUDIT_KEYS_FILE) must be set with PostgreSQL")
+    _audit_keys = _generated_secret("audit_keys", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+HAVEN_AUDIT_KEYS = [k.strip() for k in _audit_keys.split(",") if k.strip()]
+
 ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("HAVEN_CSRF_TRUSTED_ORIGINS", [])
 
@@ -248,6 +258,11 @@ HAVEN_REPORT_THRESHOLD = env_int("HAVEN_REPORT_THRESHOLD", 10, minimum=3)
 HAVEN_REPORT_ROUND_TO = env_int("HAVEN_REPORT_ROUND_TO", 1, minimum=1)
 HAVEN_EVIDENCE_SCREENSHOT_DAYS = env_int("HAVEN_EVIDENCE_SCREENSHOT_DAYS", 30, minimum=1)
 HAVEN_CHROMIUM = env_str("HAVEN_CHROMIUM", "/usr/bin/chromium")
+# Signed audit checkpoints: where the worker appends them (a place the database cannot rewrite),
+# how often, and who also gets each by e-mail.
+HAVEN_AUDIT_CHECKPOINT_DIR = Path(env_str("HAVEN_AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit-checkpoints")))
+HAVEN_AUDIT_CHECKPOINT_MINUTES = env_int("HAVEN_AUDIT_CHECKPOINT_MINUTES", 10, minimum=1)
+HAVEN_AUDIT_CHECKPOINT_EMAIL = env_list("HAVEN_AUDIT_CHECKPOINT_EMAIL", [])
 # Where the portal's Quick exit goes unless the one centre on this server set its own: an ordinary,
 # harmless page.
 HAVEN_PORTAL_EXIT_URL = env_str("HAVEN_PORTAL_EXIT_URL", "https://www.google.com/search?q=weather")

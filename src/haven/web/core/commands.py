@@ -228,21 +228,73 @@ def create_token(username: str, name: str, out: TextIO | None = None) -> int:
     return 0
 
 
-def audit_verify(out: TextIO | None = None) -> int:
+def audit_verify(
+    out: TextIO | None = None, checkpoints: str | None = None, public_keys: list[str] | None = None
+) -> int:
+    """Check the chain, and with ``checkpoints`` (a directory or a ``.jsonl`` file) the trail against
+    its signed checkpoints, with ``public_keys`` if given (an auditor's copies), else this server's."""
     out = out or sys.stdout
     setup()
+    from haven.web.audit import checkpoints as marks
     from haven.web.audit.chain import verify
+    from haven.web.audit.keys import public_key
 
+    try:
+        public = [public_key(text) for text in public_keys or []]
+    except ValueError as exc:
+        print(f"haven audit verify: {exc}", file=sys.stderr)
+        return 2
     checked, broken = verify()
-    if broken is None:
-        print(f"audit chain intact: {checked} events verified", file=out)
+    if broken is not None:
+        print(
+            f"audit chain BROKEN at event #{broken.sequence}: {broken.reason} "
+            f"({checked} events before it verified)",
+            file=out,
+        )
+        return 1
+    print(f"audit chain intact: {checked} events verified", file=out)
+    if checkpoints is None:
+        return 0
+    report = marks.verify(checkpoints, public)
+    if report.problem is not None:
+        where = f" at event #{report.problem.sequence}" if report.problem.sequence else ""
+        print(f"audit checkpoints FAIL{where}: {report.problem.reason}", file=out)
+        return 1
+    latest = report.latest
+    if latest is None:
+        print("audit checkpoints: none written yet", file=out)
         return 0
     print(
-        f"audit chain BROKEN at event #{broken.sequence}: {broken.reason} "
-        f"({checked} events before it verified)",
+        f"audit checkpoints intact: {report.checkpoints} checked; no event up to #{latest.sequence} "
+        f"(checkpoint of {latest.at}) was removed or changed; {report.after} events after it",
         file=out,
     )
-    return 1
+    return 0
+
+
+def audit_checkpoint(out: TextIO | None = None) -> int:
+    """Write a signed checkpoint of the chain head now (the worker does it on its own)."""
+    out = out or sys.stdout
+    setup()
+    from haven.web.audit.checkpoints import path, write
+
+    written = write(force=True)
+    if written is None:
+        print("audit trail is empty: no checkpoint written", file=out)
+        return 0
+    print(f"checkpoint of event #{written.sequence} appended to {path()}", file=out)
+    return 0
+
+
+def audit_public_key(out: TextIO | None = None) -> int:
+    """The public keys that verify this server's checkpoints: give them to whoever audits it."""
+    out = out or sys.stdout
+    setup()
+    from haven.web.audit.keys import keys
+
+    for n, key in enumerate(keys()):
+        print(f"{key.public_text}  key {key.id}{'  (current)' if n == 0 else ''}", file=out)
+    return 0
 
 
 def worker(batch: bool, out: TextIO | None = None) -> int:
@@ -250,6 +302,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     setup()
     from django.core.management import call_command
 
+    from haven.web.audit.tasks import sweep as audit_sweep
     from haven.web.federation.tasks import sweep as federation_sweep
     from haven.web.monitoring.tasks import sweep as monitoring_sweep
     from haven.web.reports.tasks import sweep as reports_sweep
@@ -264,6 +317,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     sharing_sweep.enqueue()
     federation_sweep.enqueue()
     reports_sweep.enqueue()
+    audit_sweep.enqueue()
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]

@@ -1,0 +1,296 @@
+"""Someone who can write to the database tampers with the audit trail, as an insider or an intruder
+would; every way is caught, and the message names the first bad event.
+
+The chain's links are keyed (HMAC under HAVEN_AUDIT_KEYS, which is not in the database); signed
+checkpoints kept outside the database catch what a chain alone cannot: its newest events cut off,
+or a rewrite by someone who also holds the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core import mail
+from django.db import connection, transaction
+from django.test import override_settings
+
+from haven.cli import main
+from haven.web.audit import checkpoints
+from haven.web.audit.chain import _canonical, append, compute_digest, verify
+from haven.web.audit.keys import by_id, current, key_id, keys
+from haven.web.audit.models import AuditEvent, ChainHead, EventType
+from haven.web.cases import actions
+from haven.web.cases.models import Case
+from haven.web.core.commands import audit_verify
+
+from ..conftest import Persona
+
+pytestmark = pytest.mark.django_db
+
+NEW_KEY = base64.urlsafe_b64encode(b"n" * 32).decode()
+
+
+def _sql(statement: str, params: list[object]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+@pytest.fixture
+def trail(case: Case, counsellor: Persona) -> list[AuditEvent]:
+    """A trail of a few events: the case made, its status changed three times."""
+    for status in ("active", "monitoring", "closed"):
+        actions.change_status(actor=counsellor.user, case=Case.objects.get(pk=case.pk), status=status)
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert len(events) >= 4
+    assert verify() == (len(events), None)
+    return events
+
+
+def _verify_text(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    checkpoints_dir = args[0] if args else None
+    code = audit_verify(out, checkpoints=checkpoints_dir, public_keys=list(args[1:]))
+    return code, out.getvalue()
+
+
+def test_a_deleted_event_mid_chain(trail: list[AuditEvent]) -> None:
+    _sql("DELETE FROM audit_auditevent WHERE id = %s", [trail[1].pk])
+    code, text = _verify_text()
+    assert code == 1
+    assert f"BROKEN at event #{trail[1].sequence}" in text
+
+
+def test_two_events_swapped(trail: list[AuditEvent]) -> None:
+    first, second = trail[1], trail[2]
+    _sql("UPDATE audit_auditevent SET sequence = -1 WHERE id = %s", [first.pk])
+    _sql("UPDATE audit_auditevent SET sequence = %s WHERE id = %s", [first.sequence, second.pk])
+    _sql("UPDATE audit_auditevent SET sequence = %s WHERE id = %s", [second.sequence, first.pk])
+    code, text = _verify_text()
+    assert code == 1
+    assert f"BROKEN at event #{first.sequence}" in text
+
+
+def test_a_digest_replaced(trail: list[AuditEvent]) -> None:
+    _sql("UPDATE audit_auditevent SET digest = %s WHERE id = %s", ["f" * 64, trail[2].pk])
+    code, text = _verify_text()
+    assert code == 1
+    assert f"BROKEN at event #{trail[2].sequence}" in text
+
+
+def test_a_rewrite_with_plain_sha256_digests_recomputed(trail: list[AuditEvent]) -> None:
+    """What an unkeyed chain could not catch: change an event, recompute every digest after it."""
+    target = trail[1]
+    _sql("UPDATE audit_auditevent SET actor_label = %s WHERE id = %s", ["someone-else", target.pk])
+    previous = trail[0].digest
+    for event in AuditEvent.objects.filter(sequence__gte=target.sequence).order_by("sequence"):
+        event.previous_digest = previous
+        event.digest = hashlib.sha256(_canonical(event)).hexdigest()
+        _sql(
+            "UPDATE audit_auditevent SET previous_digest = %s, digest = %s WHERE id = %s",
+            [event.previous_digest, event.digest, event.pk],
+        )
+        previous = event.digest
+    _sql("UPDATE audit_chainhead SET digest = %s WHERE id = 1", [previous])
+    code, text = _verify_text()
+    assert code == 1
+    assert f"BROKEN at event #{target.sequence}: contents changed" in text
+
+
+def _insider_rewrite(target: AuditEvent, label: str) -> None:
+    """One who holds the audit key changes an event and links everything after it again."""
+    _sql("UPDATE audit_auditevent SET actor_label = %s WHERE id = %s", [label, target.pk])
+    previous = AuditEvent.objects.get(sequence=target.sequence - 1).digest
+    for event in AuditEvent.objects.filter(sequence__gte=target.sequence).order_by("sequence"):
+        event.previous_digest = previous
+        event.digest = compute_digest(event, current())
+        _sql(
+            "UPDATE audit_auditevent SET previous_digest = %s, digest = %s WHERE id = %s",
+            [event.previous_digest, event.digest, event.pk],
+        )
+        previous = event.digest
+    _sql("UPDATE audit_chainhead SET digest = %s WHERE id = 1", [previous])
+
+
+def test_the_tail_cut_off_and_the_head_moved_back_is_caught_by_a_checkpoint(
+    trail: list[AuditEvent], tmp_path: Path
+) -> None:
+    written = checkpoints.write(tmp_path)
+    assert written is not None
+    assert written.sequence == trail[-1].sequence
+    keep = trail[-3]
+    _sql("DELETE FROM audit_auditevent WHERE sequence > %s", [keep.sequence])
+    _sql("UPDATE audit_chainhead SET sequence = %s, digest = %s WHERE id = 1", [keep.sequence, keep.digest])
+    assert verify()[1] is None  # a shorter chain is still a chain
+    code, text = _verify_text(str(tmp_path))
+    assert code == 1
+    assert f"checkpoints FAIL at event #{keep.sequence + 1}" in text
+    assert f"events from #{keep.sequence + 1} on were removed" in text
+
+
+def test_a_rewrite_by_someone_with_the_key_is_caught_by_a_checkpoint(
+    trail: list[AuditEvent], tmp_path: Path, case: Case, counsellor: Persona
+) -> None:
+    checkpoints.write(tmp_path)
+    middle = trail[-1].sequence
+    actions.update_case(actor=counsellor.user, case=Case.objects.get(pk=case.pk), notes="more")
+    checkpoints.write(tmp_path)
+    _insider_rewrite(trail[2], "someone-else")
+    assert verify()[1] is None  # the chain itself verifies: the key was used
+    code, text = _verify_text(str(tmp_path))
+    assert code == 1
+    assert "checkpoints FAIL at event #1" in text  # no earlier checkpoint vouches for anything
+    assert f"event #{middle} is not the one the checkpoint" in text
+
+
+def test_an_edited_or_made_up_checkpoint_fails_its_signature(trail: list[AuditEvent], tmp_path: Path) -> None:
+    checkpoints.write(tmp_path)
+    file = tmp_path / "checkpoints.jsonl"
+    line = json.loads(file.read_text())
+    edited = {**line, "digest": "0" * 64}
+    file.write_text(json.dumps(edited) + "\n")
+    code, text = _verify_text(str(tmp_path))
+    assert code == 1
+    assert "checkpoint line 1 (event #" in text
+    assert "does not carry a valid signature" in text
+    file.write_text("not json\n")
+    assert "is not a checkpoint" in _verify_text(str(tmp_path))[1]
+    # Signed, but with a key this server does not hold.
+    with override_settings(HAVEN_AUDIT_KEYS=[NEW_KEY]):
+        made_up = checkpoints.Checkpoint(line["sequence"], line["digest"], line["at"], current().id)
+        signature = base64.urlsafe_b64encode(current().signer.sign(made_up.message())).decode()
+    file.write_text(json.dumps({**json.loads(made_up.message()), "signature": signature}) + "\n")
+    assert "does not carry a valid signature" in _verify_text(str(tmp_path))[1]
+
+
+def test_an_intact_trail_and_its_checkpoints_pass_with_the_auditor_s_public_key(
+    trail: list[AuditEvent],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: Case,
+    counsellor: Persona,
+) -> None:
+    assert main(["audit", "checkpoint"]) == 0
+    actions.update_case(actor=counsellor.user, case=Case.objects.get(pk=case.pk), notes="more")
+    assert main(["audit", "public-key"]) == 0
+    public = capsys.readouterr().out.split()[-4]  # the key printed before "key <id> (current)"
+    folder = str(checkpoints.path().parent)
+    assert main(["audit", "verify", "--checkpoints", folder, "--public-key", public]) == 0
+    text = capsys.readouterr().out
+    assert "audit chain intact" in text
+    assert f"no event up to #{trail[-1].sequence}" in text
+    assert "1 events after it" in text
+    other = base64.urlsafe_b64encode(b"\x01" * 32).decode()
+    assert main(["audit", "verify", "--checkpoints", folder, "--public-key", other]) == 1
+    assert main(["audit", "verify", "--checkpoints", folder, "--public-key", "not-a-key"]) == 2
+
+
+def keys_text() -> list[str]:
+    return list(settings.HAVEN_AUDIT_KEYS)
+
+
+def test_a_new_key_starts_with_a_rotation_event_and_old_links_still_verify(trail: list[AuditEvent]) -> None:
+    old = current().id
+    with override_settings(HAVEN_AUDIT_KEYS=[NEW_KEY, *keys_text()]):
+        new = current().id
+        with transaction.atomic():
+            append(actor="system", event_type=EventType.LOOKUP)
+        after, rotated = list(AuditEvent.objects.order_by("-sequence")[:2])
+        assert rotated.event_type == EventType.AUDIT_KEY_ROTATED
+        assert rotated.summary == {"from": old, "to": new}
+        assert (rotated.key_id, after.key_id) == (new, new)
+        assert verify()[1] is None
+    # A server that lost the old key cannot vouch for the events it linked.
+    with override_settings(HAVEN_AUDIT_KEYS=[NEW_KEY]):
+        _checked, broken = verify()
+        assert broken is not None
+        assert broken.sequence == 1
+        assert f"key this server does not have (key id {old})" in broken.reason
+
+
+def test_a_key_change_without_a_rotation_event_is_caught(trail: list[AuditEvent]) -> None:
+    """One who holds an old key links an event under it, after events of the current key."""
+    with override_settings(HAVEN_AUDIT_KEYS=[*keys_text(), NEW_KEY]):
+        forged = AuditEvent.objects.get(sequence=trail[-1].sequence)
+        other = by_id(key_id(base64.urlsafe_b64decode(NEW_KEY)))
+        assert other is not None
+        forged.key_id = other.id
+        forged.digest = compute_digest(forged, other)
+        _sql(
+            "UPDATE audit_auditevent SET key_id = %s, digest = %s WHERE id = %s",
+            [forged.key_id, forged.digest, forged.pk],
+        )
+        _sql("UPDATE audit_chainhead SET digest = %s WHERE id = 1", [forged.digest])
+        _checked, broken = verify()
+    assert broken is not None
+    assert broken.sequence == forged.sequence
+    assert "without a key-rotation event" in broken.reason
+
+
+def test_the_worker_writes_a_checkpoint_only_when_the_chain_grew_and_mails_it(
+    trail: list[AuditEvent], tmp_path: Path, case: Case, counsellor: Persona
+) -> None:
+    from haven.web.audit.tasks import sweep
+
+    with override_settings(
+        HAVEN_AUDIT_CHECKPOINT_DIR=tmp_path, HAVEN_AUDIT_CHECKPOINT_EMAIL=["security@centre.example"]
+    ):
+        assert sweep.call() == 1
+        assert sweep.call() == 0  # nothing new
+        actions.update_case(actor=counsellor.user, case=Case.objects.get(pk=case.pk), notes="more")
+        assert sweep.call() == 1
+        lines = (tmp_path / "checkpoints.jsonl").read_text().splitlines()
+        assert [json.loads(line)["sequence"] for line in lines] == [
+            trail[-1].sequence,
+            trail[-1].sequence + 1,
+        ]
+        assert [m.to for m in mail.outbox] == [["security@centre.example"]] * 2
+        assert lines[-1] in mail.outbox[-1].body
+        assert checkpoints.verify(tmp_path).problem is None
+    assert oct((tmp_path / "checkpoints.jsonl").stat().st_mode & 0o777) == "0o600"
+
+
+def _legacy_link(event: AuditEvent) -> str:
+    fields = json.loads(_canonical(event))
+    fields.pop("key")
+    return hashlib.sha256(
+        json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_the_migration_links_an_old_trail_under_the_key_and_records_what_it_found(
+    trail: list[AuditEvent], tampered: bool
+) -> None:
+    import importlib
+
+    migration = importlib.import_module("haven.web.audit.migrations.0008_keyed_chain")
+    # The trail as the unkeyed scheme wrote it.
+    previous = "0" * 64
+    for event in AuditEvent.objects.order_by("sequence"):
+        event.previous_digest, event.key_id = previous, ""
+        event.digest = _legacy_link(event)
+        event.save()
+        previous = event.digest
+    ChainHead.objects.filter(pk=1).update(digest=previous)
+    if tampered:
+        _sql("UPDATE audit_auditevent SET actor_label = %s WHERE sequence = 2", ["someone-else"])
+    assert verify()[1] is not None  # not keyed: refused as it stands
+    migration.link_under_the_key(apps, None)
+    checked, broken = verify()
+    assert broken is None
+    assert checked == len(trail) + 1
+    switch = AuditEvent.objects.order_by("-sequence").first()
+    assert switch is not None
+    assert switch.event_type == EventType.AUDIT_CHAIN_KEYED
+    assert switch.summary["events"] == len(trail)
+    assert switch.summary["previous_head"] == previous
+    expected = "broken at #2: contents changed after it was written" if tampered else "intact"
+    assert switch.summary["previous_check"] == expected
+    assert {e.key_id for e in AuditEvent.objects.all()} == {keys()[0].id}
