@@ -17,7 +17,9 @@ from typing import Any
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import BigIntegerField, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+
+from haven.web.core.db import EpochSeconds
 
 from .actions import RefMaker, record_fetch
 from .models import Delivery, Feedback, FeedHead, Partner, SharedItem, ShareStatus
@@ -63,17 +65,6 @@ def _feedback(partner: Partner, low: int, high: int) -> dict[int, list[dict[str,
             {"feedbackValue": value, "tags": tags if mine else [], "source": source if mine else ""}
         )
     return out
-
-
-class EpochSeconds(Func):
-    """A timestamp as whole Unix seconds, computed by the database: a page of a thousand rows then
-    builds no datetime objects."""
-
-    template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"
-    output_field = BigIntegerField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, template="CAST(strftime('%%s', %(expressions)s) AS INTEGER)")
 
 
 def stopncii_page(partner: Partner, *, start: int, page_size: int, token: str | None) -> bytes:
