@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case as SqlCase
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import ExtractMonth
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -34,6 +35,7 @@ from django.utils.translation import gettext_lazy
 from haven.web.accounts.models import Organisation
 from haven.web.cases.classification import AgeBand, GbvimsType, HarmType, Relationship, SurvivorSex
 from haven.web.cases.models import Case, ConsentRecord, ConsentScope
+from haven.web.core.db import EpochSeconds
 from haven.web.referrals.models import Referral, ReferralStatus, ServiceKind
 from haven.web.takedown.models import PlatformKind, Sighting, SightingSource
 
@@ -663,46 +665,65 @@ def takedown_cubes(
     counter = Counter((platform, OUTCOME, regime))
     kinds = Counter((platform, NOTICE_KIND))
     hours: dict[str, list[float]] = defaultdict(list)
-    sent = Notice.objects.filter(organisation=organisation, sent_at__gte=start, sent_at__lt=end)
-    # Each notice's sightings, in one query: (removed at, refused?) per sighting.
-    members: dict[int, list[tuple[dt.datetime | None, bool]]] = defaultdict(list)
-    links = Notice.sightings.through.objects.filter(notice__in=sent.values("pk"))
-    for notice_id, gone, state in links.values_list("notice_id", "sighting__removed_at", "sighting__state"):
-        members[notice_id].append((gone, state == SightingState.REFUSED))
-    for pk, platform_id, regime_code, sent_at, deadline, action, escalation_of in sent.values_list(
-        "pk", "platform_id", "regime", "sent_at", "deadline_at", "action_taken", "escalation_of_id"
-    ):
-        if sent_at is None:  # pragma: no cover - the filter asks for a sending time
-            continue
-        month = sent_at.astimezone(zone).month
-        sightings = members.get(pk, [])
-        removed = [gone for gone, _refused in sightings if gone is not None]
+    # Each notice's outcome is worked out by the database from its copies, and comes back as a
+    # word and two whole-second timestamps: a year of a large centre's notices would otherwise
+    # build half a million datetime objects.
+    every_copy_gone = Q(copies__gt=0, gone=F("copies"))
+    outcome = SqlCase(
+        When(
+            every_copy_gone & (Q(deadline_at__isnull=True) | Q(last_gone__lte=F("deadline_at"))),
+            then=Value("in_time"),
+        ),
+        When(every_copy_gone, then=Value("late")),
+        When(Q(action_taken="no") | Q(refused__gt=0), then=Value("refused")),
+        When(deadline_at__lt=now, then=Value("no_response")),
+        default=Value("open"),
+    )
+    notices = (
+        Notice.objects.filter(organisation=organisation, sent_at__gte=start, sent_at__lt=end)
+        .annotate(
+            copies=Count("sightings"),
+            gone=Count("sightings", filter=Q(sightings__removed_at__isnull=False)),
+            refused=Count("sightings", filter=Q(sightings__state=SightingState.REFUSED)),
+            last_gone=Max("sightings__removed_at"),
+        )
+        .annotate(
+            outcome=outcome,
+            month=ExtractMonth("sent_at", tzinfo=zone),
+            sent_s=EpochSeconds("sent_at"),
+            gone_s=EpochSeconds("last_gone"),
+        )
+        .values_list("platform_id", "regime", "escalation_of_id", "outcome", "month", "sent_s", "gone_s")
+    )
+    tally: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    escalated: dict[tuple[int, str, str], int] = defaultdict(int)
+    for platform_id, regime_code, escalation_of, result, month, sent_s, gone_s in notices:
         code = str(platform_id or "")
-        if sightings and len(removed) == len(sightings):
-            when = max(removed)
-            outcome = "in_time" if deadline is None or when <= deadline else "late"
-            hours[code].append((when - sent_at).total_seconds() / 3600)
-        elif action == "no" or any(refused for _gone, refused in sightings):
-            outcome = "refused"
-        elif deadline is not None and now > deadline:
-            outcome = "no_response"
-        else:
-            outcome = "open"
-        counter.add(month, (code, outcome, regime_code or ""))
-        kinds.add(month, (code, "first" if escalation_of is None else "escalation"))
+        if result in ("in_time", "late"):
+            hours[code].append((gone_s - sent_s) / 3600)
+        tally[(month, code, result, regime_code or "")] += 1
+        escalated[(month, code, "first" if escalation_of is None else "escalation")] += 1
+    for (month, *codes), n in tally.items():
+        counter.add(month, codes, n)
+    for (month, *codes), n in escalated.items():
+        kinds.add(month, codes, n)
     # A copy that came back: a sighting on a platform after an earlier copy of the same case there
-    # was removed (found by a recheck, monitoring or anyone).
+    # was removed (found by a recheck, monitoring or anyone).  A copy is removed after it was
+    # found, so "removed before this one was found" is enough.
+    removed_before = Sighting.objects.filter(case=OuterRef("case"), removed_at__lt=OuterRef("created_at"))
     again = Counter((platform,))
-    removed_at: dict[tuple[int, int | None], dt.datetime] = {}
-    rows = Sighting.objects.filter(organisation=organisation, created_at__lt=end).order_by("created_at")
-    for case_id, platform_id, created, gone in rows.values_list(
-        "case_id", "platform_id", "created_at", "removed_at"
-    ):
-        first_removal = removed_at.get((case_id, platform_id))
-        if first_removal is not None and created > first_removal and created >= start:
-            again.add(created.astimezone(zone).month, (str(platform_id or ""),))
-        if gone is not None and (first_removal is None or gone < first_removal):
-            removed_at[(case_id, platform_id)] = gone
+    returned = (
+        Sighting.objects.filter(organisation=organisation, created_at__gte=start, created_at__lt=end)
+        .filter(
+            Exists(removed_before.filter(platform=OuterRef("platform")))
+            | (Q(platform__isnull=True) & Exists(removed_before.filter(platform__isnull=True)))
+        )
+        .annotate(month=ExtractMonth("created_at", tzinfo=zone))
+        .values("month", "platform_id")
+        .annotate(n=Count("id"))
+    )
+    for row in returned:
+        again.add(row["month"], (str(row["platform_id"] or ""),), row["n"])
     return TakedownCubes(
         notices=Cube.of(
             counter, rules, [frozenset({"platform", "outcome"}), frozenset({"regime", "outcome"})]
