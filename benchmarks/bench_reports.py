@@ -7,7 +7,8 @@ on the same data, each as the median of ``--repeat`` runs after one warm-up:
 1. ``acosav-yearly`` for the year, unfiltered: counting (the database's ``GROUP BY``s into cubes),
    suppression (``disclosure.protect`` of every cube), and the whole report as the page makes it;
 2. the same for a quarter with a filter (sex=female): it reads the same cubes, so costs the same;
-3. ``gbvims-monthly`` for a month; ``dsa-trusted-flagger`` and ``monitoring`` for the year;
+3. ``gbvims-monthly`` for a month; ``takedown-platforms``, ``dsa-trusted-flagger`` and
+   ``monitoring`` for the year;
 4. the baseline a report without disclosure control would be: the same report with suppression
    switched off (the ratio is what safety costs on top of counting);
 5. how much is hidden: the share of the yearly tables' cells, and whether the year's total is shown.
@@ -104,6 +105,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def gbvims() -> Any:
         return standard.make_report(org, "gbvims-monthly", Period(2025, month=3), {}, rules())
 
+    def takedown() -> Any:
+        return standard.make_report(org, "takedown-platforms", year, {}, rules())
+
     def dsa() -> Any:
         return standard.make_report(org, "dsa-trusted-flagger", year, {}, rules())
 
@@ -140,6 +144,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["yearly_protect_s"] = sum(protect_times) / runs
         out["filtered_quarter_s"], _ = _median_s(filtered, args.repeat)
         out["gbvims_month_s"], _ = _median_s(gbvims, args.repeat)
+        out["takedown_year_s"], _ = _median_s(takedown, args.repeat)
         out["dsa_year_s"], _ = _median_s(dsa, args.repeat)
         out["monitoring_year_s"], _ = _median_s(monitoring, args.repeat)
     finally:
@@ -195,6 +200,7 @@ def main() -> int:
                 ms(m["gbvims_month_s"]),
                 f"{m['gbvims_month_s'] / m['counting_s']:.1f}×",
             ],
+            ["takedown-platforms, 2025", ms(m["takedown_year_s"]), ""],
             ["dsa-trusted-flagger, 2025", ms(m["dsa_year_s"]), ""],
             ["monitoring, 2025", ms(m["monitoring_year_s"]), ""],
             ["the same report without suppression", ms(m["counting_s"]), "1.0×"],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -64,3 +67,27 @@ def test_a_broken_chain_is_shown_to_administrators(case: Case, admin: Persona) -
         cursor.execute("UPDATE audit_auditevent SET actor_label = %s WHERE id = %s", ["forged", first.pk])
     page = signed_in(admin.user).get(URL).content.decode()
     assert f"broken at event #{first.sequence}" in page
+
+
+def test_administrators_see_whether_the_checkpoints_match(
+    case: Case, admin: Persona, tmp_path: Path, settings: Any
+) -> None:
+    from haven.web.audit import checkpoints
+
+    settings.HAVEN_AUDIT_CHECKPOINT_DIR = tmp_path
+    client = signed_in(admin.user)
+    assert "No signed checkpoint of the trail has been written" in client.get(URL).content.decode()
+    written = checkpoints.write()
+    assert written is not None
+    page = client.get(URL).content.decode()
+    assert f"the latest, of event #{written.sequence}, was written at" in page
+    with connection.cursor() as cursor:  # the tail cut off, the head moved back
+        cursor.execute("DELETE FROM audit_auditevent WHERE sequence = %s", [written.sequence])
+        cursor.execute(
+            "UPDATE audit_chainhead SET sequence = %s, "
+            "digest = (SELECT digest FROM audit_auditevent WHERE sequence = %s)",
+            [written.sequence - 1, written.sequence - 1],
+        )
+    page = client.get(URL).content.decode()
+    assert "The audit chain is intact" in page  # a shorter chain is still a chain
+    assert f"do not match the trail from event #{written.sequence} on" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
 
+from . import checkpoints
 from .chain import verify
 from .models import AuditEvent, EventType
 
@@ -42,6 +44,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     # The chain is one for the whole installation; administrators learn only whether it holds.
     _checked, broken = verify()
+    marks = checkpoints.verify() if checkpoints.path().exists() else None
     return render(
         request,
         "audit/audit_log.html",
@@ -50,5 +53,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "page": page,
             "chain_intact": broken is None,
             "broken_at": broken.sequence if broken else None,
+            "checkpoints": marks,
+            "checkpoint_minutes": settings.HAVEN_AUDIT_CHECKPOINT_MINUTES,
         },
     )

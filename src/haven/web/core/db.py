@@ -18,4 +18,5 @@ class EpochSeconds(Func):
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # Four %: formatting the template leaves %%s, which Django's SQLite cursor turns into %s
         # after rewriting placeholders.  With two, it became a placeholder, and every value 0.
-        return self.as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)")
+        template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template)
