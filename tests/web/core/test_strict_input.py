@@ -113,3 +113,43 @@ def test_a_source_on_a_host_no_one_could_reach_is_refused(officer: Persona, url:
         )
         assert response.status_code == 422, (kind, response.content)
     assert not MonitorSource.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/lookup", "/api/v1/cases", "/api/stopncii/v1/SubmitFeedback", "/api/sharing/v1/opinions"]
+)
+def test_a_body_over_the_size_limit_is_a_json_413_on_every_api(counsellor: Persona, path: str) -> None:
+    from django.conf import settings
+    from django.test import Client
+
+    body = json.dumps({"pdq": [PDQ] * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 60)})
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    cases, events = Case.objects.count(), AuditEvent.objects.count()
+    response = Client(raise_request_exception=False).post(
+        path, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {counsellor.token}"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("application/json")
+    assert "bytes" in response.json()["detail"]  # the limit, in words
+    assert _nothing_changed(cases, events)
+
+
+def test_too_many_query_fields_and_a_crash_are_json_too(counsellor: Persona) -> None:
+    from django.http import HttpResponse, HttpResponseServerError
+    from django.test import Client, RequestFactory
+
+    from haven.web.core.middleware import ApiJsonErrorsMiddleware
+
+    many = "&".join(f"f{i}=1" for i in range(2000))
+    response = Client().get(f"/api/v1/cases?{many}", HTTP_AUTHORIZATION=f"Bearer {counsellor.token}")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "at most 1000 query or form fields may be sent"}
+
+    def crashed(request: object) -> HttpResponse:
+        return HttpResponseServerError("<h1>Server Error (500)</h1>")
+
+    answer = ApiJsonErrorsMiddleware(crashed)(RequestFactory().get("/api/v1/cases"))
+    assert answer.status_code == 500
+    assert json.loads(answer.content) == {"detail": "server error"}
+    page = ApiJsonErrorsMiddleware(crashed)(RequestFactory().get("/cases/"))
+    assert page["Content-Type"].startswith("text/html")  # pages keep their HTML

@@ -68,15 +68,37 @@ class OrganisationTimezoneMiddleware:
 
 
 _API_PREFIXES = ("/api/",)
-_API_ERRORS = {404: "not found", 405: "method not allowed"}
+_API_ERRORS = {
+    400: "bad request",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    413: "the request body is too large",
+    500: "server error",
+}
 
 
 class ApiJsonErrorsMiddleware:
-    """Under /api/, a 404 for an unknown path and a 405 for a wrong method are JSON like every other
-    API error (``{"detail": ...}``), not the HTML pages Django and django-ninja give by default."""
+    """Under /api/, every error is JSON like the API's own (``{"detail": ...}``): a 404 for an
+    unknown path, a 405 for a wrong method, a body over Django's size limit (413, with the limit),
+    too many fields, a refusal or a crash -- never the HTML pages Django gives by default."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+        from django.http import JsonResponse
+
+        if not request.path.startswith(_API_PREFIXES):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse({"detail": f"the request body may be at most {limit} bytes"}, status=413)
+        if isinstance(exception, TooManyFieldsSent):
+            limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            return JsonResponse({"detail": f"at most {limit} query or form fields may be sent"}, status=400)
+        return None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
