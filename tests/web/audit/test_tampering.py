@@ -294,3 +294,159 @@ def test_the_migration_links_an_old_trail_under_the_key_and_records_what_it_foun
     expected = "broken at #2: contents changed after it was written" if tampered else "intact"
     assert switch.summary["previous_check"] == expected
     assert {e.key_id for e in AuditEvent.objects.all()} == {keys()[0].id}
+
+
+def test_one_who_holds_a_retired_key_cannot_rotate_back_to_it(trail: list[AuditEvent]) -> None:
+    old_text = keys_text()
+    with override_settings(HAVEN_AUDIT_KEYS=[NEW_KEY, *old_text]):
+        with transaction.atomic():
+            append(actor="system", event_type=EventType.LOOKUP)  # the chain moves on to the new key
+        head = ChainHead.objects.get(pk=1)
+        retired = keys()[1]
+        forged = AuditEvent(
+            sequence=head.sequence + 1,
+            created_at=trail[-1].created_at,
+            actor_label="system",
+            event_type=EventType.AUDIT_KEY_ROTATED,
+            summary={"from": current().id, "to": retired.id},
+            previous_digest=head.digest,
+            key_id=retired.id,
+        )
+        forged.digest = compute_digest(forged, retired)
+        forged.save()
+        ChainHead.objects.filter(pk=1).update(sequence=forged.sequence, digest=forged.digest)
+        _checked, broken = verify()
+    assert broken is not None
+    assert broken.sequence == forged.sequence
+    assert "rotates back to a retired key" in broken.reason
+
+
+def test_an_event_spliced_from_another_chain_is_caught_by_its_link(trail: list[AuditEvent]) -> None:
+    """Even under the right key: an event whose previous digest is not its predecessor's."""
+    target = AuditEvent.objects.get(sequence=trail[2].sequence)
+    target.previous_digest = "e" * 64
+    target.digest = compute_digest(target, current())
+    _sql(
+        "UPDATE audit_auditevent SET previous_digest = %s, digest = %s WHERE id = %s",
+        [target.previous_digest, target.digest, target.pk],
+    )
+    _checked, broken = verify()
+    assert broken is not None
+    assert broken.sequence == target.sequence
+    assert "does not link" in broken.reason
+
+
+def test_a_made_up_head_is_never_signed_and_does_not_stop_later_checkpoints(
+    trail: list[AuditEvent], tmp_path: Path
+) -> None:
+    head = ChainHead.objects.get(pk=1)
+    _sql("UPDATE audit_chainhead SET sequence = %s WHERE id = 1", [2**62])
+    with pytest.raises(checkpoints.CheckpointRefused, match="not an event this server linked"):
+        checkpoints.write(tmp_path)
+    _sql("UPDATE audit_chainhead SET sequence = %s, digest = %s WHERE id = 1", ["1", head.digest])
+    with pytest.raises(checkpoints.CheckpointRefused):
+        checkpoints.write(tmp_path)  # a real event's number with another event's digest
+    assert not (tmp_path / "checkpoints.jsonl").exists()
+    _sql("UPDATE audit_chainhead SET sequence = %s, digest = %s WHERE id = 1", [head.sequence, head.digest])
+    written = checkpoints.write(tmp_path)
+    assert written is not None
+    assert written.sequence == head.sequence
+    assert checkpoints.verify(tmp_path).problem is None
+
+
+def test_a_sweep_parked_far_ahead_does_not_stop_the_checkpoints(
+    trail: list[AuditEvent], tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from haven.web.audit.tasks import sweep
+
+    with override_settings(HAVEN_AUDIT_CHECKPOINT_DIR=tmp_path):
+        sweep.using(run_after=timezone.now() + dt.timedelta(days=3650)).enqueue()
+        sweep.call()
+    due = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY")
+    soon = timezone.now() + dt.timedelta(minutes=11)
+    assert due.filter(run_after__lte=soon).count() == 1  # the next one is queued all the same
+
+
+def test_a_checkpoint_names_its_key_and_only_that_key_s_signature_counts(
+    trail: list[AuditEvent], tmp_path: Path
+) -> None:
+    with override_settings(HAVEN_AUDIT_KEYS=[*keys_text(), NEW_KEY]):
+        ours, other = keys()
+        made_up = checkpoints.Checkpoint(
+            trail[-1].sequence, trail[-1].digest, "2025-01-01T00:00:00+00:00", ours.id
+        )
+        signature = base64.urlsafe_b64encode(other.signer.sign(made_up.message())).decode()
+        (tmp_path / "checkpoints.jsonl").write_text(
+            json.dumps({**json.loads(made_up.message()), "signature": signature}) + "\n"
+        )
+        report = checkpoints.verify(tmp_path)
+    assert report.problem is not None
+    assert "does not carry a valid signature" in report.problem.reason
+
+
+def test_events_long_after_the_latest_checkpoint_are_a_warning(
+    trail: list[AuditEvent], tmp_path: Path, case: Case, counsellor: Persona
+) -> None:
+    checkpoints.write(tmp_path)
+    actions.update_case(actor=counsellor.user, case=Case.objects.get(pk=case.pk), notes="more")
+    assert "WARNING" not in _verify_text(str(tmp_path))[1]
+    with override_settings(HAVEN_AUDIT_CHECKPOINT_MINUTES=0.001):
+        code, text = _verify_text(str(tmp_path))
+    assert code == 0
+    assert "WARNING: no checkpoint since then" in text
+
+
+def _legacy_trail() -> str:
+    """The trail as the unkeyed scheme wrote it; returns the head digest."""
+    previous = "0" * 64
+    for event in AuditEvent.objects.order_by("sequence"):
+        event.previous_digest, event.key_id = previous, ""
+        event.digest = _legacy_link(event)
+        event.save()
+        previous = event.digest
+    ChainHead.objects.filter(pk=1).update(digest=previous)
+    return previous
+
+
+def test_the_migration_keeps_a_gap_a_gap_and_says_so(
+    trail: list[AuditEvent], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    migration = importlib.import_module("haven.web.audit.migrations.0008_keyed_chain")
+    _legacy_trail()
+    _sql("DELETE FROM audit_auditevent WHERE sequence = %s", [trail[1].sequence])
+    migration.link_under_the_key(apps, None)
+    assert "WARNING: the audit trail was already broken at #2" in capsys.readouterr().out
+    switch = AuditEvent.objects.order_by("-sequence").first()
+    assert switch is not None
+    assert switch.sequence == trail[-1].sequence + 1  # after the last event, not after the count
+    _checked, broken = verify()
+    assert broken is not None
+    assert broken.sequence == trail[1].sequence  # the keyed chain still names the gap
+    with transaction.atomic():
+        append(actor="system", event_type=EventType.LOOKUP)  # and the trail goes on
+    code, text = _verify_text()
+    assert code == 1
+    assert f"BROKEN at event #{trail[1].sequence}" in text
+
+
+def test_the_migration_compares_the_head_digest_too(trail: list[AuditEvent]) -> None:
+    import importlib
+
+    migration = importlib.import_module("haven.web.audit.migrations.0008_keyed_chain")
+    _legacy_trail()
+    ChainHead.objects.filter(pk=1).update(digest="d" * 64)
+    migration.link_under_the_key(apps, None)
+    switch = AuditEvent.objects.order_by("-sequence").first()
+    assert switch is not None
+    assert switch.summary["previous_check"].startswith("broken at")
+    assert verify()[1] is None
+    code, text = _verify_text()
+    assert code == 0
+    assert "WARNING: the trail was already broken at" in text

@@ -111,6 +111,7 @@ def verify() -> tuple[int, Break | None]:
     """Recompute the chain; return how many events were checked and the first broken link."""
     previous = GENESIS
     previous_key = ""
+    order = {key.id: n for n, key in enumerate(keys.keys())}  # 0: the current key
     expected_sequence = 1
     checked = 0
     for event in _events():
@@ -135,6 +136,10 @@ def verify() -> tuple[int, Break | None]:
             }
             if not rotation:
                 return checked, Break(event.sequence, "changes key without a key-rotation event")
+            # Keys only ever move forward: to one listed before the key it replaces.  Someone who
+            # holds a retired key cannot rotate back to it and write under it again.
+            if order.get(event.key_id, len(order)) >= order.get(previous_key, len(order)):
+                return checked, Break(event.sequence, "rotates back to a retired key")
         previous = event.digest
         previous_key = event.key_id
         expected_sequence += 1
@@ -143,6 +148,13 @@ def verify() -> tuple[int, Break | None]:
     if head is not None and (head.sequence != checked or head.digest != previous):
         return checked, Break(checked + 1, "events after this point were deleted")
     return checked, None
+
+
+def broken_before_keying() -> list[AuditEvent]:
+    """The record the keying migration left when the unkeyed trail it linked again was already
+    broken: that tampering happened before the key and stays on record."""
+    switches = AuditEvent.objects.filter(event_type=EventType.AUDIT_CHAIN_KEYED).order_by("sequence")
+    return [event for event in switches if event.summary.get("previous_check") != "intact"]
 
 
 def _events() -> Iterator[AuditEvent]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import logging
 import os
@@ -30,10 +31,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import keys
+from .chain import compute_digest
 from .models import AuditEvent, ChainHead
 
 FILE = "checkpoints.jsonl"
 log = logging.getLogger(__name__)
+
+
+class CheckpointRefused(RuntimeError):
+    """The chain head does not verify, so no checkpoint of it is signed (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class CheckpointReport:
     latest: Checkpoint | None
     after: int  # events written after the latest checkpoint
     problem: Problem | None
+    stale: bool = False  # events were written long after the latest checkpoint: is the worker running?
 
 
 def path(directory: Path | str | None = None) -> Path:
@@ -95,9 +102,21 @@ def write(directory: Path | str | None = None, *, force: bool = False) -> Checkp
         return None
     if not force and last_written(directory) >= head.sequence:
         return None
-    event = AuditEvent.objects.filter(sequence=head.sequence).only("key_id").first()
+    # Sign only a head that is what it claims: its event is there, linked under a key this server
+    # holds, with the head's digest.  Someone who can write to the database must not get a made-up
+    # head signed (a huge sequence number would also stop every later checkpoint).
+    event = AuditEvent.objects.filter(sequence=head.sequence).first()
     key = keys.by_id(event.key_id) if event is not None else None
-    key = key or keys.current()
+    if (
+        event is None
+        or key is None
+        or compute_digest(event, key) != event.digest
+        or event.digest != head.digest
+    ):
+        raise CheckpointRefused(
+            f"the chain head (#{head.sequence}) is not an event this server linked: not signed. "
+            "Run haven audit verify."
+        )
     checkpoint = Checkpoint(
         sequence=head.sequence,
         digest=head.digest,
@@ -144,7 +163,8 @@ def _parse(number: int, text: str) -> tuple[Checkpoint, bytes] | Problem:
             at=str(data["at"]),
             key=str(data["key"]),
         )
-        if data.get("v") != 1 or checkpoint.sequence < 1:
+        exact = isinstance(data["sequence"], int) and not isinstance(data["sequence"], bool)
+        if data.get("v") != 1 or not exact or checkpoint.sequence < 1:
             raise ValueError
         signature = base64.urlsafe_b64decode(str(data["signature"]).encode())
     except (ValueError, KeyError, TypeError, binascii.Error):
@@ -229,4 +249,15 @@ def verify(directory: Path | str | None = None, public: Sequence[Ed25519PublicKe
             )
         good = checkpoint.sequence
     after = end - latest.sequence if latest is not None else end
-    return CheckpointReport(len(found), latest, after, None)
+    return CheckpointReport(len(found), latest, after, None, stale=_stale(latest, after))
+
+
+def _stale(latest: Checkpoint | None, after: int) -> bool:
+    """Events after the latest checkpoint, which is older than three checkpoint intervals."""
+    if latest is None or after == 0:
+        return False
+    try:
+        written = dt.datetime.fromisoformat(latest.at)
+    except ValueError:
+        return True
+    return timezone.now() - written > 3 * dt.timedelta(minutes=settings.HAVEN_AUDIT_CHECKPOINT_MINUTES)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django_tasks import task
+
+log = logging.getLogger(__name__)
 
 
 @task()
@@ -14,14 +17,20 @@ def sweep() -> int:
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from .checkpoints import write
+    from .checkpoints import CheckpointRefused, write
 
+    every = dt.timedelta(minutes=settings.HAVEN_AUDIT_CHECKPOINT_MINUTES)
     try:
         return 1 if write() is not None else 0
+    except CheckpointRefused as exc:
+        log.error("audit checkpoint refused: %s", exc)
+        return 0
     finally:
-        pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
-            run_after__lte=timezone.now()
+        # Only a sweep due within two intervals counts as the next one: a row parked far in the
+        # future (written by someone with database access) does not stop the checkpoints.
+        now = timezone.now()
+        pending = DBTaskResult.objects.filter(
+            task_path=sweep.module_path, status="READY", run_after__gt=now, run_after__lte=now + 2 * every
         )
         if not pending.exists():
-            every = dt.timedelta(minutes=settings.HAVEN_AUDIT_CHECKPOINT_MINUTES)
-            sweep.using(run_after=timezone.now() + every).enqueue()
+            sweep.using(run_after=now + every).enqueue()

@@ -15,7 +15,7 @@ from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
 
 from . import checkpoints
-from .chain import verify
+from .chain import broken_before_keying, verify
 from .models import AuditEvent, EventType
 
 PAGE_SIZE = 50
@@ -54,6 +54,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "chain_intact": broken is None,
             "broken_at": broken.sequence if broken else None,
             "checkpoints": marks,
+            "broken_before_keying": broken_before_keying(),
             "checkpoint_minutes": settings.HAVEN_AUDIT_CHECKPOINT_MINUTES,
         },
     )

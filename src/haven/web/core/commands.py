@@ -236,7 +236,7 @@ def audit_verify(
     out = out or sys.stdout
     setup()
     from haven.web.audit import checkpoints as marks
-    from haven.web.audit.chain import verify
+    from haven.web.audit.chain import broken_before_keying, verify
     from haven.web.audit.keys import public_key
 
     try:
@@ -253,6 +253,13 @@ def audit_verify(
         )
         return 1
     print(f"audit chain intact: {checked} events verified", file=out)
+    for switch in broken_before_keying():
+        print(
+            f"WARNING: the trail was already {switch.summary.get('previous_check')} when it was linked "
+            f"under a key (event #{switch.sequence}, {switch.created_at:%Y-%m-%d %H:%M} UTC); "
+            f"its head was then {switch.summary.get('previous_head')}",
+            file=out,
+        )
     if checkpoints is None:
         return 0
     report = marks.verify(checkpoints, public)
@@ -269,6 +276,12 @@ def audit_verify(
         f"(checkpoint of {latest.at}) was removed or changed; {report.after} events after it",
         file=out,
     )
+    if report.stale:
+        print(
+            "WARNING: no checkpoint since then, though events were written: is haven worker running? "
+            "(haven audit checkpoint writes one now)",
+            file=out,
+        )
     return 0
 
 

@@ -31,42 +31,52 @@ def _fields(event: Any, with_key: bool) -> bytes:
 def link_under_the_key(apps: Any, schema_editor: Any) -> None:
     """Check the trail under its old scheme (plain SHA-256), then link every event again under the
     audit key, and record the switch with the old chain's head and what its check found (so that a
-    copy of the old head kept elsewhere can still be compared)."""
+    copy of the old head kept elsewhere can still be compared).  A gap stays a gap: the keyed chain
+    still names it.  A trail that was already broken is said so, loudly."""
     from haven.web.audit.keys import current
 
     AuditEvent = apps.get_model("audit", "AuditEvent")
     ChainHead = apps.get_model("audit", "ChainHead")
     key = current()
-    previous, expected, found = GENESIS, 1, "intact"
-    events = list(AuditEvent.objects.order_by("sequence"))
-    for event in events:
-        if event.sequence != expected or event.previous_digest != previous:
-            found = f"broken at #{expected}: a gap or a link to the wrong event"
-            break
-        if hashlib.sha256(_fields(event, with_key=False)).hexdigest() != event.digest:
-            found = f"broken at #{event.sequence}: contents changed after it was written"
-            break
-        previous, expected = event.digest, expected + 1
     head = ChainHead.objects.filter(pk=1).first()
-    old_head = head.digest if head is not None else GENESIS
-    if found == "intact" and head is not None and head.sequence != len(events):
-        found = f"broken at #{len(events) + 1}: events after it were deleted"
-    previous = GENESIS
-    for event in events:
-        event.previous_digest = previous
+    if head is None and not AuditEvent.objects.exists():
+        return  # a new database: nothing to link again, nothing to record
+    previous, expected, found, last, count = GENESIS, 1, "intact", 0, 0
+    relinked = GENESIS
+    batch: list[Any] = []
+    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
+        if found == "intact":
+            if event.sequence != expected or event.previous_digest != previous:
+                found = f"broken at #{expected}: a gap or a link to the wrong event"
+            elif hashlib.sha256(_fields(event, with_key=False)).hexdigest() != event.digest:
+                found = f"broken at #{event.sequence}: contents changed after it was written"
+            previous, expected = event.digest, expected + 1
+        event.previous_digest = relinked
         event.key_id = key.id
         event.digest = key.link(_fields(event, with_key=True))
-        previous = event.digest
-    if not events:  # a new database: nothing to link again, nothing to record
-        return
-    AuditEvent.objects.bulk_update(events, ["previous_digest", "key_id", "digest"], batch_size=2000)
+        relinked, last, count = event.digest, event.sequence, count + 1
+        batch.append(event)
+        if len(batch) == 2000:
+            AuditEvent.objects.bulk_update(batch, ["previous_digest", "key_id", "digest"])
+            batch = []
+    if batch:
+        AuditEvent.objects.bulk_update(batch, ["previous_digest", "key_id", "digest"])
+    old_head = head.digest if head is not None else GENESIS
+    if found == "intact" and head is not None and (head.sequence != last or head.digest != previous):
+        found = f"broken at #{last + 1}: the head says #{head.sequence}, so events after #{last} were deleted"
+    if found != "intact":
+        print(
+            f"\n  WARNING: the audit trail was already {found} before it was keyed; the keyed chain "
+            "records this (audit.chain_keyed) and haven audit verify will say so.",
+            flush=True,
+        )
     switch = AuditEvent(
-        sequence=len(events) + 1,
+        sequence=max(last, head.sequence if head is not None else 0) + 1,
         created_at=timezone.now(),
         actor_label="migration",
         event_type="audit.chain_keyed",
-        summary={"events": len(events), "previous_head": old_head, "previous_check": found},
-        previous_digest=previous,
+        summary={"events": count, "previous_head": old_head, "previous_check": found},
+        previous_digest=relinked,
         key_id=key.id,
     )
     switch.digest = key.link(_fields(switch, with_key=True))
