@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from haven.signals import Md5, PdqHash
-from haven.web.accounts.models import Organisation
+from haven.web.accounts.models import Organisation, User
 from haven.web.audit.chain import verify
 from haven.web.audit.models import AuditEvent
 from haven.web.cases.actions import current_consent
@@ -19,7 +19,7 @@ from haven.web.core import crypto
 from haven.web.core.errors import ActionError
 from haven.web.portal import actions
 from haven.web.portal.actions import PortalLocked
-from haven.web.portal.models import PortalAccess
+from haven.web.portal.models import PortalAccess, PortalNetworkLock
 
 from .conftest import MD5, PDQ, PDQ2, item
 
@@ -127,22 +127,90 @@ def test_the_right_pin_opens_the_case(org_a: Organisation) -> None:
     assert actions.check_access(case_number=number, pin="00000000", client="a") is None
 
 
-def test_five_wrong_pins_lock_the_case_number_with_growing_back_off(org_a: Organisation) -> None:
+def test_five_wrong_pins_lock_the_case_number_for_that_network_with_growing_back_off(
+    org_a: Organisation,
+) -> None:
     case, number, pin = _submit(org_a)
     wrong = "1" if pin[0] != "1" else "2"
-    for _ in range(4):
-        assert actions.check_access(case_number=number, pin=wrong * 8, client="a") is None
-    assert actions.check_access(case_number=number, pin=wrong * 8, client="b") is None
+    for n in range(5):  # from one network: two addresses of the same /24
+        assert actions.check_access(case_number=number, pin=wrong * 8, client=f"203.0.113.{n % 2}") is None
     with pytest.raises(PortalLocked) as first:
-        actions.check_access(case_number=number, pin=pin, client="c")  # even the right PIN waits
+        actions.check_access(case_number=number, pin=pin, client="203.0.113.7")  # even the right PIN waits
     assert 50 <= first.value.retry_after <= 61
-    access = PortalAccess.objects.get(case=case)
-    access.locked_until = timezone.now() - dt.timedelta(seconds=1)
-    access.save()
-    assert actions.check_access(case_number=number, pin=wrong * 8, client="d") is None
+    lock = PortalNetworkLock.objects.get(access__case=case, known=False)
+    lock.locked_until = timezone.now() - dt.timedelta(seconds=1)
+    lock.save()
+    assert actions.check_access(case_number=number, pin=wrong * 8, client="203.0.113.9") is None
     with pytest.raises(PortalLocked) as second:
-        actions.check_access(case_number=number, pin=pin, client="e")
+        actions.check_access(case_number=number, pin=pin, client="203.0.113.9")
     assert 110 <= second.value.retry_after <= 121
+    # Her own network is not his: she gets in.
+    assert actions.check_access(case_number=number, pin=pin, client="198.51.100.20") == case
+    # No address is kept, only a keyed hash of the network.
+    assert all("203.0.113" not in row.network for row in PortalNetworkLock.objects.all())
+
+
+def test_someone_who_saw_her_case_number_cannot_keep_her_out(org_a: Organisation) -> None:
+    """He fails from many networks until every unknown network waits; hers, where she once got in,
+    does not; and the centre can unlock the rest, or give her a new PIN."""
+    case, number, pin = _submit(org_a)
+    wrong = "1" if pin[0] != "1" else "2"
+    home = "198.51.100.20"
+    assert actions.check_access(case_number=number, pin=pin, client=home) == case
+    for n in range(actions.CASE_LOCK_AFTER):
+        assert actions.check_access(case_number=number, pin=wrong * 8, client=f"10.{n}.0.1") is None
+    with pytest.raises(PortalLocked):  # a new network (hers from a café, say) waits...
+        actions.check_access(case_number=number, pin=pin, client="192.0.2.1")
+    assert actions.check_access(case_number=number, pin=pin, client=home) == case  # ...her home does not
+    for n in range(actions.CASE_LOCK_AFTER):
+        actions.check_access(case_number=number, pin=wrong * 8, client=f"10.{n}.1.1")
+    with pytest.raises(PortalLocked):
+        actions.check_access(case_number=number, pin=pin, client="192.0.2.1")
+    counsellor = User.objects.create_user(username="c", organisation=org_a, role="counsellor")
+    assert actions.unlock(actor=counsellor, case=case) is None
+    assert actions.check_access(case_number=number, pin=pin, client="192.0.2.1") == case
+    fresh = actions.unlock(actor=counsellor, case=case, replace_pin=True)
+    assert fresh is not None
+    assert len(fresh) == 8
+    assert fresh.isdigit()
+    assert actions.check_access(case_number=number, pin=pin, client=home) is None  # the old PIN is gone
+    assert actions.check_access(case_number=number, pin=fresh, client=home) == case
+    events = list(
+        AuditEvent.objects.filter(event_type__startswith="portal.").values_list("event_type", "summary")
+    )
+    assert events == [("portal.unlocked", {"case": number}), ("portal.pin_reset", {"case": number})]
+
+
+def test_guessing_from_ever_new_networks_stays_hopeless(
+    org_a: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day of guessing as fast as the locks allow, from a new network every time: how many PINs
+    can be tried?  (The PIN has 10^8 values.)"""
+    _case, number, pin = _submit(org_a)
+    wrong = "1" if pin[0] != "1" else "2"
+    start = timezone.now()
+    clock = [start]
+
+    class Clock:
+        @staticmethod
+        def now() -> dt.datetime:
+            return clock[0]
+
+    monkeypatch.setattr(actions, "timezone", Clock)
+    tried = attempt = 0
+    while clock[0] < start + dt.timedelta(days=1):
+        attempt += 1
+        try:
+            actions.check_access(
+                case_number=number, pin=wrong * 8, client=f"10.{attempt // 256 % 256}.{attempt % 256}.1"
+            )
+        except PortalLocked as locked:
+            clock[0] += dt.timedelta(seconds=locked.retry_after)
+        else:
+            tried += 1
+    print(f"PINs tried in a day from {attempt} networks: {tried}")
+    assert tried <= actions.CASE_LOCK_AFTER + 12  # 30, then a back-off doubling to a day
+    assert tried >= actions.CASE_LOCK_AFTER
 
 
 def test_the_back_off_stops_at_a_day() -> None:
@@ -152,12 +220,21 @@ def test_the_back_off_stops_at_a_day() -> None:
     assert actions._lock_for(50) == dt.timedelta(hours=24)
 
 
-def test_an_unknown_case_number_locks_just_like_a_real_one(db: None) -> None:
-    for _ in range(5):
-        assert actions.check_access(case_number="HV-ABCD-EFGH", pin="12345678", client="a") is None
-    with pytest.raises(PortalLocked) as locked:
-        actions.check_access(case_number="HV-ABCD-EFGH", pin="12345678", client="b")
-    assert 50 <= locked.value.retry_after <= 61
+def test_an_unknown_case_number_locks_just_like_a_real_one(org_a: Organisation) -> None:
+    """Per network, then for every network: whether a number exists is never told by its locks."""
+    _case, real, _pin = _submit(org_a)
+    for number in (real, "HV-ABCD-EFGH"):
+        for n in range(5):
+            assert actions.check_access(case_number=number, pin="1" * 8, client=f"203.0.113.{n}") is None
+        with pytest.raises(PortalLocked) as locked:
+            actions.check_access(case_number=number, pin="1" * 8, client="203.0.113.9")
+        assert 50 <= locked.value.retry_after <= 61
+        assert actions.check_access(case_number=number, pin="1" * 8, client="198.51.100.1") is None
+        for n in range(actions.CASE_LOCK_AFTER - 6):
+            actions.check_access(case_number=number, pin="1" * 8, client=f"10.{n}.0.1")
+        with pytest.raises(PortalLocked) as everywhere:
+            actions.check_access(case_number=number, pin="1" * 8, client="192.0.2.1")
+        assert 50 <= everywhere.value.retry_after <= 61
 
 
 def test_one_client_is_limited_across_case_numbers(db: None) -> None:

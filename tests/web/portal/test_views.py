@@ -211,10 +211,18 @@ def test_five_wrong_pins_lock_the_case_the_same_whether_it_exists_or_not(org_a: 
     # The two lockouts start as far apart as the five wrong PINs took to check (argon2 is slow
     # on a loaded machine): Retry-After may differ by that much, no more.
     apart = math.ceil(time.monotonic() - started)
-    real = Client(REMOTE_ADDR="10.0.1.1").post(
+    # From the network the wrong PINs came from (10.0.0.0/24), both are locked alike.
+    real = Client(REMOTE_ADDR="10.0.0.101").post(
         STATUS, {"case_number": answer["case_number"], "pin": answer["pin"]}
     )
-    fake = Client(REMOTE_ADDR="10.0.1.2").post(STATUS, {"case_number": "HV-ZZZZ-ZZZZ", "pin": "1"})
+    fake = Client(REMOTE_ADDR="10.0.0.102").post(STATUS, {"case_number": "HV-ZZZZ-ZZZZ", "pin": "1"})
+    # From another network, neither is: a wrong PIN answers alike for both.
+    elsewhere = [
+        Client(REMOTE_ADDR="10.0.1.1").post(STATUS, {"case_number": n, "pin": "99999999"})
+        for n in (answer["case_number"], "HV-ZZZZ-ZZZZ")
+    ]
+    assert [r.status_code for r in elsewhere] == [403, 403]
+    assert elsewhere[0].content == elsewhere[1].content
     assert real.status_code == fake.status_code == 429
     assert real.content == fake.content
     assert (

@@ -12,6 +12,8 @@ class EventType(models.TextChoices):
     ORGANISATION_UPDATED = "organisation.updated", _("Organisation's details changed")
     AUDIT_KEY_ROTATED = "audit.key_rotated", _("Audit key changed")
     AUDIT_CHAIN_KEYED = "audit.chain_keyed", _("Audit trail linked under a key")
+    PORTAL_UNLOCKED = "portal.unlocked", _("Survivor portal access unlocked")
+    PORTAL_PIN_RESET = "portal.pin_reset", _("Survivor portal PIN replaced")
     USER_CREATED = "user.created", _("User created")
     USER_LOGGED_IN = "user.logged_in", _("Logged in")
     TWO_FACTOR_ENROLLED = "user.two_factor_enrolled", _("Two-factor device enrolled")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import hmac
+import ipaddress
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.cache import cache
 from django.db import transaction
@@ -15,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from haven.web.accounts.models import Organisation
+from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 from haven.web.cases.actions import (
@@ -36,9 +41,10 @@ from haven.web.cases.models import (
     ContentKind,
     IndexChange,
 )
+from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
 
-from .models import PortalAccess
+from .models import PortalAccess, PortalNetworkLock
 
 ACTOR = "portal"
 MAX_ITEMS = 20
@@ -57,7 +63,8 @@ PORTAL_SCOPES = (
     ConsentScope.STATISTICS,
 )
 
-LOCK_AFTER = 5
+LOCK_AFTER = 5  # wrong PINs for a case from one network before that network waits
+CASE_LOCK_AFTER = 30  # from all networks together, before every network but hers waits
 FIRST_LOCK = dt.timedelta(minutes=1)
 LONGEST_LOCK = dt.timedelta(hours=24)
 CLIENT_LIMIT = 20
@@ -243,24 +250,54 @@ def _lock_for(failures: int) -> dt.timedelta:
     return min(lock, LONGEST_LOCK)
 
 
-def _unknown_key(number: str) -> str:
-    return f"portal:unknown:{number or '-'}"
+def _unknown_keys(number: str, client: str) -> tuple[str, str]:
+    network = hmac.new(settings.SECRET_KEY.encode(), network_of(client).encode(), hashlib.sha256).hexdigest()
+    return f"portal:unknown:{number or '-'}:{network[:32]}", f"portal:unknown:{number or '-'}"
 
 
-def _check_unknown(number: str, pin: str, now: dt.datetime) -> None:
-    """Wrong guesses at a number that does not exist lock it just as for a real one."""
-    key = _unknown_key(number)
-    failures, locked_until = cache.get(key, (0, None))
+def _check_unknown(number: str, pin: str, now: dt.datetime, client: str) -> None:
+    """Wrong guesses at a number that does not exist lock it just as for a real one: per network,
+    then for every network past CASE_LOCK_AFTER (so locks tell no one whether a case exists)."""
+    network_key, number_key = _unknown_keys(number, client)
+    keep = int(LONGEST_LOCK.total_seconds()) * 2
+    failures, locked_until = cache.get(network_key, (0, None))
     if locked_until is not None and locked_until > now:
         raise PortalLocked(int((locked_until - now).total_seconds()) + 1)
+    total, case_locked_until = cache.get(number_key, (0, None))
+    if case_locked_until is not None and case_locked_until > now:
+        raise PortalLocked(int((case_locked_until - now).total_seconds()) + 1)
     _HASHER.verify(pin, _dummy_hash())
-    failures += 1
+    failures, total = failures + 1, total + 1
     lock = _lock_for(failures)
-    cache.set(key, (failures, now + lock if lock else None), timeout=int(LONGEST_LOCK.total_seconds()) * 2)
+    cache.set(network_key, (failures, now + lock if lock else None), timeout=keep)
+    case_lock = _lock_for(total - (CASE_LOCK_AFTER - LOCK_AFTER))
+    cache.set(number_key, (total, now + case_lock if case_lock else None), timeout=keep)
+
+
+def network_of(client: str) -> str:
+    """The network a client address belongs to: its IPv4 /24 or IPv6 /56 (one home, one office,
+    one mobile carrier's pool), or the text itself when it is not an address."""
+    try:
+        address = ipaddress.ip_address(client.strip())
+    except ValueError:
+        return f"other:{client.strip()[:64]}"
+    prefix = 24 if address.version == 4 else 56
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def _network_key(access: PortalAccess, client: str) -> str:
+    """A keyed hash of the client's network for this case: no address is ever stored."""
+    message = f"{access.pk}:{network_of(client)}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def check_access(*, case_number: str, pin: str, client: str) -> Case | None:
     """The case for this number and PIN, or None; raises PortalLocked after too many tries.
+
+    Wrong PINs lock the case number for the network they came from (5, then a back-off that doubles
+    up to a day), so someone who saw her case number locks out his own network, not hers.  Past 30
+    wrong PINs from all networks together, every network waits but those the right PIN came from
+    before: guessing from many networks stays as slow.  The centre can unlock (``unlock``).
 
     A number that does not exist answers exactly as a wrong PIN does, in about the same time.
     ``client`` identifies the requester (its IP address) for the per-client rate limit.
@@ -280,25 +317,65 @@ def check_access(*, case_number: str, pin: str, client: str) -> Case | None:
         )
         if access is None:
             if number:
-                _check_unknown(number, pin, now)
+                _check_unknown(number, pin, now, client)
             else:  # not even the shape of a case number: no case can be guessed, nothing to lock
                 _HASHER.verify(pin, _dummy_hash())
             return None
-        if access.locked_until is not None and access.locked_until > now:
+        network, _new = PortalNetworkLock.objects.select_for_update().get_or_create(
+            access=access, network=_network_key(access, client)
+        )
+        if network.locked_until is not None and network.locked_until > now:
+            raise PortalLocked(int((network.locked_until - now).total_seconds()) + 1)
+        if not network.known and access.locked_until is not None and access.locked_until > now:
             raise PortalLocked(int((access.locked_until - now).total_seconds()) + 1)
         if _HASHER.verify(pin, access.pin_hash):
+            network.failures, network.locked_until, network.known = 0, None, True
+            network.save(update_fields=["failures", "locked_until", "known"])
             if access.failed_attempts or access.locked_until:
                 access.failed_attempts = 0
                 access.locked_until = None
                 access.save(update_fields=["failed_attempts", "locked_until"])
             return access.case
         # Failed guesses are counted here, not audited: an attacker could otherwise grow the trail.
+        network.failures += 1
+        lock = _lock_for(network.failures)
+        network.locked_until = now + lock if lock else None
+        network.save(update_fields=["failures", "locked_until"])
         access.failed_attempts += 1
         access.last_failed_at = now
-        lock = _lock_for(access.failed_attempts)
-        access.locked_until = now + lock if lock else None
+        case_lock = _lock_for(access.failed_attempts - (CASE_LOCK_AFTER - LOCK_AFTER))
+        access.locked_until = now + case_lock if case_lock else None
         access.save(update_fields=["failed_attempts", "last_failed_at", "locked_until"])
     return None
+
+
+def unlock(*, actor: Any, case: Case, replace_pin: bool = False) -> str | None:
+    """The centre lets her in again after verifying her (by phone, in person): every lock on her
+    case number is lifted, and with ``replace_pin`` her PIN is replaced (returned once, to tell her).
+    Audited, without the PIN."""
+    require(actor, Perm.VIEW_CONTACT)
+    same_organisation(actor, case)
+    new_pin_value = None
+    with transaction.atomic():
+        access = PortalAccess.objects.select_for_update().filter(case=case).first()
+        if access is None:
+            raise ActionError(_("This case was not made in the survivor portal: there is nothing to unlock."))
+        access.failed_attempts, access.locked_until = 0, None
+        fields = ["failed_attempts", "locked_until"]
+        if replace_pin:
+            new_pin_value = new_pin()
+            access.pin_hash = _HASHER.encode(new_pin_value, _HASHER.salt())
+            fields.append("pin_hash")
+        access.save(update_fields=fields)
+        access.networks.all().delete()
+        append(
+            actor=actor,
+            event_type=EventType.PORTAL_PIN_RESET if replace_pin else EventType.PORTAL_UNLOCKED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"case": case.number},
+        )
+    return new_pin_value
 
 
 def _withdraw_all(case: Case) -> list[str]:

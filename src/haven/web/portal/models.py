@@ -6,8 +6,10 @@ from django.db import models
 class PortalAccess(models.Model):
     """How a survivor gets back to her case without an account: its number and a PIN.
 
-    The PIN is stored only as an Argon2 hash. Wrong PINs lock the case number with a growing
-    back-off (see ``portal.actions.check_access``).
+    The PIN is stored only as an Argon2 hash.  Wrong PINs lock the case number for the network
+    they came from (:class:`PortalNetworkLock`), and for every network but those the right PIN came
+    from once many networks have failed (``failed_attempts``, ``locked_until``), each with a
+    growing back-off (see ``portal.actions.check_access``).  The centre can unlock it.
     """
 
     case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="portal_access")
@@ -18,3 +20,21 @@ class PortalAccess(models.Model):
 
     def __str__(self) -> str:
         return f"portal access to {self.case_id}"
+
+
+class PortalNetworkLock(models.Model):
+    """Wrong PINs for one case from one network (an IPv4 /24, an IPv6 /56): someone who saw her case
+    number locks out his own network, not hers.  ``network`` is a keyed hash of the network, so no
+    address of hers (or anyone's) is kept; ``known`` marks a network the right PIN came from."""
+
+    access = models.ForeignKey(PortalAccess, on_delete=models.CASCADE, related_name="networks")
+    network = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    known = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["access", "network"], name="portal_network_lock_once")]
+
+    def __str__(self) -> str:
+        return f"network lock on {self.access_id}"

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import staff
+
+app_name = "portal_staff"
+
+urlpatterns = [path("cases/<str:number>/portal/unlock/", staff.unlock, name="unlock")]
