@@ -600,6 +600,35 @@ def test_the_timeline_lists_the_cases_audit_events(
     assert "colleague" in timeline
 
 
+def test_the_timeline_names_referral_services_and_a_portal_withdrawal_s_scopes(
+    counsellor: Persona, admin: Persona, client_of: ClientOf
+) -> None:
+    from haven.web.portal import actions as portal
+    from haven.web.referrals import actions as referrals
+    from tests.web.portal.conftest import item
+
+    case, _number, _pin = portal.submit_hashes(
+        organisation=counsellor.user.organisation,
+        items=[item()],
+        consents={"monitor": True, "contact": True},
+    )
+    portal.withdraw(case=case)
+    actions.record_consent(actor=counsellor.user, case=case, scope="police", granted=True, method="written")
+    service = referrals.add_service(actor=admin.user, kind="police", name="Mapo Police Cyber Unit")
+    referrals.refer(actor=counsellor.user, case=case, service=service)
+    html = client_of(counsellor).get(reverse("cases:detail", args=[case.number])).content.decode()
+    timeline = html.split('id="timeline-panel"')[1]
+    assert "None (" not in timeline
+    assert "Keep hashes and monitor for re-uploads, Contact the survivor (Survivor portal)" in timeline
+    assert "Mapo Police Cyber Unit" in timeline
+
+
+def test_the_dsa_category_reads_in_words(counsellor: Persona, case: Case, client_of: ClientOf) -> None:
+    Case.objects.filter(pk=case.pk).update(dsa_category="NON_CONSENSUAL_MATERIAL_DEEPFAKE")
+    html = client_of(counsellor).get(reverse("cases:detail", args=[case.number])).content.decode()
+    assert "Non-consensual material made with AI (deepfakes)" in html
+
+
 # --- Korean, and what the pages may not contain --------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from haven.web.core.crypto import DecryptionError
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
-from .classification import HarmType
+from .classification import DsaCategory, HarmType
 from .forms import (
     CaseForm,
     ClassificationForm,
@@ -183,6 +183,11 @@ _PARTNER_SAID = {
 }
 
 
+EVENT_LINES: dict[str, Callable[[str, dict[str, Any]], str]] = {}
+"""How other apps' events read in the case timeline (referrals name their service); each app
+registers its own in ``ready``, as for ``CASE_PANELS``."""
+
+
 def _describe(event: AuditEvent) -> str:
     """A short, translated line about what an audit event changed (never sensitive content)."""
     summary = event.summary if isinstance(event.summary, dict) else {}
@@ -195,10 +200,15 @@ def _describe(event: AuditEvent) -> str:
             "new": statuses.get(str(summary.get("to")), summary.get("to")),
         }
     if event.event_type in (EventType.CONSENT_GRANTED, EventType.CONSENT_WITHDRAWN):
+        # One scope (staff) or several at once (the survivor's withdrawal in the portal).
+        named = [summary["scope"]] if "scope" in summary else list(summary.get("scopes") or [])
         return _("%(scope)s (%(method)s)") % {
-            "scope": scopes.get(str(summary.get("scope")), summary.get("scope")),
+            "scope": ", ".join(str(scopes.get(str(s), s)) for s in named) or _("no consent was given"),
             "method": methods.get(str(summary.get("method")), summary.get("method")),
         }
+    describe = EVENT_LINES.get(event.event_type)
+    if describe is not None:
+        return describe(event.event_type, summary)
     if event.event_type == EventType.PARTNER_FEEDBACK:
         words = [str(_PARTNER_SAID.get(str(v), v)) for v in summary.get("values") or []]
         return _("%(partner)s: %(what)s") % {"partner": summary.get("partner", ""), "what": ", ".join(words)}
@@ -294,6 +304,7 @@ def _render_case(
         ),
         "today": timezone.localdate(),
         "harms": [HarmType(h).label for h in case.harm_types or () if h in HarmType.values],
+        "dsa_label": dict(DsaCategory.choices).get(case.dsa_category, case.dsa_category),
         "consent_rows": consent_rows,
         "monitoring": state[ConsentScope.MONITOR],
         "consent_history": list(reversed(history)),

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
+from haven.web.audit.models import EventType
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, ConsentScope
 from haven.web.cases.views import _case, _case_url, _render_case
@@ -24,7 +25,7 @@ from haven.web.core.errors import ActionError
 
 from . import actions
 from .forms import ReferForm, ReferralUpdateForm, ServiceForm
-from .models import CONSENT_FOR_KIND, Referral, ReferralStatus, Service
+from .models import CONSENT_FOR_KIND, Referral, ReferralStatus, Service, ServiceKind
 
 PANEL = "referrals-panel"
 
@@ -43,6 +44,24 @@ _NOT_CONSENTED = {
 
 def _update_form_key(referral: Referral) -> str:
     return f"referral_form_{referral.pk}"
+
+
+def timeline_line(event_type: str, summary: dict[str, Any]) -> str:
+    """A referral in the case timeline names its service (and, for an update, the change)."""
+    pk = summary.get("referral")
+    referral = (
+        Referral.objects.filter(pk=pk).select_related("service").first() if isinstance(pk, int) else None
+    )
+    kinds = dict(ServiceKind.choices)
+    service = referral.service.name if referral is not None else str(kinds.get(str(summary.get("kind")), ""))
+    if event_type == EventType.REFERRAL_CREATED:
+        return service
+    statuses = dict(ReferralStatus.choices)
+    return _("%(service)s: from %(old)s to %(new)s") % {
+        "service": service,
+        "old": statuses.get(str(summary.get("from")), summary.get("from")),
+        "new": statuses.get(str(summary.get("to")), summary.get("to")),
+    }
 
 
 def case_panel(request: HttpRequest, case: Case, forms: dict[str, Any]) -> dict[str, Any]:
