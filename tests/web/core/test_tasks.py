@@ -69,3 +69,33 @@ def test_key_rotation_rewrites_the_federation_keys(admin: Persona, settings: obj
         assert federation.peer_keys(Peer.objects.get(pk=peer.pk)) == keys
         assert crypto.is_current(CentreIdentity.objects.get(organisation=org).signing_private_encrypted)
         assert identity.sign(org, b"before") == signature  # Ed25519 is deterministic: the same key
+
+
+@pytest.mark.parametrize(
+    "sweep_path",
+    [
+        "haven.web.takedown.tasks",
+        "haven.web.monitoring.tasks",
+        "haven.web.sharing.tasks",
+        "haven.web.federation.tasks",
+        "haven.web.reports.tasks",
+        "haven.web.audit.tasks",
+    ],
+)
+@pytest.mark.django_db
+def test_a_sweep_parked_years_ahead_does_not_stop_a_sweep(sweep_path: str) -> None:
+    """Someone with database access parks a sweep in 2036: the running one queues its next all the
+    same, and only once."""
+    import datetime as dt
+    import importlib
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    sweep = importlib.import_module(sweep_path).sweep
+    sweep.using(run_after=timezone.now() + dt.timedelta(days=3650)).enqueue()
+    sweep.call()
+    sweep.call()
+    ready = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY")
+    soon = ready.filter(run_after__lte=timezone.now() + dt.timedelta(days=1))
+    assert soon.count() == 1

@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 def sweep() -> int:
     """Write a checkpoint if the chain grew since the last one, then queue the next sweep once."""
     from django.conf import settings
-    from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
+
+    from haven.web.core.schedule import requeue
 
     from .checkpoints import CheckpointRefused, write
 
@@ -26,11 +26,4 @@ def sweep() -> int:
         log.error("audit checkpoint refused: %s", exc)
         return 0
     finally:
-        # Only a sweep due within two intervals counts as the next one: a row parked far in the
-        # future (written by someone with database access) does not stop the checkpoints.
-        now = timezone.now()
-        pending = DBTaskResult.objects.filter(
-            task_path=sweep.module_path, status="READY", run_after__gt=now, run_after__lte=now + 2 * every
-        )
-        if not pending.exists():
-            sweep.using(run_after=now + every).enqueue()
+        requeue(sweep, every)

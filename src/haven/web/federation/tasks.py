@@ -28,8 +28,7 @@ def deliver_finds() -> int:
 def sweep() -> int:
     """Fetch every peer whose time has come and send the finds that are due; then queue the next
     sweep once.  A peer's own interval (5 minutes by default) decides when it is due."""
-    from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
+    from haven.web.core.schedule import requeue
 
     from .actions import deliver_finds as deliver
     from .actions import due_peers
@@ -41,9 +40,5 @@ def sweep() -> int:
             fetch(peer_id)  # records its own errors; one peer never stops the others
         deliver()
     finally:
-        pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
-            run_after__lte=timezone.now()
-        )
-        if not pending.exists():
-            sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+        requeue(sweep, SWEEP_EVERY)
     return len(due)

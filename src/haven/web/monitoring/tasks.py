@@ -29,8 +29,7 @@ def run_source(run_id: int) -> str:
 @task()
 def sweep() -> int:
     """Queue a run of every source whose schedule has come; then queue the next sweep once."""
-    from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
+    from haven.web.core.schedule import requeue
 
     from .actions import due_sources, fail_abandoned_runs, queue_run
 
@@ -38,9 +37,5 @@ def sweep() -> int:
     due = due_sources()
     for source in due:
         queue_run(actor="scheduler", source=source)
-    pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
-        run_after__lte=timezone.now()
-    )
-    if not pending.exists():
-        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    requeue(sweep, SWEEP_EVERY)
     return len(due)

@@ -14,8 +14,8 @@ def sweep() -> int:
     """Blank the hashes of erased items that no partner needs any more (see
     ``actions.purge_erased``), then queue the next sweep unless one is already waiting."""
     from django.db import transaction
-    from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
+
+    from haven.web.core.schedule import requeue
 
     from .actions import purge_erased
     from .models import SharedItem, ShareStatus
@@ -25,9 +25,5 @@ def sweep() -> int:
     for organisation_id in waiting.values_list("organisation_id", flat=True).distinct():
         with transaction.atomic():
             purged += purge_erased(organisation_id)
-    pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
-        run_after__lte=timezone.now()
-    )
-    if not pending.exists():
-        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    requeue(sweep, SWEEP_EVERY)
     return purged

@@ -44,8 +44,7 @@ def sweep() -> int:
     """Mark sightings past their notice deadline as unanswered, queue rechecks that are past
     due (after a worker was down) and delete expired evidence screenshots; then queue the next
     sweep, unless one is already waiting."""
-    from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
+    from haven.web.core.schedule import requeue
 
     from .actions import due_for_recheck, mark_overdue
 
@@ -56,9 +55,5 @@ def sweep() -> int:
         if when is not None:
             recheck_sighting.enqueue(pk, when.isoformat())
             count += 1
-    pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY").exclude(
-        run_after__lte=timezone.now()
-    )
-    if not pending.exists():
-        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    requeue(sweep, SWEEP_EVERY)
     return count
