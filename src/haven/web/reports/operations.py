@@ -19,6 +19,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db.models.functions import ExtractMonth
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -28,7 +29,7 @@ from haven.web.cases.classification import DsaCategory
 from .cubes import UNKNOWN, Axis, Counter, Cube
 from .disclosure import Rules, percentages, published_sum
 from .periods import Period
-from .standard import NOT_KNOWN, _platform_axis, _quantile, _report, _year
+from .standard import NOT_KNOWN, _platform_axis, _quantile, _report, _year, with_copies
 from .tables import Report, Row, Table, cube_table, monthly_table
 
 # --- DSA trusted-flagger figures (Art. 22(3)) ----------------------------------------------------
@@ -64,30 +65,23 @@ def _action(removed: int, refused: bool, members: int, action_taken: str) -> str
 
 def dsa_cube(organisation: Organisation, year: int, rules: Rules) -> Cube:
     """The year's Art. 16 notices, by provider, type of content and action, suppressed once."""
-    from haven.web.takedown.models import Notice, SightingState
+    from haven.web.takedown.models import Notice
 
     start, end, zone = _year(organisation, Period(year))
-    sent = Notice.objects.filter(
-        organisation=organisation, regime=DSA_REGIME, sent_at__gte=start, sent_at__lt=end
-    )
-    copies: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # members, removed, refused
-    links = Notice.sightings.through.objects.filter(notice__in=sent.values("pk"))
-    for notice_id, gone, state in links.values_list("notice_id", "sighting__removed_at", "sighting__state"):
-        tally = copies[notice_id]
-        tally[0] += 1
-        tally[1] += gone is not None
-        tally[2] += state == SightingState.REFUSED
-    counter = Counter((_platform_axis(organisation), CONTENT, ACTION))
-    for pk, platform_id, category, sent_at, action_taken in sent.values_list(
-        "pk", "platform_id", "case__dsa_category", "sent_at", "action_taken"
-    ):
-        if sent_at is None:  # pragma: no cover - the filter asks for a sending time
-            continue
-        members, removed, refused = copies.get(pk, (0, 0, 0))
-        counter.add(
-            sent_at.astimezone(zone).month,
-            (str(platform_id or ""), category or "", _action(removed, bool(refused), members, action_taken)),
+    sent = with_copies(
+        Notice.objects.filter(
+            organisation=organisation, regime=DSA_REGIME, sent_at__gte=start, sent_at__lt=end
         )
+    ).annotate(month=ExtractMonth("sent_at", tzinfo=zone))
+    tally: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    for platform_id, category, action_taken, copies, gone, refused, month in sent.values_list(
+        "platform_id", "case__dsa_category", "action_taken", "copies", "gone", "refused", "month"
+    ):
+        action = _action(gone, bool(refused), copies, action_taken)
+        tally[(month, str(platform_id or ""), category or "", action)] += 1
+    counter = Counter((_platform_axis(organisation), CONTENT, ACTION))
+    for (month, *codes), n in tally.items():
+        counter.add(month, codes, n)
     shown = [frozenset({"platform", "action"}), frozenset({"content", "action"})]
     return Cube.of(counter, rules, shown)
 

@@ -652,12 +652,26 @@ class TakedownCubes:
     hours: dict[str, list[float]]  # platform code -> hours from sending to removal, per removed notice
 
 
+def with_copies(notices: QuerySet[Any]) -> QuerySet[Any]:
+    """Notices with what became of their copies, counted by the database: ``copies``, ``gone``
+    (removed), ``refused`` and ``last_gone`` (the last removal)."""
+    from haven.web.takedown.models import SightingState
+
+    annotated: QuerySet[Any] = notices.annotate(
+        copies=Count("sightings"),
+        gone=Count("sightings", filter=Q(sightings__removed_at__isnull=False)),
+        refused=Count("sightings", filter=Q(sightings__state=SightingState.REFUSED)),
+        last_gone=Max("sightings__removed_at"),
+    )
+    return annotated
+
+
 def takedown_cubes(
     organisation: Organisation, year: int, rules: Rules, *, now: dt.datetime | None = None
 ) -> TakedownCubes:
     from django.utils import timezone
 
-    from haven.web.takedown.models import Notice, SightingState
+    from haven.web.takedown.models import Notice
 
     now = now or timezone.now()
     start, end, zone = _year(organisation, Period(year))
@@ -680,13 +694,7 @@ def takedown_cubes(
         default=Value("open"),
     )
     notices = (
-        Notice.objects.filter(organisation=organisation, sent_at__gte=start, sent_at__lt=end)
-        .annotate(
-            copies=Count("sightings"),
-            gone=Count("sightings", filter=Q(sightings__removed_at__isnull=False)),
-            refused=Count("sightings", filter=Q(sightings__state=SightingState.REFUSED)),
-            last_gone=Max("sightings__removed_at"),
-        )
+        with_copies(Notice.objects.filter(organisation=organisation, sent_at__gte=start, sent_at__lt=end))
         .annotate(
             outcome=outcome,
             month=ExtractMonth("sent_at", tzinfo=zone),
