@@ -251,7 +251,7 @@ def _lock_for(failures: int) -> dt.timedelta:
 
 
 def _unknown_keys(number: str, client: str) -> tuple[str, str]:
-    network = hmac.new(settings.SECRET_KEY.encode(), network_of(client).encode(), hashlib.sha256).hexdigest()
+    network = _network_key(f"unknown:{number}", client)
     return f"portal:unknown:{number or '-'}:{network[:32]}", f"portal:unknown:{number or '-'}"
 
 
@@ -285,9 +285,10 @@ def network_of(client: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def _network_key(access: PortalAccess, client: str) -> str:
-    """A keyed hash of the client's network for this case: no address is ever stored."""
-    message = f"{access.pk}:{network_of(client)}".encode()
+def _network_key(case: object, client: str) -> str:
+    """A keyed hash of the client's network for one case (or case number): no address is ever
+    stored, and the same network hashes differently for each case."""
+    message = f"{case}:{network_of(client)}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -322,7 +323,7 @@ def check_access(*, case_number: str, pin: str, client: str) -> Case | None:
                 _HASHER.verify(pin, _dummy_hash())
             return None
         network, _new = PortalNetworkLock.objects.select_for_update().get_or_create(
-            access=access, network=_network_key(access, client)
+            access=access, network=_network_key(access.pk, client)
         )
         if network.locked_until is not None and network.locked_until > now:
             raise PortalLocked(int((network.locked_until - now).total_seconds()) + 1)
