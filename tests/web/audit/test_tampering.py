@@ -271,14 +271,7 @@ def test_the_migration_links_an_old_trail_under_the_key_and_records_what_it_foun
     import importlib
 
     migration = importlib.import_module("haven.web.audit.migrations.0008_keyed_chain")
-    # The trail as the unkeyed scheme wrote it.
-    previous = "0" * 64
-    for event in AuditEvent.objects.order_by("sequence"):
-        event.previous_digest, event.key_id = previous, ""
-        event.digest = _legacy_link(event)
-        event.save()
-        previous = event.digest
-    ChainHead.objects.filter(pk=1).update(digest=previous)
+    previous = _legacy_trail()
     if tampered:
         _sql("UPDATE audit_auditevent SET actor_label = %s WHERE sequence = 2", ["someone-else"])
     assert verify()[1] is not None  # not keyed: refused as it stands
