@@ -45,7 +45,8 @@ def _language(request: HttpRequest) -> str:
 
 
 def portal_page(view: View) -> View:
-    """Language from the request; no referrer, nothing cached, no cookie on the way out."""
+    """Language from the request; no referrer, nothing cached.  (No cookie leaves any answer under
+    /portal/, error pages included: ``core.middleware.NoTraceMiddleware`` drops them.)"""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -56,7 +57,6 @@ def portal_page(view: View) -> View:
             response["Content-Language"] = lang
         response["Referrer-Policy"] = "no-referrer"
         response["Cache-Control"] = "no-store"
-        response.cookies.clear()
         return response
 
     return wrapped
