@@ -114,10 +114,9 @@ class _Worker:
     """``haven worker`` as a child of ``haven serve``: started after the database is migrated,
     reported if it stops on its own, stopped with the server."""
 
-    def __init__(self, process: subprocess.Popen[bytes], out: TextIO) -> None:
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
         self.stopping = threading.Event()
-        self.out = out
         threading.Thread(target=self._watch, name="haven-worker-watch", daemon=True).start()
 
     def _watch(self) -> None:
@@ -148,7 +147,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def _start_worker(out: TextIO) -> _Worker:
     process = subprocess.Popen([sys.executable, "-m", "haven.cli", "worker"], env=os.environ.copy())
     print(f"Background worker started (process {process.pid}).", file=out, flush=True)
-    return _Worker(process, out)
+    return _Worker(process)
 
 
 def _organisation(slug: str, command: str) -> Any:
