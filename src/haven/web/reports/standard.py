@@ -279,12 +279,10 @@ def acosav_cubes(organisation: Organisation, year: int, rules: Rules) -> AcosavC
         "monitoring": _granted_by_month(cases, ConsentScope.MONITOR, zone),
         **{f"referral:{kind}": counts for kind, counts in _referred(cases, zone).items()},
     }
-    harms_by_month = counted
-    population_by_month = everyone
     return AcosavCubes(
         people=Cube.of(survivors, rules, ACOSAV_SHOWN),
-        harms=Multi.of(HARM_CATEGORIES, population_by_month, harms_by_month, rules),
-        services=Multi.of(SERVICE_CATEGORIES, population_by_month, services, rules),
+        harms=Multi.of(HARM_CATEGORIES, everyone, counted, rules),
+        services=Multi.of(SERVICE_CATEGORIES, everyone, services, rules),
         deletions=_deletions(organisation, year, rules),
     )
 
