@@ -196,6 +196,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, args.demo, args.threads, with_worker=args.worker)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import doctor
+
+    return doctor(as_json=args.json)
+
+
 def _cmd_createorg(args: argparse.Namespace) -> int:
     from haven.web.core.commands import create_organisation
 
@@ -553,6 +559,13 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     w = commands.add_parser("worker", help="run background jobs (takedown rechecks, scans, key rotation)")
     w.add_argument("--batch", action="store_true", help="run the jobs waiting now, then exit")
     w.set_defaults(handler=_cmd_worker)
+
+    d = commands.add_parser(
+        "doctor",
+        help="check this deployment's settings and surroundings and name each problem (exit 1 if any)",
+    )
+    d.add_argument("--json", action="store_true", help="print the findings as JSON")
+    d.set_defaults(handler=_cmd_doctor)
 
     r = commands.add_parser(
         "rotate-keys",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Max
 
@@ -39,6 +39,7 @@ from haven.signals import (
     Sha256,
     Signal,
 )
+from haven.web.core.metrics import LOOKUP_SECONDS
 
 from .models import ConsentRecord, ConsentScope, ContentItem, IndexChange
 
@@ -141,8 +142,20 @@ class SignalIndex:
         self._item_extra: dict[int, list[int]] = {}
         self._next_extra_id = 1
 
+    name: ClassVar[str]
+    """What the metrics call it."""
+
     def __len__(self) -> int:
         return len(self._organisation)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the first lookup has loaded the index yet."""
+        return self._version >= 0
+
+    def lag(self) -> int:
+        """How many versions the database's change log is ahead of this index."""
+        return max(0, self._latest_version() - self._version) if self.loaded else 0
 
     # --- where the items live (subclasses) ---
 
@@ -285,7 +298,7 @@ class SignalIndex:
         Lookups hold the index's lock: the digest indexes and the organisation map are plain
         dicts that a concurrent sync would change under an iteration.
         """
-        with self._lock:
+        with LOOKUP_SECONDS.labels(self.name).time(), self._lock:
             self._sync_locked()
             hits = self._lookup_locked(organisation_id, pdq, md5, sha256, radius)
             for n, signals in enumerate(pictures):
@@ -369,6 +382,8 @@ class SignalIndex:
 class ContentIndex(SignalIndex):
     """The content of cases that consent to monitoring (see the module's docstring)."""
 
+    name = "content"
+
     def _latest_version(self) -> int:
         return int(IndexChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
@@ -396,6 +411,11 @@ def content_index() -> ContentIndex:
         if _INDEX is None:
             _INDEX = ContentIndex()
         return _INDEX
+
+
+def loaded_content_index() -> ContentIndex | None:
+    """The process's index if a lookup has made it (health checks must not load one)."""
+    return _INDEX
 
 
 def reset_content_index(**_: Any) -> None:

@@ -28,7 +28,7 @@ EMBEDDED = DATABASE_URL == "" or DATABASE_URL.startswith("sqlite")
 
 def _generated_secret(name: str, make: str) -> str:
     """A secret kept in the data dir: only for the embedded (single-machine) default."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = DATA_DIR / name
     if not path.exists():
         path.touch(mode=0o600)
@@ -67,7 +67,7 @@ CSRF_TRUSTED_ORIGINS = env_list("HAVEN_CSRF_TRUSTED_ORIGINS", [])
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -206,6 +206,8 @@ X_FRAME_OPTIONS = "DENY"
 HAVEN_BEHIND_PROXY = env_bool("HAVEN_BEHIND_PROXY", False)
 HAVEN_TRUSTED_PROXY = env_str("HAVEN_TRUSTED_PROXY", "127.0.0.1")
 SECURE_SSL_REDIRECT = env_bool("HAVEN_SSL_REDIRECT", False)
+# Health checks and scrapers on the machine itself speak plain HTTP to the server.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("HAVEN_HSTS_SECONDS", 31_536_000 if HAVEN_BEHIND_PROXY else 0, minimum=0)
 if HAVEN_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -266,6 +268,10 @@ HAVEN_AUDIT_CHECKPOINT_EMAIL = env_list("HAVEN_AUDIT_CHECKPOINT_EMAIL", [])
 # Where the portal's Quick exit goes unless the one centre on this server set its own: an ordinary,
 # harmless page.
 HAVEN_PORTAL_EXIT_URL = env_str("HAVEN_PORTAL_EXIT_URL", "https://www.google.com/search?q=weather")
+
+# Prometheus scrapes /metrics with this bearer token (and /healthz then gives details).
+# Unset, /metrics is a 404.
+HAVEN_METRICS_TOKEN = env_secret("HAVEN_METRICS_TOKEN") or ""
 
 # Scheduled scans run in the worker; a Dask scheduler address (tcp://HOST:8786) spreads them out.
 HAVEN_SCAN_SCHEDULER = env_str("HAVEN_SCAN_SCHEDULER", "")

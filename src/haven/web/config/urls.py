@@ -1,11 +1,14 @@
 from django.urls import include, path
 
+from haven.web.core.views import healthz, metrics_view
 from haven.web.federation.api import federation_api
 from haven.web.sharing.api import native_api, stopncii_api
 
 from .api import api
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", api.urls),
     path("api/stopncii/v1/", stopncii_api.urls),
     path("api/sharing/v1/", native_api.urls),

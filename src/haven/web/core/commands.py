@@ -333,8 +333,47 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     argv = ["db_worker", "--queue-name", "*"]
     if batch:
         argv += ["--batch", "--no-startup-delay"]
-    call_command(*argv, stdout=out)
+    from .health import start_heartbeat
+
+    # /healthz and `haven doctor` tell a live worker from a dead one by this.
+    stop = threading.Event()
+    heartbeat = start_heartbeat(stop)
+    try:
+        call_command(*argv, stdout=out)
+    finally:
+        stop.set()
+        heartbeat.join(timeout=5)
     return 0
+
+
+def doctor(as_json: bool = False, out: TextIO | None = None) -> int:
+    """Check the deployment (settings, keys, database, cache, mail, worker); exit 1 on a problem."""
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    out = out or sys.stdout
+    try:
+        setup()
+    except ImproperlyConfigured as exc:
+        # Settings that do not load are the first problem, and the only one that can be named.
+        findings = [{"level": "problem", "name": "settings", "message": str(exc)}]
+    else:
+        from .doctor import diagnose
+
+        findings = [vars(f) for f in diagnose()]
+    problems = sum(f["level"] == "problem" for f in findings)
+    warnings = sum(f["level"] == "warning" for f in findings)
+    if as_json:
+        print(
+            json.dumps({"problems": problems, "warnings": warnings, "findings": findings}, indent=2), file=out
+        )
+    else:
+        width = max(len(f["name"]) for f in findings)
+        for f in findings:
+            print(f"{f['level'].upper():8} {f['name']:{width}}  {f['message']}", file=out)
+        print(f"\n{problems} problem(s), {warnings} warning(s)", file=out)
+    return 1 if problems else 0
 
 
 def rotate_keys(out: TextIO | None = None) -> int:

@@ -25,6 +25,8 @@ so that the review queue can tell it from a case's own content."""
 
 
 class ImportedIndex(SignalIndex):
+    name = "imported"
+
     def _latest_version(self) -> int:
         return int(ImportChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
@@ -50,6 +52,11 @@ def imported_index() -> ImportedIndex:
         if _INDEX is None:
             _INDEX = ImportedIndex()
         return _INDEX
+
+
+def loaded_imported_index() -> ImportedIndex | None:
+    """The process's index if a lookup has made it (health checks must not load one)."""
+    return _INDEX
 
 
 def reset_imported_index(**_: Any) -> None:
