@@ -202,6 +202,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(as_json=args.json)
 
 
+def _cmd_index_snapshot(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import index_snapshot
+
+    return index_snapshot(quiet=args.quiet)
+
+
 def _cmd_createorg(args: argparse.Namespace) -> int:
     from haven.web.core.commands import create_organisation
 
@@ -559,6 +565,16 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     w = commands.add_parser("worker", help="run background jobs (takedown rechecks, scans, key rotation)")
     w.add_argument("--batch", action="store_true", help="run the jobs waiting now, then exit")
     w.set_defaults(handler=_cmd_worker)
+
+    ix = commands.add_parser("index", help="the matching indexes the server processes share")
+    ixsub = ix.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    ixs = ixsub.add_parser(
+        "snapshot",
+        help="write the indexes as they stand to HAVEN_INDEX_DIR, for every server process to map "
+        "(haven serve --workers does this itself)",
+    )
+    ixs.add_argument("--quiet", action="store_true", help="print nothing")
+    ixs.set_defaults(handler=_cmd_index_snapshot)
 
     d = commands.add_parser(
         "doctor",

@@ -21,8 +21,11 @@ trailing window of :data:`LOOKBACK` versions as well.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from django.db.models import Max
@@ -41,7 +44,9 @@ from haven.signals import (
 )
 from haven.web.core.metrics import LOOKUP_SECONDS
 
+from . import snapshot
 from .models import ConsentRecord, ConsentScope, ContentItem, IndexChange
+from .snapshot import Entry, Snapshot
 
 LOOKBACK = 1000
 
@@ -113,6 +118,142 @@ class _Batch:
     extra: list[tuple[int, PdqHash]] = field(default_factory=list)
 
 
+def _frames(item: Any) -> list[PdqHash]:
+    return [
+        PdqHash.from_hex(hex_)
+        for _frame, quality, hex_, _seconds in item.video_frames or ()
+        if quality >= VIDEO_QUALITY_FLOOR
+    ]
+
+
+def entry(item: Any) -> Entry:
+    """What an index keeps of one item."""
+    sha256 = getattr(item, "sha256", "")  # imported items carry none
+    return Entry(
+        item_id=item.pk,
+        organisation_id=item.organisation_id,
+        pdq=PdqHash.from_hex(item.pdq) if item.pdq else None,
+        md5=Md5.from_hex(item.md5) if item.md5 else None,
+        sha256=Sha256.from_hex(sha256) if sha256 else None,
+        frames=_frames(item),
+        extra=[(s.kind, s.hash) for s in extra_signals(item)],
+    )
+
+
+class _Memory:
+    """Items indexed in this process's own memory: every item when no snapshot is in use, else
+    only those changed since the snapshot.  Asked the same questions as a
+    :class:`~haven.web.cases.snapshot.Snapshot`."""
+
+    def __init__(self) -> None:
+        self.pdq = HammingIndex()
+        self.md5: DigestIndex[Md5] = DigestIndex(Md5)
+        self.sha256: DigestIndex[Sha256] = DigestIndex(Sha256)
+        self.organisation: dict[int, int] = {}
+        # A video's frames live in their own index under synthetic ids, several per item.
+        self.frames = HammingIndex()
+        self.frame_item: dict[int, int] = {}
+        self.item_frames: dict[int, list[int]] = {}
+        self.next_frame_id = 1
+        # A photo's robust signals likewise: synthetic id -> (item, kind).
+        self.extra = HammingIndex()
+        self.extra_owner: dict[int, tuple[int, str]] = {}
+        self.item_extra: dict[int, list[int]] = {}
+        self.next_extra_id = 1
+
+    def __len__(self) -> int:
+        return len(self.organisation)
+
+    def put(self, e: Entry, batch: _Batch | None = None) -> None:
+        """Index one item; with ``batch``, its PDQ-like hashes wait there for :meth:`flush` (a
+        whole bank is added in one step per index)."""
+        pending = batch if batch is not None else _Batch()
+        if e.pdq is not None:
+            pending.pdq.append((e.item_id, e.pdq))
+        if e.md5 is not None:
+            self.md5.add(e.item_id, e.md5)
+        if e.sha256 is not None:
+            self.sha256.add(e.item_id, e.sha256)
+        frame_ids = []
+        for h in e.frames:
+            frame_id = self.next_frame_id
+            self.next_frame_id += 1
+            pending.frames.append((frame_id, h))
+            self.frame_item[frame_id] = e.item_id
+            frame_ids.append(frame_id)
+        if frame_ids:
+            self.item_frames[e.item_id] = frame_ids
+        extra_ids = []
+        for kind, h in e.extra:
+            extra_id = self.next_extra_id
+            self.next_extra_id += 1
+            pending.extra.append((extra_id, h))
+            self.extra_owner[extra_id] = (e.item_id, kind)
+            extra_ids.append(extra_id)
+        if extra_ids:
+            self.item_extra[e.item_id] = extra_ids
+        self.organisation[e.item_id] = e.organisation_id
+        if batch is None:
+            self.flush(pending)
+
+    def flush(self, batch: _Batch) -> None:
+        for index, pairs in ((self.pdq, batch.pdq), (self.frames, batch.frames), (self.extra, batch.extra)):
+            if len(pairs) == 1:  # a replayed change: add() costs a third of add_many() for one hash
+                index.add(*pairs[0])
+            elif pairs:
+                ids, hashes = zip(*pairs, strict=True)
+                index.add_many(list(ids), list(hashes))
+
+    def drop(self, item_id: int) -> None:
+        if item_id not in self.organisation:
+            return
+        for index in (self.pdq, self.md5, self.sha256):
+            if item_id in index:
+                index.remove(item_id)
+        for frame_id in self.item_frames.pop(item_id, ()):
+            self.frames.remove(frame_id)
+            del self.frame_item[frame_id]
+        for extra_id in self.item_extra.pop(item_id, ()):
+            self.extra.remove(extra_id)
+            del self.extra_owner[extra_id]
+        del self.organisation[item_id]
+
+    # --- what the lookups ask ---
+
+    def owner(self, item_id: int) -> int | None:
+        return self.organisation.get(item_id)
+
+    def whole(self, h: PdqHash, radius: int) -> list[tuple[int, int]]:
+        return [(m.id, m.distance) for m in self.pdq.query(h, radius)]
+
+    def whole_many(self, hashes: Sequence[PdqHash], radius: int) -> list[list[tuple[int, int]]]:
+        return [[(m.id, m.distance) for m in found] for found in self.pdq.query_many(list(hashes), radius)]
+
+    def frames_of(self, h: PdqHash, radius: int) -> list[tuple[int, int]]:
+        return [(self.frame_item[m.id], m.distance) for m in self.frames.query(h, radius)]
+
+    def crops(self, hashes: Sequence[PdqHash], radius: int) -> list[list[tuple[int, str, int]]]:
+        if not len(self.extra):
+            return [[] for _ in hashes]
+        return [
+            [(*self.extra_owner[m.id], m.distance) for m in found]
+            for found in self.extra.query_many(list(hashes), radius)
+        ]
+
+    def digests(self, digest: Md5 | Sha256) -> list[int]:
+        index: DigestIndex[Any] = self.md5 if isinstance(digest, Md5) else self.sha256
+        return [m.id for m in index.query(digest)]
+
+
+_Layer = _Memory | Snapshot
+_NONE: frozenset[int] = frozenset()
+
+SNAPSHOT_CHECK_SECONDS = 30.0
+"""How often a process looks for a newer snapshot than the one it maps."""
+APPLY_BATCH = 2000
+"""Changed items read from the database at a time when replaying (a stale process can have many)."""
+
+
 class SignalIndex:
     """Hash indexes over a table of hashed items, kept in step with the database by a change log.
 
@@ -121,37 +262,37 @@ class SignalIndex:
     ``organisation_id``, ``pdq``, ``md5``, ``sha256``, ``video_frames`` and ``extra``.  The
     content of cases is one such table (:class:`ContentIndex`); the banks a centre imports from
     other centres are another.
+
+    Where a snapshot of the index exists (``haven index snapshot``; ``haven serve --workers``
+    writes and refreshes them), the process maps it instead of loading every item, and keeps in
+    memory only the items changed since: their snapshot entries are masked (``_dirty``).
     """
+
+    name: ClassVar[str]
+    """What the metrics and the snapshot directory call it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version = -1
         self._seen: set[int] = set()
-        self._pdq = HammingIndex()
-        self._md5: DigestIndex[Md5] = DigestIndex(Md5)
-        self._sha256: DigestIndex[Sha256] = DigestIndex(Sha256)
-        self._organisation: dict[int, int] = {}
-        # A video's frames live in their own index under synthetic ids, several per item.
-        self._frames = HammingIndex()
-        self._frame_item: dict[int, int] = {}
-        self._item_frames: dict[int, list[int]] = {}
-        self._next_frame_id = 1
-        # A photo's robust signals likewise: synthetic id -> (item, kind).
-        self._extra = HammingIndex()
-        self._extra_owner: dict[int, tuple[int, str]] = {}
-        self._item_extra: dict[int, list[int]] = {}
-        self._next_extra_id = 1
-
-    name: ClassVar[str]
-    """What the metrics call it."""
+        self._memory = _Memory()
+        self._snapshot: Snapshot | None = None
+        self._dirty: set[int] = set()
+        self._masked = 0  # how many of the dirty items the snapshot holds
+        self._looked_at = 0.0
 
     def __len__(self) -> int:
-        return len(self._organisation)
+        mapped = self._snapshot.count - self._masked if self._snapshot is not None else 0
+        return len(self._memory) + mapped
 
     @property
     def loaded(self) -> bool:
         """Whether the first lookup has loaded the index yet."""
         return self._version >= 0
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
 
     def lag(self) -> int:
         """How many versions the database's change log is ahead of this index."""
@@ -182,7 +323,10 @@ class SignalIndex:
             self._sync_locked()
 
     def _sync_locked(self) -> None:
-        if self._version < 0:
+        newer = self._newer_snapshot()
+        if newer is not None:
+            self._use(newer)
+        elif self._version < 0:
             self._version = self._latest_version()
             self._load_all()
             return
@@ -196,6 +340,28 @@ class SignalIndex:
         floor = max(0, self._version - LOOKBACK)
         self._seen = {v for v in self._seen if v > floor}
 
+    def _newer_snapshot(self) -> Snapshot | None:
+        """A snapshot newer than the one in use (checked on the first sync, then every
+        :data:`SNAPSHOT_CHECK_SECONDS`), or None."""
+        now = time.monotonic()
+        if self.loaded and now - self._looked_at < SNAPSHOT_CHECK_SECONDS:
+            return None
+        self._looked_at = now
+        current = self._snapshot.version if self._snapshot is not None else -1
+        if (snapshot.latest_version(self.name) or -1) <= current:
+            return None
+        found = snapshot.open_latest(self.name)
+        return found if found is not None and found.version > current else None
+
+    def _use(self, found: Snapshot) -> None:
+        """Answer from ``found`` from now on; the changes after it are replayed by the caller."""
+        self._snapshot = found
+        self._memory = _Memory()
+        self._dirty = set()
+        self._masked = 0
+        self._version = found.version
+        self._seen = set(found.seen)
+
     def _load_all(self) -> None:
         # Changes up to the version read before loading are reflected in the load; later ones
         # (and ones that commit late inside the window) are replayed by sync().
@@ -204,79 +370,39 @@ class SignalIndex:
         # in one batch each (a quarter of the time of adding hashes one at a time).
         batch = _Batch()
         for item in self._everything():
-            self._put(item, batch)
-        self._flush(batch)
+            self._memory.put(entry(item), batch)
+        self._memory.flush(batch)
 
     def _apply(self, item_ids: set[int]) -> None:
-        if not item_ids:
-            return
-        current = self._current(item_ids)
-        for item_id in item_ids:
-            self._drop(item_id)
-            item = current.get(item_id)
-            if item is not None:
-                self._put(item)
+        ordered = sorted(item_ids)
+        for start in range(0, len(ordered), APPLY_BATCH):
+            chunk = set(ordered[start : start + APPLY_BATCH])
+            current = self._current(chunk)
+            if self._snapshot is not None:
+                newly = chunk - self._dirty
+                self._masked += self._snapshot.holds(newly)
+                self._dirty |= newly
+            for item_id in chunk:
+                self._memory.drop(item_id)
+                item = current.get(item_id)
+                if item is not None:
+                    self._memory.put(entry(item))
 
-    def _put(self, item: Any, batch: _Batch | None = None) -> None:
-        """Index one item; with ``batch``, its PDQ-like hashes wait there for :meth:`_flush` (a
-        whole bank is added in one step per index)."""
-        pending = batch if batch is not None else _Batch()
-        if item.pdq:
-            pending.pdq.append((item.pk, PdqHash.from_hex(item.pdq)))
-        if item.md5:
-            self._md5.add(item.pk, Md5.from_hex(item.md5))
-        sha256 = getattr(item, "sha256", "")  # imported items carry none
-        if sha256:
-            self._sha256.add(item.pk, Sha256.from_hex(sha256))
-        frame_ids = []
-        for _frame, quality, hex_, _seconds in item.video_frames or ():
-            if quality < VIDEO_QUALITY_FLOOR:
-                continue
-            frame_id = self._next_frame_id
-            self._next_frame_id += 1
-            pending.frames.append((frame_id, PdqHash.from_hex(hex_)))
-            self._frame_item[frame_id] = item.pk
-            frame_ids.append(frame_id)
-        if frame_ids:
-            self._item_frames[item.pk] = frame_ids
-        extra_ids = []
-        for signal in extra_signals(item):
-            extra_id = self._next_extra_id
-            self._next_extra_id += 1
-            pending.extra.append((extra_id, signal.hash))
-            self._extra_owner[extra_id] = (item.pk, signal.kind)
-            extra_ids.append(extra_id)
-        if extra_ids:
-            self._item_extra[item.pk] = extra_ids
-        self._organisation[item.pk] = item.organisation_id
-        if batch is None:
-            self._flush(pending)
+    def write_snapshot(self) -> Path:
+        """Write a snapshot of the table as the database has it now, for every process to map.
 
-    def _flush(self, batch: _Batch) -> None:
-        for index, pairs in (
-            (self._pdq, batch.pdq),
-            (self._frames, batch.frames),
-            (self._extra, batch.extra),
-        ):
-            if len(pairs) == 1:  # a replayed change: add() costs a third of add_many() for one hash
-                index.add(*pairs[0])
-            elif pairs:
-                ids, hashes = zip(*pairs, strict=True)
-                index.add_many(list(ids), list(hashes))
+        It is taken as a full load is: the change-log version first, then every item, so that a
+        change committed meanwhile is replayed on top by whoever maps it."""
+        version = self._latest_version()
+        seen = {v for v, _ in self._changes(max(0, version - LOOKBACK))}
+        return snapshot.write(self.name, version, seen, (entry(item) for item in self._everything()))
 
-    def _drop(self, item_id: int) -> None:
-        if item_id not in self._organisation:
-            return
-        for index in (self._pdq, self._md5, self._sha256):
-            if item_id in index:
-                index.remove(item_id)
-        for frame_id in self._item_frames.pop(item_id, ()):
-            self._frames.remove(frame_id)
-            del self._frame_item[frame_id]
-        for extra_id in self._item_extra.pop(item_id, ()):
-            self._extra.remove(extra_id)
-            del self._extra_owner[extra_id]
-        del self._organisation[item_id]
+    def _layers(self) -> list[tuple[_Layer, AbstractSet[int]]]:
+        """Where matches come from, each with the items whose entries there are stale."""
+        layers: list[tuple[_Layer, AbstractSet[int]]] = [(self._memory, _NONE)]
+        if self._snapshot is not None:
+            layers.append((self._snapshot, self._dirty))
+        return layers
 
     def lookup(
         self,
@@ -300,13 +426,19 @@ class SignalIndex:
         """
         with LOOKUP_SECONDS.labels(self.name).time(), self._lock:
             self._sync_locked()
-            hits = self._lookup_locked(organisation_id, pdq, md5, sha256, radius)
+            layers = self._layers()
+            hits = self._lookup_locked(layers, organisation_id, pdq, md5, sha256, radius)
             for n, signals in enumerate(pictures):
-                hits.extend(self._robust_locked(organisation_id, n, signals, radius))
+                hits.extend(self._robust_locked(layers, organisation_id, n, signals, radius))
             return hits
 
+    @staticmethod
     def _robust_locked(
-        self, organisation_id: int, query: int, signals: Sequence[QuerySignal], radius: int
+        layers: list[tuple[_Layer, AbstractSet[int]]],
+        organisation_id: int,
+        query: int,
+        signals: Sequence[QuerySignal],
+        radius: int,
     ) -> list[Hit]:
         """The rules of :class:`haven.signals.RobustMatcher` over this index.
 
@@ -316,35 +448,33 @@ class SignalIndex:
         """
         limit = {kind: min(radius, threshold) for kind, threshold in THRESHOLDS.items()}
         widest = max(limit.values())
-        mine = self._organisation
         best: dict[int, Hit] = {}
+        for layer, stale in layers:
 
-        def keep(item_id: int, distance: int, kind: str, candidate: str) -> None:
-            if mine.get(item_id) != organisation_id:
-                return
-            old = best.get(item_id)
-            if old is None or distance < old.distance:
-                best[item_id] = Hit(query, item_id, distance, "picture", kind, candidate)
+            def keep(item_id: int, distance: int, kind: str, candidate: str) -> None:
+                if item_id in stale or layer.owner(item_id) != organisation_id:  # noqa: B023 - used at once
+                    return
+                old = best.get(item_id)
+                if old is None or distance < old.distance:
+                    best[item_id] = Hit(query, item_id, distance, "picture", kind, candidate)
 
-        for signal in signals:
-            targets = signal.targets
-            hashes = list(signal.hashes)
-            if targets is None or WHOLE in targets:
-                for found in self._pdq.query_many(hashes, limit[WHOLE]):
-                    for m in found:
-                        keep(m.id, m.distance, WHOLE, signal.candidate)
-            if not len(self._extra):
-                continue
-            for found in self._extra.query_many(hashes, widest):
-                for m in found:
-                    item_id, kind = self._extra_owner[m.id]
-                    if m.distance > limit.get(kind, -1) or (targets is not None and kind not in targets):
-                        continue
-                    keep(item_id, m.distance, kind, signal.candidate)
+            for signal in signals:
+                targets = signal.targets
+                hashes = list(signal.hashes)
+                if targets is None or WHOLE in targets:
+                    for found in layer.whole_many(hashes, limit[WHOLE]):
+                        for item_id, distance in found:
+                            keep(item_id, distance, WHOLE, signal.candidate)
+                for crops in layer.crops(hashes, widest):
+                    for item_id, kind, distance in crops:
+                        if distance > limit.get(kind, -1) or (targets is not None and kind not in targets):
+                            continue
+                        keep(item_id, distance, kind, signal.candidate)
         return list(best.values())
 
+    @staticmethod
     def _lookup_locked(
-        self,
+        layers: list[tuple[_Layer, AbstractSet[int]]],
         organisation_id: int,
         pdq: Sequence[PdqHash],
         md5: Sequence[Md5],
@@ -352,30 +482,24 @@ class SignalIndex:
         radius: int,
     ) -> list[Hit]:
         hits: list[Hit] = []
-        mine = self._organisation
         for n, h in enumerate(pdq):
             # An item is one hit per query: a video's best frame stands for the video.
             best: dict[int, int] = {}
-            for m in self._pdq.query(h, radius):
-                best[m.id] = m.distance
-            for m in self._frames.query(h, radius):
-                item_id = self._frame_item[m.id]
-                best[item_id] = min(m.distance, best.get(item_id, m.distance))
-            hits.extend(
-                Hit(n, item_id, distance, "pdq")
-                for item_id, distance in best.items()
-                if mine.get(item_id) == organisation_id
-            )
-        for n, d5 in enumerate(md5):
-            hits.extend(
-                Hit(n, m.id, 0, "md5") for m in self._md5.query(d5) if mine.get(m.id) == organisation_id
-            )
-        for n, d256 in enumerate(sha256):
-            hits.extend(
-                Hit(n, m.id, 0, "sha256")
-                for m in self._sha256.query(d256)
-                if mine.get(m.id) == organisation_id
-            )
+            for layer, stale in layers:
+                for item_id, distance in (*layer.whole(h, radius), *layer.frames_of(h, radius)):
+                    if item_id in stale or layer.owner(item_id) != organisation_id:
+                        continue
+                    best[item_id] = min(distance, best.get(item_id, distance))
+            hits.extend(Hit(n, item_id, distance, "pdq") for item_id, distance in best.items())
+        queries: list[tuple[str, Sequence[Md5 | Sha256]]] = [("md5", md5), ("sha256", sha256)]
+        for kind, digests in queries:
+            for n, digest in enumerate(digests):
+                for layer, stale in layers:
+                    hits.extend(
+                        Hit(n, item_id, 0, kind)
+                        for item_id in layer.digests(digest)
+                        if item_id not in stale and layer.owner(item_id) == organisation_id
+                    )
         return hits
 
 

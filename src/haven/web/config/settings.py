@@ -269,6 +269,10 @@ HAVEN_AUDIT_CHECKPOINT_EMAIL = env_list("HAVEN_AUDIT_CHECKPOINT_EMAIL", [])
 # harmless page.
 HAVEN_PORTAL_EXIT_URL = env_str("HAVEN_PORTAL_EXIT_URL", "https://www.google.com/search?q=weather")
 
+# Snapshots of the matching indexes that several server processes map and share (haven serve
+# --workers writes them); each process keeps only the changes since in its own memory.
+HAVEN_INDEX_DIR = Path(env_str("HAVEN_INDEX_DIR", str(DATA_DIR / "index")))
+
 # Prometheus scrapes /metrics with this bearer token (and /healthz then gives details).
 # Unset, /metrics is a 404.
 HAVEN_METRICS_TOKEN = env_secret("HAVEN_METRICS_TOKEN") or ""

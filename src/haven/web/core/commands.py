@@ -376,6 +376,25 @@ def doctor(as_json: bool = False, out: TextIO | None = None) -> int:
     return 1 if problems else 0
 
 
+def index_snapshot(out: TextIO | None = None, *, quiet: bool = False) -> int:
+    """Write a snapshot of each matching index that every server process maps (see
+    ``haven.web.cases.snapshot``); ``haven serve --workers`` runs this itself."""
+    import time
+
+    out = out or sys.stdout
+    setup()
+    from haven.web.cases.matching import ContentIndex
+    from haven.web.federation.matching import ImportedIndex
+
+    for index in (ContentIndex(), ImportedIndex()):
+        started = time.perf_counter()
+        path = index.write_snapshot()
+        if not quiet:
+            seconds = time.perf_counter() - started
+            print(f"{index.name}: {path} ({seconds:.1f} s)", file=out, flush=True)
+    return 0
+
+
 def rotate_keys(out: TextIO | None = None) -> int:
     """Queue the job that rewrites encrypted values under the current key."""
     setup()
