@@ -99,6 +99,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return run_scan_command(command, sys.stdout, sys.stderr)
 
 
+def _processes(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -193,7 +200,15 @@ def _read_password(args: argparse.Namespace) -> str | None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from haven.web.core.commands import serve
 
-    return serve(args.host, args.port, args.demo, args.threads, with_worker=args.worker)
+    return serve(
+        args.host,
+        args.port,
+        args.demo,
+        args.threads,
+        with_worker=args.worker,
+        workers=args.workers,
+        listen_fd=args.listen_fd,
+    )
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -521,7 +536,16 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     s = commands.add_parser("serve", help="migrate the database and serve the web app")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    s.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    s.add_argument("--threads", type=int, default=8, help="threads per server process (default 8)")
+    s.add_argument(
+        "--workers",
+        type=_processes,
+        default=None,
+        metavar="N",
+        help="server processes behind the one port, sharing one copy of the matching index (default: "
+        "one per core with PostgreSQL, 1 with SQLite)",
+    )
+    s.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # a child of --workers
     s.add_argument(
         "--demo",
         action="store_true",

@@ -36,14 +36,36 @@ def migrate(out: TextIO) -> None:
     call_command("createcachetable", verbosity=0, stdout=out)  # the shared cache (rate limits)
 
 
+def default_workers(vendor: str) -> int:
+    """Server processes when ``--workers`` is not given: one per core the process may use with
+    PostgreSQL; one with SQLite, which lets one process write at a time (more would only wait)."""
+    if vendor == "sqlite":
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def serve(
-    host: str, port: int, demo: bool, threads: int, out: TextIO | None = None, with_worker: bool = False
+    host: str,
+    port: int,
+    demo: bool,
+    threads: int,
+    out: TextIO | None = None,
+    with_worker: bool = False,
+    workers: int | None = None,
+    listen_fd: int | None = None,
 ) -> int:
     """Migrate, seed the demo if asked, and serve until stopped.  ``with_worker``: also run
     ``haven worker`` in a child process for as long as the server runs (scans, rechecks, sharing
-    and reports then work on one machine with one command)."""
+    and reports then work on one machine with one command).  ``workers``: server processes behind
+    the one port (see :class:`_Processes`).  ``listen_fd``: be one of them, on the socket its parent
+    opened."""
     out = out or sys.stdout
     setup(loopback_http=host in LOOPBACK)
+    if listen_fd is not None:
+        return _serve_socket(listen_fd, threads)
     from django.conf import settings
     from django.db import connection
 
@@ -67,6 +89,46 @@ def serve(
             print(f"  Second step: one of these backup codes (each works once): {codes}", file=out)
         else:
             print("Demo data already present; log in with the account printed on first start.", file=out)
+    count = workers if workers is not None else default_workers(connection.vendor)
+    connection.close()
+    if count > 1:
+        return _serve_processes(host, port, threads, count, with_worker, out)
+    try:
+        server = _waitress(threads, host=host.strip("[]"), port=port)
+    except OSError as exc:
+        print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    background = None
+    if with_worker:
+        background = _start_worker(out)
+        # Stopped by a service manager (SIGTERM) as by Ctrl+C: the worker is stopped too.
+        signal.signal(signal.SIGTERM, _interrupt)
+    print(f"Haven is running at http://{_shown(host)}:{port}/  (Ctrl+C to stop)", file=out, flush=True)
+    _freeze()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        if background is not None:
+            background.stop()
+    return 0
+
+
+def _shown(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _freeze() -> None:
+    # Django's modules and settings never die: keep them out of full collections, which otherwise
+    # walk ~150,000 objects (70-80 ms) in the middle of whichever request is running.
+    gc.collect()
+    gc.freeze()
+
+
+def _waitress(threads: int, **where: Any) -> Any:
+    from django.conf import settings
     from waitress import create_server
 
     from haven.web.config.wsgi import application
@@ -81,33 +143,170 @@ def serve(
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
             "clear_untrusted_proxy_headers": True,
         }
-    try:
-        server = create_server(
-            application, host=host.strip("[]"), port=port, threads=threads, ident="Haven", **proxy
-        )
-    except OSError as exc:
-        print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    background = None
-    if with_worker:
-        background = _start_worker(out)
-        # Stopped by a service manager (SIGTERM) as by Ctrl+C: the worker is stopped too.
-        signal.signal(signal.SIGTERM, _interrupt)
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    print(f"Haven is running at http://{shown}:{port}/  (Ctrl+C to stop)", file=out, flush=True)
-    # Django's modules and settings never die: keep them out of full collections, which otherwise
-    # walk ~150,000 objects (70-80 ms) in the middle of whichever request is running.
-    gc.collect()
-    gc.freeze()
+    return create_server(application, threads=threads, ident="Haven", **where, **proxy)
+
+
+def _serve_socket(fd: int, threads: int) -> int:
+    """One of several server processes: serve on the listening socket the parent passed down."""
+    import socket
+
+    server = _waitress(threads, sockets=[socket.socket(fileno=fd)])
+    signal.signal(signal.SIGTERM, _interrupt)
+    _freeze()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+    return 0
+
+
+SNAPSHOT_EVERY = 600.0
+"""Seconds between checks whether the index snapshots should be rewritten (when the change log
+has grown since): the changes each process keeps in its own memory stay few."""
+RESTARTS = 5
+"""A server process that dies is started again, but no more than this many times a minute."""
+
+
+class _Processes:
+    """``haven serve --workers N``: N server processes accept connections on one listening
+    socket, which this parent opens and passes down; it starts again a process that dies, and
+    rewrites the index snapshots that all of them map (``haven.web.cases.snapshot``), so that
+    the index is in memory once however many processes serve.  Rate limits and lock-outs hold
+    across them through the shared cache (the database's by default, or Redis)."""
+
+    def __init__(self, sock: Any, argv: list[str], count: int, env: dict[str, str], out: TextIO) -> None:
+        self.sock, self.argv, self.env, self.out = sock, argv, env, out
+        self.children: list[subprocess.Popen[bytes]] = [self._spawn() for _ in range(count)]
+        self.restarts: list[float] = []
+        self.snapshotting: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        fd = self.sock.fileno()
+        argv = [*self.argv, "--listen-fd", str(fd)]  # this Python running haven: no outside input
+        return subprocess.Popen(argv, pass_fds=(fd,), env=self.env)  # noqa: S603
+
+    def supervise(self) -> int:
+        import time
+
+        next_snapshot = time.monotonic() + SNAPSHOT_EVERY
+        while True:
+            time.sleep(0.5)
+            for n, child in enumerate(self.children):
+                code = child.poll()
+                if code is None:
+                    continue
+                now = time.monotonic()
+                self.restarts = [t for t in self.restarts if now - t < 60] + [now]
+                if len(self.restarts) > RESTARTS:
+                    print(
+                        f"haven serve: server processes keep stopping (the last with exit status {code}); "
+                        "giving up.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return 1
+                print(
+                    f"haven serve: server process {child.pid} stopped (exit status {code}); "
+                    "starting another.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.children[n] = self._spawn()
+            if self.snapshotting is not None and self.snapshotting.poll() is not None:
+                self.snapshotting = None
+            if time.monotonic() >= next_snapshot and self.snapshotting is None:
+                next_snapshot = time.monotonic() + SNAPSHOT_EVERY
+                if _index_changed():
+                    self.snapshotting = _snapshot_process(self.env)
+
+    def stop(self) -> None:
+        for child in [*self.children, *([self.snapshotting] if self.snapshotting else [])]:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _snapshot_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # In a process of its own: building a snapshot of a large bank takes memory that this long-
+    # lived parent would otherwise keep.
+    return subprocess.Popen([sys.executable, "-m", "haven.cli", "index", "snapshot", "--quiet"], env=env)
+
+
+def _index_changed() -> bool:
+    from django.db import connection
+
+    from haven.web.cases import snapshot
+    from haven.web.cases.matching import ContentIndex
+    from haven.web.federation.matching import ImportedIndex
+
+    try:
+        return any(
+            (snapshot.latest_version(index.name) or -1) < index._latest_version()
+            for index in (ContentIndex(), ImportedIndex())
+        )
+    finally:
+        connection.close()
+
+
+def _serve_processes(host: str, port: int, threads: int, count: int, with_worker: bool, out: TextIO) -> int:
+    import shutil
+    import socket
+
+    from django.conf import settings
+
+    bare = host.strip("[]")
+    try:
+        family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+        sock = socket.create_server((bare, port), family=family, backlog=2048)
+    except OSError as exc:
+        print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    # Each process counts its own lookups into files here; /metrics adds them up.
+    counts = settings.DATA_DIR / "prometheus"
+    shutil.rmtree(counts, ignore_errors=True)
+    counts.mkdir(mode=0o700, parents=True)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(counts)}
+    if _snapshot_process(env).wait() != 0:
+        print("haven serve: the index snapshot failed; each process loads the index itself.", file=sys.stderr)
+    argv = [
+        sys.executable,
+        "-m",
+        "haven.cli",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+    ]
+    signal.signal(signal.SIGTERM, _interrupt)
+    processes = _Processes(sock, argv, count, env, out)
+    background = _start_worker(out) if with_worker else None
+    print(
+        f"Haven is running at http://{_shown(host)}:{port}/ in {count} processes  (Ctrl+C to stop)",
+        file=out,
+        flush=True,
+    )
+    code = 0
+    try:
+        code = processes.supervise()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        processes.stop()
         if background is not None:
             background.stop()
-    return 0
+        sock.close()
+    return code
 
 
 class _Worker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
     token = settings.HAVEN_METRICS_TOKEN
     detailed = bool(token) and metrics.token_ok(request.headers.get("Authorization"), token)
     body: dict[str, Any] = {"status": status, "checks": {}}
+    if detailed:
+        body["process"] = os.getpid()  # which of several server processes answered
     for c in checks:
         body["checks"][c.name] = {"ok": c.ok, **({"detail": c.detail, **c.values} if detailed else {})}
     failing = down or ("all" in request.GET and degraded)
