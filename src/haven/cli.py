@@ -700,6 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_peer_commands(commands)
     _add_transfer_commands(commands)
     _add_report_command(commands)
+    _add_backup_commands(commands)
     return parser
 
 
@@ -742,6 +743,81 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return report(
         args.name, args.org, args.period, args.filter, args.format, args.language, args.out, fetch=args.fetch
     )
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from haven.web.core.backup import backup
+
+    return backup(
+        args.out, passphrase_file=args.passphrase_file, force=args.force, include_keys=not args.no_keys
+    )
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from haven.web.core.backup import restore
+
+    return restore(
+        args.backup,
+        passphrase_file=args.passphrase_file,
+        keys_dir=args.keys_dir,
+        checkpoint_dir=args.checkpoint_dir,
+        check=args.check,
+    )
+
+
+_BACKUP_FILE_HELP = (
+    "read the passphrase (12 characters or more) from FILE; otherwise from HAVEN_BACKUP_PASSPHRASE_FILE "
+    "or HAVEN_BACKUP_PASSPHRASE, or asked for on a terminal"
+)
+
+
+def _add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    b = commands.add_parser(
+        "backup",
+        help="write an encrypted backup: the database, the keys and the audit checkpoints",
+        description=(
+            "Write a consistent, passphrase-encrypted backup of the database (SQLite's online backup, "
+            "or pg_dump), the keys the server runs with and the audit checkpoint files to OUT, mode "
+            "0600. The server may keep running. See docs/backup.md."
+        ),
+    )
+    b.add_argument("out", metavar="OUT", help="the backup file to write")
+    b.add_argument("--passphrase-file", metavar="FILE", help=_BACKUP_FILE_HELP)
+    b.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    b.add_argument(
+        "--no-keys",
+        action="store_true",
+        help="leave the keys out: the backup then restores only where the same keys are configured",
+    )
+    b.set_defaults(handler=_cmd_backup)
+    r = commands.add_parser(
+        "restore",
+        help="restore an encrypted backup into an empty database (--check: only verify it)",
+        description=(
+            "Decrypt BACKUP, check every part against its manifest, and restore it into the configured "
+            "database, which must be empty; write its keys and audit checkpoints beside it. Nothing is "
+            "changed unless all of it can be restored. Exit status 0 when done (or, with --check, "
+            "intact), 1 when refused or not intact, 2 without a usable passphrase."
+        ),
+    )
+    r.add_argument("backup", metavar="BACKUP", help="a file written by haven backup")
+    r.add_argument("--passphrase-file", metavar="FILE", help=_BACKUP_FILE_HELP)
+    r.add_argument(
+        "--check",
+        action="store_true",
+        help="only decrypt and verify the backup and print what it holds; needs no database",
+    )
+    r.add_argument(
+        "--keys-dir",
+        metavar="DIR",
+        help="where to write the key files (default: HAVEN_DATA_DIR, where the embedded default reads them)",
+    )
+    r.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="where to write the audit checkpoint files (default: HAVEN_AUDIT_CHECKPOINT_DIR)",
+    )
+    r.set_defaults(handler=_cmd_restore)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
