@@ -211,6 +211,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import migrate_command
+
+    return migrate_command()
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from haven.web.core.commands import doctor
 
@@ -589,6 +595,11 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     w = commands.add_parser("worker", help="run background jobs (takedown rechecks, scans, key rotation)")
     w.add_argument("--batch", action="store_true", help="run the jobs waiting now, then exit")
     w.set_defaults(handler=_cmd_worker)
+
+    mg = commands.add_parser(
+        "migrate", help="bring the database up to date (haven serve also does when it starts)"
+    )
+    mg.set_defaults(handler=_cmd_migrate)
 
     ix = commands.add_parser("index", help="the matching indexes the server processes share")
     ixsub = ix.add_subparsers(dest="index_command", required=True, metavar="ACTION")

@@ -22,7 +22,9 @@ WEB_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(env_str("HAVEN_DATA_DIR", "var")).resolve()
 
 DEBUG = env_bool("HAVEN_DEBUG", False)
-DATABASE_URL = env_str("HAVEN_DATABASE_URL", "")
+DATABASE_URL = (
+    env_secret("HAVEN_DATABASE_URL") or ""
+)  # or HAVEN_DATABASE_URL_FILE: the URL may hold a password
 EMBEDDED = DATABASE_URL == "" or DATABASE_URL.startswith("sqlite")
 
 
@@ -65,7 +67,9 @@ ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1
 CSRF_TRUSTED_ORIGINS = env_list("HAVEN_CSRF_TRUSTED_ORIGINS", [])
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Connections are kept for a minute, and checked before a request reuses one: after the
+    # database restarts, the next request reconnects instead of failing on a dead connection.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     DATABASES = {
@@ -184,6 +188,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# The address waitress settled on (behind HAVEN_BEHIND_PROXY: the one the trusted proxy appended),
+# never X-Forwarded-For as the client wrote it: were django-ipware ever installed, axes would
+# otherwise read the leftmost entry, which a client can forge to escape its lock-out.
+AXES_CLIENT_IP_CALLABLE = "haven.web.core.access.client_address"
 
 # Sessions end after 30 idle minutes and with the browser.
 HAVEN_IDLE_TIMEOUT_SECONDS = env_int("HAVEN_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from haven.web.accounts.roles import Perm
@@ -44,3 +45,8 @@ def organisation_or_404(actor: Any) -> int:
     if actor.organisation_id is None:
         raise Http404
     return int(actor.organisation_id)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the server established it (``REMOTE_ADDR``), for the login lock-out."""
+    return str(request.META.get("REMOTE_ADDR", ""))

@@ -36,6 +36,16 @@ def migrate(out: TextIO) -> None:
     call_command("createcachetable", verbosity=0, stdout=out)  # the shared cache (rate limits)
 
 
+def migrate_command(out: TextIO | None = None) -> int:
+    """``haven migrate``: bring the database up to date (``haven serve`` also does on start), so
+    that an upgrade can migrate once, before any server process starts."""
+    out = out or sys.stdout
+    setup()
+    migrate(out)
+    print("The database is up to date.", file=out)
+    return 0
+
+
 def default_workers(vendor: str) -> int:
     """Server processes when ``--workers`` is not given: one per core the process may use with
     PostgreSQL; one with SQLite, which lets one process write at a time (more would only wait)."""
@@ -98,11 +108,9 @@ def serve(
     except OSError as exc:
         print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
-    background = None
-    if with_worker:
-        background = _start_worker(out)
-        # Stopped by a service manager (SIGTERM) as by Ctrl+C: the worker is stopped too.
-        signal.signal(signal.SIGTERM, _interrupt)
+    background = _start_worker(out) if with_worker else None
+    # Stopped by a service manager (SIGTERM) as by Ctrl+C: the server closes (and the worker stops).
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"Haven is running at http://{_shown(host)}:{port}/  (Ctrl+C to stop)", file=out, flush=True)
     _freeze()
     try:
@@ -143,7 +151,12 @@ def _waitress(threads: int, **where: Any) -> Any:
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
             "clear_untrusted_proxy_headers": True,
         }
-    return create_server(application, threads=threads, ident="Haven", **where, **proxy)
+    # Request bodies stay in memory up to Haven's own limits (waitress would spill any body over
+    # 512 KiB into a temporary file: a survivor's submission must not land on disk).
+    in_memory = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 2**20
+    return create_server(
+        application, threads=threads, ident="Haven", inbuf_overflow=in_memory, **where, **proxy
+    )
 
 
 def _serve_socket(fd: int, threads: int) -> int:
