@@ -88,6 +88,7 @@ class ApiJsonErrorsMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+        from django.db import InterfaceError, OperationalError
         from django.http import JsonResponse
 
         if not request.path.startswith(_API_PREFIXES):
@@ -98,6 +99,12 @@ class ApiJsonErrorsMiddleware:
         if isinstance(exception, TooManyFieldsSent):
             limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
             return JsonResponse({"detail": f"at most {limit} query or form fields may be sent"}, status=400)
+        if isinstance(exception, OperationalError | InterfaceError):
+            # The database went away (a restart, a failover): nothing was written, and the same
+            # request will work again in a moment. Say so, rather than "server error".
+            answer = JsonResponse({"detail": "the database is not answering; try again shortly"}, status=503)
+            answer["Retry-After"] = "5"
+            return answer
         return None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
