@@ -57,3 +57,25 @@ def test_withdrawing_another_scope_does_not_touch_matching(case: Case, counsello
     )
     actions.record_consent(actor=counsellor.user, case=case, scope="share", granted=False, method="phone")
     assert _items(index, counsellor.user.organisation_id) == {item.pk}
+
+
+def test_a_change_that_commits_after_a_later_one_is_still_replayed(case: Case, counsellor: Persona) -> None:
+    """Two transactions take versions v and v+1; v+1 commits first. A process that synced in
+    between has seen v+1 but not v: the next lookup must still find what v adds."""
+    from django.db.models import Max
+
+    from haven.web.cases.models import ContentItem, IndexChange
+
+    index = ContentIndex()
+    org = counsellor.user.organisation_id
+    actions.record_consent(actor=counsellor.user, case=case, scope="monitor", granted=True, method="phone")
+    (first,) = actions.add_content(
+        actor=counsellor.user, case=case, items=[actions.HashInput(label="p", pdq=str(PDQ))]
+    )
+    assert _items(index, org) == {first.pk}
+    top = IndexChange.objects.aggregate(v=Max("version"))["v"]
+    late = ContentItem.objects.create(organisation_id=org, case=case, label="late", pdq=str(PDQ))
+    IndexChange.objects.create(version=top + 2, content_item=first, op=IndexChange.Op.ADD)
+    assert _items(index, org) == {first.pk}  # v+1 seen; v is still a hole
+    IndexChange.objects.create(version=top + 1, content_item=late, op=IndexChange.Op.ADD)
+    assert _items(index, org) == {first.pk, late.pk}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from haven.signals import (
     QUALITY_FLOOR,
@@ -248,6 +248,8 @@ class _Memory:
 _Layer = _Memory | Snapshot
 _NONE: frozenset[int] = frozenset()
 
+MAX_GAPS = 200
+"""Above this many unseen versions in the trailing window, a sync reads the whole window instead."""
 SNAPSHOT_CHECK_SECONDS = 30.0
 """How often a process looks for a newer snapshot than the one it maps."""
 APPLY_BATCH = 2000
@@ -303,8 +305,8 @@ class SignalIndex:
     def _latest_version(self) -> int:
         raise NotImplementedError
 
-    def _changes(self, floor: int) -> Iterable[tuple[int, int]]:
-        """(version, item id) of every change above ``floor``."""
+    def _changes(self, floor: int, gaps: Sequence[int] = ()) -> Iterable[tuple[int, int]]:
+        """(version, item id) of every change above ``floor``, and of those among ``gaps``."""
         raise NotImplementedError
 
     def _current(self, item_ids: set[int]) -> dict[int, Any]:
@@ -331,7 +333,12 @@ class SignalIndex:
             self._load_all()
             return
         floor = max(0, self._version - LOOKBACK)
-        fresh = [(v, item) for v, item in self._changes(floor) if v not in self._seen and v > floor]
+        # Versions of the trailing window not seen yet: a transaction that took its version
+        # earlier may commit after later ones (or may have rolled back and left a hole).  Asking
+        # for those and for what is newer reads only new rows, not the whole window each time.
+        gaps = [v for v in range(floor + 1, self._version + 1) if v not in self._seen]
+        changes = self._changes(floor) if len(gaps) > MAX_GAPS else self._changes(self._version, gaps)
+        fresh = [(v, item) for v, item in changes if v not in self._seen and v > floor]
         if not fresh:
             return
         self._apply({item for _, item in fresh})
@@ -511,8 +518,9 @@ class ContentIndex(SignalIndex):
     def _latest_version(self) -> int:
         return int(IndexChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
-    def _changes(self, floor: int) -> Iterable[tuple[int, int]]:
-        return IndexChange.objects.filter(version__gt=floor).values_list("version", "content_item_id")
+    def _changes(self, floor: int, gaps: Sequence[int] = ()) -> Iterable[tuple[int, int]]:
+        wanted = Q(version__gt=floor) | Q(version__in=gaps) if gaps else Q(version__gt=floor)
+        return IndexChange.objects.filter(wanted).values_list("version", "content_item_id")
 
     def _current(self, item_ids: set[int]) -> dict[int, Any]:
         items = {i.pk: i for i in ContentItem.objects.filter(pk__in=item_ids, removed_at__isnull=True)}

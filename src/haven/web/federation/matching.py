@@ -8,10 +8,10 @@ tombstone that a fetch applied takes effect for the very next lookup in every pr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from haven.scan import BankEntry
 from haven.web.cases.matching import Hit, SignalIndex
@@ -30,8 +30,9 @@ class ImportedIndex(SignalIndex):
     def _latest_version(self) -> int:
         return int(ImportChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
-    def _changes(self, floor: int) -> Iterable[tuple[int, int]]:
-        return ImportChange.objects.filter(version__gt=floor).values_list("version", "item_id")
+    def _changes(self, floor: int, gaps: Sequence[int] = ()) -> Iterable[tuple[int, int]]:
+        wanted = Q(version__gt=floor) | Q(version__in=gaps) if gaps else Q(version__gt=floor)
+        return ImportChange.objects.filter(wanted).values_list("version", "item_id")
 
     def _current(self, item_ids: set[int]) -> dict[int, Any]:
         return ImportedItem.objects.in_bulk(list(item_ids))
