@@ -239,3 +239,26 @@ def test_a_corrupt_warc_record_is_reported_and_the_rest_is_read(tmp_path: Path, 
     assert error.url.startswith(f"{broken}#offset=")
     assert second <= int(error.url.rsplit("=", 1)[1]) < data.index(b"WARC/1.", second + 1)
     assert "skipped to the next record" in error.message
+
+
+def test_a_warc_response_without_a_target_uri_is_reported_and_the_rest_is_read(
+    tmp_path: Path, policy: FetchPolicy
+) -> None:
+    """warcio fails on such a record with an AttributeError (found by tests/fuzz)."""
+    good = tmp_path / "good.warc"
+    write_warc(
+        good,
+        [
+            ("https://example.org/1.jpg", "image/jpeg", encode(picture(1))),
+            ("https://example.org/2.jpg", "image/jpeg", encode(picture(2))),
+        ],
+    )
+    data = good.read_bytes()
+    second = data.index(b"WARC/1.", 10)
+    header_end = data.index(b"\r\n\r\n", second)
+    header = data[second:header_end].replace(b"WARC-Target-URI: https://example.org/2.jpg\r\n", b"")
+    broken = tmp_path / "no-uri.warc"
+    broken.write_bytes(data[:second] + header + data[header_end:])
+    found, errors = collect(Warc(broken), policy)
+    assert [f.url for f in found] == ["https://example.org/1.jpg"]
+    assert [e.code for e in errors] == ["corrupt_record"]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import IO, Any, Final
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from ._html import extract
 from ._sniff import sniff
@@ -64,7 +63,9 @@ def _records(
                         continue
                     yield _Record(url, offset, payload)
                 return
-            except (ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
+            except Exception as exc:
+                # (ArchiveLoadFailed, ValueError, EOFError; an AttributeError for a response
+                # record without a WARC-Target-URI): each is a corrupt record to report and skip.
                 if progressed or not reported:
                     reported = True
                     report(
