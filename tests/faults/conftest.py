@@ -56,8 +56,8 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         HAVEN_ENCRYPTION_KEYS=base64.urlsafe_b64encode(b"f" * 32).decode(),
         HAVEN_AUDIT_KEYS=base64.urlsafe_b64encode(b"g" * 32).decode(),
         HAVEN_LOG_LEVEL="CRITICAL",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

@@ -277,6 +277,10 @@ HAVEN_AUDIT_CHECKPOINT_EMAIL = env_list("HAVEN_AUDIT_CHECKPOINT_EMAIL", [])
 # harmless page.
 HAVEN_PORTAL_EXIT_URL = env_str("HAVEN_PORTAL_EXIT_URL", "https://www.google.com/search?q=weather")
 
+# A job whose worker has not been heard from for this long is failed and run again once (a worker
+# beats every 30 s, or every third of this when it is shorter).
+HAVEN_WORKER_LOST_SECONDS = env_int("HAVEN_WORKER_LOST_SECONDS", 300, minimum=3)
+
 # Snapshots of the matching indexes that several server processes map and share (haven serve
 # --workers writes them); each process keeps only the changes since in its own memory.
 HAVEN_INDEX_DIR = Path(env_str("HAVEN_INDEX_DIR", str(DATA_DIR / "index")))

@@ -542,10 +542,14 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     federation_sweep.enqueue()
     reports_sweep.enqueue()
     audit_sweep.enqueue()
-    argv = ["db_worker", "--queue-name", "*"]
+    from .health import start_heartbeat, worker_name
+    from .tasks import recover
+
+    recover.enqueue()  # jobs a stopped worker left running
+    # Jobs are claimed under the name the heartbeat uses, so that a lost worker's jobs are known.
+    argv = ["db_worker", "--queue-name", "*", "--worker-id", worker_name()]
     if batch:
         argv += ["--batch", "--no-startup-delay"]
-    from .health import start_heartbeat
 
     # /healthz and `haven doctor` tell a live worker from a dead one by this.
     stop = threading.Event()

@@ -197,7 +197,13 @@ def run_all(*, fresh_mail: bool = False) -> list[Check]:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+    """``host:pid``: the name a worker beats under and claims jobs with (at most 64 characters)."""
+    return f"{socket.gethostname()[:50]}:{os.getpid()}"
+
+
+def beat_every() -> float:
+    """Seconds between beats: often enough that a live worker is never taken for a lost one."""
+    return min(BEAT.total_seconds(), settings.HAVEN_WORKER_LOST_SECONDS / 3)
 
 
 def beat(name: str, started: dt.datetime) -> None:
@@ -210,7 +216,7 @@ def beat(name: str, started: dt.datetime) -> None:
 
 
 def start_heartbeat(stop: threading.Event) -> threading.Thread:
-    """Beat every :data:`BEAT` in a thread of its own until ``stop`` is set."""
+    """Beat every :func:`beat_every` seconds in a thread of its own until ``stop`` is set."""
     name, started = worker_name(), timezone.now()
 
     def run() -> None:
@@ -222,7 +228,7 @@ def start_heartbeat(stop: threading.Event) -> threading.Thread:
             finally:
                 close_old_connections()
                 connection.close()
-            if stop.wait(BEAT.total_seconds()):
+            if stop.wait(beat_every()):
                 return
 
     thread = threading.Thread(target=run, name="haven-heartbeat", daemon=True)

@@ -18,3 +18,16 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class JobRetry(models.Model):
+    """A job lost with its worker and queued again (:mod:`haven.web.core.jobs`): each is retried
+    once, and a retry that is lost too is left failed."""
+
+    original = models.CharField(max_length=64, unique=True)  # the lost job's id
+    retry = models.CharField(max_length=64, unique=True)  # the new job's id
+    task_path = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.task_path}: {self.original} -> {self.retry}"

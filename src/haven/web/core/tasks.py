@@ -6,6 +6,7 @@ and run in any worker process.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,3 +101,18 @@ def _reencrypt_rows(
                     rewritten += 1
             last_pk = rows[-1].pk
     return rewritten
+
+
+@task()
+def recover() -> int:
+    """Fail the jobs of workers that stopped and queue each once more; then queue the next look."""
+    from django.conf import settings
+
+    from .jobs import recover_lost_jobs
+    from .schedule import requeue
+
+    every = dt.timedelta(seconds=min(60, max(2, settings.HAVEN_WORKER_LOST_SECONDS // 2)))
+    try:
+        return len(recover_lost_jobs())
+    finally:
+        requeue(recover, every)
