@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,31 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, listen_children
+
 HAVEN = Path(sys.executable).with_name("haven")
 TOKEN = "metrics-token-" + "m" * 30
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _children(parent: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if int(fields[1]) == parent and fields[0] != "Z" and b"--listen-fd" in cmdline:
-            found.add(int(entry.name))
-    return found
 
 
 @dataclass
@@ -120,7 +99,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     )
     token = _haven(env, "token", "create", "jiwoo").split()[-1]
     env["TEST_API_TOKEN"] = token
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -136,7 +115,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        while len(_children(process.pid)) < 2:
+        while len(listen_children(process.pid)) < 2:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         yield running
@@ -152,7 +131,7 @@ def _api(server: Server, path: str, body: object) -> int:
 
 
 def test_two_processes_share_one_port_one_index_one_lock_out_and_one_set_of_metrics(server: Server) -> None:
-    children = _children(server.process.pid)
+    children = listen_children(server.process.pid)
     assert len(children) == 2
     # Both processes accept connections on the one port.
     seen: set[int] = set()
@@ -183,12 +162,12 @@ def test_two_processes_share_one_port_one_index_one_lock_out_and_one_set_of_metr
 
 
 def test_a_killed_process_is_replaced_and_sigterm_stops_them_all(server: Server) -> None:
-    before = _children(server.process.pid)
+    before = listen_children(server.process.pid)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while True:
-        now = _children(server.process.pid)
+        now = listen_children(server.process.pid)
         if len(now) == 2 and victim not in now:
             break
         assert time.monotonic() < deadline, server.log.read_text()
@@ -206,7 +185,7 @@ def test_a_killed_process_is_replaced_and_sigterm_stops_them_all(server: Server)
 
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0, server.log.read_text()
-    assert _children(server.process.pid) == set()
+    assert listen_children(server.process.pid) == set()
     for pid in now:
         assert (
             not Path(f"/proc/{pid}").exists()

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,30 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
 HAVEN = Path(sys.executable).with_name("haven")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listen_children(parent: int) -> set[int]:
-    """The serving processes of ``haven serve --workers`` (pid ``parent``)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat[1]) == parent and stat[0] != "Z" and b"--listen-fd" in cmdline:
-            found.add(int(entry.name))
-    return found
 
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:

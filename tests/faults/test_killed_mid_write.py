@@ -16,7 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import Answer, Server, base_env, call, haven, listen_children, staff_token
+from tests.processes import listen_children
+
+from .conftest import Answer, Server, base_env, call, haven, staff_token
 
 CLIENTS = 4
 BATCH = 50

@@ -23,6 +23,7 @@ from PIL import Image
 from haven.scan import Feed, Found, PageLinks, ScanError, Sitemap, SourceContext, Warc, extract, sniff
 from haven.scan._fetch import FetchResult
 from haven.signals import QUALITY_FLOOR, HashingError, Limits, pdq_hash, query_signals
+from tests.scan.content import warc_record
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SMALL = Limits(max_bytes=2 * 2**20, max_pixels=4_000_000)
@@ -100,18 +101,6 @@ def xml(draw: st.DrawFn) -> bytes:
     return _mangle(doc, draw)
 
 
-def _warc_record(url: str, ctype: str, body: bytes, number: int) -> bytes:
-    http = f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-    head = (
-        "WARC/1.0\r\nWARC-Type: response\r\n"
-        f"WARC-Target-URI: {url}\r\nWARC-Date: 2026-01-02T03:04:05Z\r\n"
-        f"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{number:012d}>\r\n"
-        "Content-Type: application/http; msgtype=response\r\n"
-        f"Content-Length: {len(http)}\r\n\r\n"
-    ).encode()
-    return head + http + b"\r\n\r\n"
-
-
 def _picture(fmt: str, size: tuple[int, int] = (64, 48)) -> bytes:
     out = io.BytesIO()
     # Detail everywhere (not a flat colour), so that a whole picture gives signals worth matching.
@@ -136,7 +125,7 @@ def warc(draw: st.DrawFn) -> bytes:
                 ]
             )
         )
-        records.append(_warc_record(f"https://w.example/{k}", ctype, body, k))
+        records.append(warc_record(f"https://w.example/{k}", ctype, body, k))
     compressed = draw(st.booleans())
     data = b"".join(gzip.compress(r) if compressed else r for r in records)
     return _mangle(data, draw)

@@ -71,3 +71,16 @@ def robust_entry(content_id: str, case_id: str, data: bytes) -> BankEntry:
     """A bank entry with the picture's robust signals."""
     whole, *extra = robust_signals(data)
     return BankEntry(content_id, case_id, whole.hash, md5(data), whole.quality, extra=tuple(extra))
+
+
+def warc_record(url: str, ctype: str, body: bytes, number: int) -> bytes:
+    """One WARC response record, written by hand (what a crawler's archive holds)."""
+    http = f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    head = (
+        "WARC/1.0\r\nWARC-Type: response\r\n"
+        f"WARC-Target-URI: {url}\r\nWARC-Date: 2026-01-02T03:04:05Z\r\n"
+        f"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{number:012d}>\r\n"
+        "Content-Type: application/http; msgtype=response\r\n"
+        f"Content-Length: {len(http)}\r\n\r\n"
+    ).encode()
+    return head + http + b"\r\n\r\n"

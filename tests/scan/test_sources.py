@@ -28,7 +28,7 @@ from haven.scan import (
     Warc,
 )
 
-from .content import encode, picture
+from .content import encode, picture, warc_record
 from .site import TestSite
 
 
@@ -168,18 +168,6 @@ def test_a_folder_gives_its_files_as_blobs(tmp_path: Path, policy: FetchPolicy) 
     assert found[0].url.startswith("file://")
     _, errors = collect(Folder(tmp_path / "missing"), policy)
     assert [e.code for e in errors] == ["not_found"]
-
-
-def warc_record(url: str, ctype: str, body: bytes, number: int) -> bytes:
-    http = f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-    head = (
-        "WARC/1.0\r\nWARC-Type: response\r\n"
-        f"WARC-Target-URI: {url}\r\nWARC-Date: 2026-01-02T03:04:05Z\r\n"
-        f"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{number:012d}>\r\n"
-        "Content-Type: application/http; msgtype=response\r\n"
-        f"Content-Length: {len(http)}\r\n\r\n"
-    ).encode()
-    return head + http + b"\r\n\r\n"
 
 
 def write_warc(path: Path, records: list[tuple[str, str, bytes]], gz: bool = False) -> None:

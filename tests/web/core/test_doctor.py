@@ -5,40 +5,21 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import override_settings
 from django.utils import timezone
 
-from haven.web.core import commands, health
+from haven.web.core import commands
 from haven.web.core.doctor import diagnose
 from haven.web.core.models import WorkerHeartbeat
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Accept:
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        return "250 OK"
-
-
-@pytest.fixture(autouse=True)
-def _forget_mail_probe() -> Iterator[None]:
-    health._smtp_last = None
-    yield
-    health._smtp_last = None
+from tests.processes import free_port
 
 
 @pytest.fixture
-def sound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def sound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: int) -> Iterator[Path]:
     """A deployment as docs/deployment.md sets one up: behind a TLS proxy, secrets in private files,
     a shared cache, a mail server that answers, a live worker."""
     for name in ("HAVEN_SECRET_KEY", "HAVEN_ENCRYPTION_KEYS", "HAVEN_AUDIT_KEYS"):
@@ -49,34 +30,28 @@ def sound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.setenv(f"{name}_FILE", str(secret))
     data = tmp_path / "data"
     data.mkdir(mode=0o750)
-    port = _free_port()
-    controller = Controller(_Accept(), hostname="127.0.0.1", port=port)
-    controller.start()
     now = timezone.now()
     WorkerHeartbeat.objects.create(name="worker:1", started_at=now, seen_at=now)
-    try:
-        with override_settings(
-            DEBUG=False,
-            HAVEN_BEHIND_PROXY=True,
-            SECURE_HSTS_SECONDS=31_536_000,
-            SESSION_COOKIE_SECURE=True,
-            CSRF_COOKIE_SECURE=True,
-            ALLOWED_HOSTS=["haven.example.org"],
-            DATA_DIR=data,
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=port,
-            EMAIL_USE_TLS=False,
-            EMAIL_HOST_USER="",
-            DEFAULT_FROM_EMAIL="takedown@centre.example",
-            HAVEN_AUDIT_CHECKPOINT_DIR=tmp_path / "checkpoints",
-            HAVEN_AUDIT_CHECKPOINT_EMAIL=["auditor@elsewhere.example"],
-            HAVEN_EVIDENCE_SCREENSHOTS=False,
-            HAVEN_METRICS_TOKEN="",
-        ):
-            yield tmp_path
-    finally:
-        controller.stop()
+    with override_settings(
+        DEBUG=False,
+        HAVEN_BEHIND_PROXY=True,
+        SECURE_HSTS_SECONDS=31_536_000,
+        SESSION_COOKIE_SECURE=True,
+        CSRF_COOKIE_SECURE=True,
+        ALLOWED_HOSTS=["haven.example.org"],
+        DATA_DIR=data,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server,
+        EMAIL_USE_TLS=False,
+        EMAIL_HOST_USER="",
+        DEFAULT_FROM_EMAIL="takedown@centre.example",
+        HAVEN_AUDIT_CHECKPOINT_DIR=tmp_path / "checkpoints",
+        HAVEN_AUDIT_CHECKPOINT_EMAIL=["auditor@elsewhere.example"],
+        HAVEN_EVIDENCE_SCREENSHOTS=False,
+        HAVEN_METRICS_TOKEN="",
+    ):
+        yield tmp_path
 
 
 def _levels(name: str) -> set[str]:
@@ -146,7 +121,7 @@ def test_a_secret_in_the_environment_is_a_warning(sound: Path, monkeypatch: pyte
 
 @pytest.mark.django_db
 def test_a_mail_server_that_does_not_answer_is_a_problem(sound: Path) -> None:
-    with override_settings(EMAIL_PORT=_free_port()):
+    with override_settings(EMAIL_PORT=free_port()):
         problems = _problems()
     assert any(p.startswith("mail:") and "does not answer" in p for p in problems), problems
 

@@ -4,12 +4,9 @@ SMTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import OperationalError
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -22,39 +19,11 @@ from haven.web.core import health
 from haven.web.core.models import WorkerHeartbeat
 from haven.web.monitoring.models import ScanRun
 from haven.web.takedown.tasks import sweep as takedown_sweep
+from tests.processes import free_port
 from tests.web.conftest import Persona
 
 TOKEN = "metrics-token-for-the-test-0123456789"
 PDQ = "f" * 64
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Accept:
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[int]:
-    port = _free_port()
-    controller = Controller(_Accept(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture(autouse=True)
-def _forget_mail_probe() -> Iterator[None]:
-    health._smtp_last = None
-    yield
-    health._smtp_last = None
 
 
 def _smtp(port: int) -> override_settings:
@@ -177,7 +146,7 @@ def test_the_mail_check_talks_to_a_real_smtp_server(smtp_server: int) -> None:
 
 @pytest.mark.django_db
 def test_a_mail_server_that_does_not_answer_fails_and_is_asked_once_a_minute() -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     with _smtp(port):
         first = health.mail()
         assert not first.ok

@@ -109,9 +109,14 @@ def serve(
         print(f"haven serve: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     background = _start_worker(out) if with_worker else None
-    # Stopped by a service manager (SIGTERM) as by Ctrl+C: the server closes (and the worker stops).
-    signal.signal(signal.SIGTERM, _interrupt)
     print(f"Haven is running at http://{_shown(host)}:{port}/  (Ctrl+C to stop)", file=out, flush=True)
+    return _run(server, background)
+
+
+def _run(server: Any, background: _Worker | None = None) -> int:
+    """Serve until stopped: by a service manager (SIGTERM) as by Ctrl+C, the server closes (and
+    the worker it started stops)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     _freeze()
     try:
         server.run()
@@ -163,16 +168,7 @@ def _serve_socket(fd: int, threads: int) -> int:
     """One of several server processes: serve on the listening socket the parent passed down."""
     import socket
 
-    server = _waitress(threads, sockets=[socket.socket(fileno=fd)])
-    signal.signal(signal.SIGTERM, _interrupt)
-    _freeze()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
+    return _run(_waitress(threads, sockets=[socket.socket(fileno=fd)]))
 
 
 SNAPSHOT_EVERY = 600.0
