@@ -20,6 +20,7 @@ from haven.web.takedown import actions, records
 from haven.web.takedown.models import Evidence, Notice, Platform, Sighting
 from tests.scan.site import TestSite
 from tests.web.conftest import Persona
+from tests.web.takedown.conftest import Mailbox
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -361,3 +362,30 @@ def test_the_worker_runs_the_queued_recheck_and_the_sweep(
     sweep.call()
     sweep.call()
     assert DBTaskResult.objects.filter(task_path__endswith="tasks.sweep", status="READY").count() == 1
+
+
+def test_a_mail_server_that_is_down_sends_nothing_changes_nothing_and_the_next_try_sends_once(
+    site: TestSite, consenting_case: Case, platform: Platform, officer: Persona, mailbox: Mailbox
+) -> None:
+    from django.test import override_settings
+
+    from haven.web.audit.models import AuditEvent, EventType
+    from tests.processes import free_port
+
+    rows = _captured(site, consenting_case, officer, "/wf/smtp1", "/wf/smtp2")
+    notice = _draft(officer, rows)
+    with override_settings(EMAIL_PORT=free_port()), pytest.raises(ActionError, match="mail server refused"):
+        actions.send_notice(actor=officer.user, notice=notice)  # nothing listens on that port
+    notice.refresh_from_db()
+    assert notice.state == "ready"
+    assert notice.sent_at is None
+    assert {s.state for s in Sighting.objects.filter(pk__in=[r.pk for r in rows])} == {"notice_ready"}
+    assert not AuditEvent.objects.filter(event_type=EventType.NOTICE_SENT).exists()
+    assert mailbox.messages == []
+    # The mail server is back: the officer sends again, and the platform gets one e-mail.
+    actions.send_notice(actor=officer.user, notice=notice)
+    assert len(mailbox.messages) == 1
+    assert AuditEvent.objects.filter(event_type=EventType.NOTICE_SENT).count() == 1
+    with pytest.raises(ActionError, match="already been sent"):
+        actions.send_notice(actor=officer.user, notice=notice)
+    assert len(mailbox.messages) == 1
