@@ -1,6 +1,8 @@
 """The process's matching index over the content of cases that consent to monitoring.
 
-Each server process keeps one :class:`ContentIndex` in memory.  Every write that can
+Each server process keeps one :class:`ContentIndex`: in its own memory, or, where several
+processes serve (``haven serve --workers``), as a memory-mapped snapshot they all share plus the
+items changed since (:mod:`haven.web.cases.snapshot`).  Every write that can
 change what should match (content added or removed, monitoring consent granted or
 withdrawn) appends :class:`~haven.web.cases.models.IndexChange` rows in the same
 transaction; before a process answers a lookup it replays the rows it has not seen,
@@ -14,8 +16,8 @@ hashes (withdrawal, removal, "delete my data").
 
 Replaying is idempotent: for each changed item the desired state (present with its
 hashes, or absent) is recomputed from the database.  Versions can become visible
-out of order when transactions commit out of order, so each replay re-reads a
-trailing window of :data:`LOOKBACK` versions as well.
+out of order when transactions commit out of order, so each replay also asks again for
+the versions of a trailing window of :data:`LOOKBACK` that it has not seen yet.
 """
 
 from __future__ import annotations
