@@ -1,10 +1,14 @@
-"""Helpers for tests that run Haven's own processes: a free port, and the serving children of
-``haven serve --workers``."""
+"""Helpers for tests that run Haven's own processes: a free port, the serving children of
+``haven serve --workers``, and a counsellor's API token made with the operator's commands."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
+
+HAVEN = Path(sys.executable).with_name("haven")
 
 
 def free_port() -> int:
@@ -27,3 +31,17 @@ def listen_children(parent: int) -> set[int]:
         if int(stat[1]) == parent and stat[0] != "Z" and b"--listen-fd" in cmdline:
             found.add(int(entry.name))
     return found
+
+
+def staff_token(env: dict[str, str]) -> str:
+    """A centre, a counsellor and her API token, through the commands an operator runs."""
+
+    def run(*args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [str(HAVEN), *args], env=env, input=stdin, capture_output=True, text=True, timeout=180, check=True
+        )
+        return done.stdout
+
+    run("createorg", "centre", "--name", "Centre", "--country", "KR")
+    run("createuser", "jiwoo", "--org", "centre", "--role", "counsellor", "--password-stdin", stdin="p" * 16)
+    return run("token", "create", "jiwoo").split()[-1]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port, listen_children
+from tests.processes import free_port, listen_children, staff_token
 
 HAVEN = Path(sys.executable).with_name("haven")
 TOKEN = "metrics-token-" + "m" * 30
@@ -66,13 +66,6 @@ class Server:
         return int(json.loads(body)["process"])
 
 
-def _haven(env: dict[str, str], *args: str, stdin: str = "") -> str:
-    done = subprocess.run(
-        [str(HAVEN), *args], env=env, input=stdin.encode(), capture_output=True, timeout=120, check=True
-    )
-    return done.stdout.decode()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HAVEN_", "DJANGO_", "PROMETHEUS_"))}
@@ -84,20 +77,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
         HAVEN_REQUIRE_TWO_FACTOR="false",
         HAVEN_LOG_LEVEL="ERROR",
     )
-    # A centre, a counsellor with an API token, and one monitored picture to look up.
-    _haven(env, "createorg", "centre", "--name", "Centre", "--country", "KR")
-    _haven(
-        env,
-        "createuser",
-        "jiwoo",
-        "--org",
-        "centre",
-        "--role",
-        "counsellor",
-        "--password-stdin",
-        stdin="p" * 16,
-    )
-    token = _haven(env, "token", "create", "jiwoo").split()[-1]
+    # A centre, a counsellor and her API token.
+    token = staff_token(env)
     env["TEST_API_TOKEN"] = token
     port = free_port()
     log = tmp_path / "serve.log"

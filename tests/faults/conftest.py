@@ -48,23 +48,6 @@ def haven(
     )
 
 
-def staff_token(env: dict[str, str]) -> str:
-    """A centre, a counsellor and her API token, through the commands an operator runs."""
-    haven(env, "createorg", "centre", "--name", "Centre", "--country", "KR")
-    haven(
-        env,
-        "createuser",
-        "jiwoo",
-        "--org",
-        "centre",
-        "--role",
-        "counsellor",
-        "--password-stdin",
-        stdin="p" * 16,
-    )
-    return haven(env, "token", "create", "jiwoo").stdout.split()[-1]
-
-
 @dataclass
 class Answer:
     status: int  # 0: no answer (refused, reset, timed out)

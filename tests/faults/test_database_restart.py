@@ -15,7 +15,9 @@ from pathlib import Path
 
 import psycopg
 
-from .conftest import Answer, PrivatePostgres, Server, base_env, call, haven, staff_token
+from tests.processes import staff_token
+
+from .conftest import Answer, PrivatePostgres, Server, base_env, call, haven
 
 CLIENTS = 4
 

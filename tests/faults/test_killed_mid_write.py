@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests.processes import listen_children
+from tests.processes import listen_children, staff_token
 
-from .conftest import Answer, Server, base_env, call, haven, staff_token
+from .conftest import Answer, Server, base_env, call, haven
 
 CLIENTS = 4
 BATCH = 50
