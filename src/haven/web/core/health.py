@@ -90,27 +90,38 @@ def worker(now: dt.datetime | None = None) -> Check:
     return _guarded("worker", False, probe)
 
 
+def failed_jobs(since: dt.datetime) -> Any:
+    """The jobs that failed since ``since`` (a queryset: the metrics count them by job)."""
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(status="FAILED", finished_at__gte=since)
+
+
+def due_jobs(now: dt.datetime) -> tuple[int, float]:
+    """How many jobs are due and not started, and how many seconds the oldest has waited."""
+    from django.db.models import Case, Count, Min, When
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    # A job queued to run later is due from its run_after, not from when it was queued; one
+    # queued to run at once carries the largest date as its run_after.
+    became_due = Case(When(run_after=get_date_max(), then="enqueued_at"), default="run_after")
+    due = DBTaskResult.objects.ready().aggregate(n=Count("id"), since=Min(became_due))
+    age = 0.0 if due["since"] is None else max(0.0, round((now - due["since"]).total_seconds(), 1))
+    return due["n"], age
+
+
 def jobs(now: dt.datetime | None = None) -> Check:
     def probe() -> Check:
-        from django.db.models import Case, Count, Min, When
-        from django_tasks_db.models import DBTaskResult, get_date_max
-
         when = now or timezone.now()
-        # A job queued to run later is due from its run_after, not from when it was queued; one
-        # queued to run at once carries the largest date as its run_after.
-        became_due = Case(When(run_after=get_date_max(), then="enqueued_at"), default="run_after")
-        due = DBTaskResult.objects.ready().aggregate(n=Count("id"), since=Min(became_due))
-        age = 0.0 if due["since"] is None else max(0.0, round((when - due["since"]).total_seconds(), 1))
-        failed = DBTaskResult.objects.filter(
-            status="FAILED", finished_at__gte=when - dt.timedelta(days=1)
-        ).count()
-        values = {"due": due["n"], "oldest_due_seconds": age, "failed_24h": failed}
+        count, age = due_jobs(when)
+        failed = failed_jobs(when - dt.timedelta(days=1)).count()
+        values = {"due": count, "oldest_due_seconds": age, "failed_24h": failed}
         if age > JOB_DELAY.total_seconds():
             detail = (
-                f"{due['n']} job(s) due, the oldest for {age / 60:.0f} minutes: the worker is not keeping up"
+                f"{count} job(s) due, the oldest for {age / 60:.0f} minutes: the worker is not keeping up"
             )
             return Check("jobs", False, detail, values)
-        return Check("jobs", True, f"{due['n']} job(s) due, {failed} failed in the last 24 hours", values)
+        return Check("jobs", True, f"{count} job(s) due, {failed} failed in the last 24 hours", values)
 
     return _guarded("jobs", False, probe)
 

@@ -67,14 +67,13 @@ class StateCollector(Collector):
         for task, n in _by(DBTaskResult.objects.ready(), "task_path"):
             due.add_metric([_short(task)], n)
         yield due
-        jobs = health.jobs(now)
         oldest = GaugeMetricFamily("haven_jobs_oldest_due_seconds", "How long the oldest due job has waited")
-        oldest.add_metric([], jobs.values.get("oldest_due_seconds", float("nan")))
+        oldest.add_metric([], health.due_jobs(now)[1])
         yield oldest
         failed = GaugeMetricFamily(
             "haven_job_failures_24h", "Background jobs that failed in the last 24 hours", labels=["task"]
         )
-        for task, n in _by(DBTaskResult.objects.filter(status="FAILED", finished_at__gte=since), "task_path"):
+        for task, n in _by(health.failed_jobs(since), "task_path"):
             failed.add_metric([_short(task)], n)
         yield failed
 
