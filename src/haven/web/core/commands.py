@@ -185,12 +185,11 @@ class _Processes:
     the index is in memory once however many processes serve.  Rate limits and lock-outs hold
     across them through the shared cache (the database's by default, or Redis)."""
 
-    def __init__(self, sock: Any, argv: list[str], count: int, env: dict[str, str], out: TextIO) -> None:
-        self.sock, self.argv, self.env, self.out = sock, argv, env, out
+    def __init__(self, sock: Any, argv: list[str], count: int, env: dict[str, str]) -> None:
+        self.sock, self.argv, self.env = sock, argv, env
         self.children: list[subprocess.Popen[bytes]] = [self._spawn() for _ in range(count)]
         self.restarts: list[float] = []
         self.snapshotting: subprocess.Popen[bytes] | None = None
-        self.stopping = False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         fd = self.sock.fileno()
@@ -298,7 +297,7 @@ def _serve_processes(host: str, port: int, threads: int, count: int, with_worker
         str(threads),
     ]
     signal.signal(signal.SIGTERM, _interrupt)
-    processes = _Processes(sock, argv, count, env, out)
+    processes = _Processes(sock, argv, count, env)
     background = _start_worker(out) if with_worker else None
     print(
         f"Haven is running at http://{_shown(host)}:{port}/ in {count} processes  (Ctrl+C to stop)",
