@@ -227,11 +227,19 @@ def beat(name: str, started: dt.datetime) -> None:
 
 
 def start_heartbeat(stop: threading.Event) -> threading.Thread:
-    """Beat every :func:`beat_every` seconds in a thread of its own until ``stop`` is set."""
+    """Beat now, then every :func:`beat_every` seconds in a thread of its own until ``stop`` is set.
+
+    The first beat is written by the caller before any job is claimed, so that it never races the
+    worker's own start-up queries (SQLite's shared in-memory test database refuses a second writer
+    at once instead of waiting)."""
     name, started = worker_name(), timezone.now()
+    try:
+        beat(name, started)
+    except Exception:  # a database blip must not stop the worker from starting
+        log.warning("worker heartbeat not written", exc_info=True)
 
     def run() -> None:
-        while True:
+        while not stop.wait(beat_every()):
             try:
                 beat(name, started)
             except Exception:  # a database blip must not end the heartbeat for good
@@ -239,8 +247,6 @@ def start_heartbeat(stop: threading.Event) -> threading.Thread:
             finally:
                 close_old_connections()
                 connection.close()
-            if stop.wait(beat_every()):
-                return
 
     thread = threading.Thread(target=run, name="haven-heartbeat", daemon=True)
     thread.start()
