@@ -80,12 +80,6 @@ def clean_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("HAVEN_", "DJANGO_"))}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, seconds: float = 180) -> None:
     """Wait until ``process`` listens on 127.0.0.1:``port``; fail with its log if it exits first."""
     deadline = time.monotonic() + seconds
@@ -100,13 +94,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, second
     raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds} s:\n{log.read_text()}")
 
 
-def database() -> Iterator[str]:
+def database(prefix: str = "haven_deploy") -> Iterator[str]:
     """A fresh PostgreSQL database (its URL), or "" for SQLite where no server answers; dropped after."""
     try:
         import psycopg
 
         with psycopg.connect(PG_ADMIN, connect_timeout=3, autocommit=True) as conn:
-            name = f"haven_deploy_{secrets.token_hex(4)}"
+            name = f"{prefix}_{secrets.token_hex(4)}"
             conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:
         if os.environ.get("HAVEN_TEST_REQUIRE_POSTGRES") == "1":

@@ -23,34 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
+from .deploy_support import database as fresh_database
+
 HAVEN = Path(sys.executable).with_name("haven")
 HOST = "haven.example.org"
 PG_ADMIN = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _database() -> Iterator[str]:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, connect_timeout=3, autocommit=True) as conn:
-            name = f"haven_proxy_{secrets.token_hex(4)}"
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        if os.environ.get("HAVEN_TEST_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (HAVEN_TEST_REQUIRE_POSTGRES=1) but not reachable: {exc}")
-        yield ""  # SQLite in the data directory
-        return
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +50,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         HAVEN_BEHIND_PROXY="true",
         HAVEN_LOG_LEVEL="ERROR",
     )
-    databases = _database()
+    databases = fresh_database("haven_proxy")
     database = next(databases)
     if database:
         env["HAVEN_DATABASE_URL"] = database
-    port = _free_port()
+    port = free_port()
 
     def run(*args: str, stdin: str | None = None) -> None:
         done = subprocess.run(

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
 from .deploy_support import (
     DEPLOY,
     HAVEN,
@@ -36,7 +38,6 @@ from .deploy_support import (
     clean_environ,
     database,
     env_file,
-    free_port,
     nginx_config,
     proxy_binary,
     service,
