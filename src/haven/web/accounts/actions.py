@@ -17,7 +17,7 @@ from django_otp.models import Device
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append, append_read
 from haven.web.audit.models import EventType
 from haven.web.core.access import require
 from haven.web.core.errors import ActionError
@@ -32,14 +32,13 @@ _TOLERANCE = 1
 
 def record_login(*, actor: Any, two_factor: bool) -> None:
     """Audit a completed sign-in (after the second factor, where one is required)."""
-    with transaction.atomic():
-        append(
-            actor=actor,
-            event_type=EventType.USER_LOGGED_IN,
-            organisation=actor.organisation_id,
-            obj=actor,
-            summary={"two_factor": two_factor},
-        )
+    append_read(
+        actor=actor,
+        event_type=EventType.USER_LOGGED_IN,
+        organisation=actor.organisation_id,
+        obj=actor,
+        summary={"two_factor": two_factor},
+    )
 
 
 def check_second_factor(*, actor: Any, code: str) -> Device | None:

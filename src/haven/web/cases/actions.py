@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from haven.signals import CROPS, InvalidHashError, Md5, PdqHash, Sha256
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append, append_read
 from haven.web.audit.models import EventType
 from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
@@ -221,8 +221,7 @@ def reveal_secrets(*, actor: Any, case: Case) -> Secrets:
     """Decrypt a case's contact details and notes; the reading itself is audited."""
     require(actor, Perm.VIEW_CONTACT)
     same_organisation(actor, case)
-    with transaction.atomic():
-        append(actor=actor, event_type=EventType.CONTACT_VIEWED, organisation=case.organisation_id, obj=case)
+    append_read(actor=actor, event_type=EventType.CONTACT_VIEWED, organisation=case.organisation_id, obj=case)
     contact = crypto.decrypt(case.contact_encrypted, _CONTACT) if case.contact_encrypted else ""
     notes = crypto.decrypt(case.notes_encrypted, _NOTES) if case.notes_encrypted else ""
     return Secrets(contact, notes)

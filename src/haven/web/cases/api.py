@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
@@ -15,7 +14,7 @@ from pydantic import StringConstraints
 from haven.signals import KINDS, QUALITY_FLOOR, InvalidHashError, Md5, PdqHash, QuerySignal, Sha256
 from haven.web.accounts.models import User
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append_read
 from haven.web.audit.models import EventType
 from haven.web.core.access import require, same_organisation
 from haven.web.core.api import Input
@@ -636,17 +635,16 @@ def lookup(request: HttpRequest, payload: LookupIn) -> list[LookupHit]:
     foreign = []
     for other in FOREIGN_LOOKUPS:
         foreign += other(actor=user, organisation_id=_org(user), url=payload.url, **query)
-    with transaction.atomic():
-        append(
-            actor=user,
-            event_type=EventType.LOOKUP,
-            organisation=user.organisation_id,
-            summary={
-                "queries": len(pdq) + len(md5) + len(sha) + len(pictures),
-                "hits": len(out),
-                **({"imported_hits": len(foreign)} if foreign else {}),
-            },
-        )
+    append_read(
+        actor=user,
+        event_type=EventType.LOOKUP,
+        organisation=user.organisation_id,
+        summary={
+            "queries": len(pdq) + len(md5) + len(sha) + len(pictures),
+            "hits": len(out),
+            **({"imported_hits": len(foreign)} if foreign else {}),
+        },
+    )
     return out + [
         LookupHit(
             query_kind=f.hit.kind,

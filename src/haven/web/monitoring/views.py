@@ -6,7 +6,6 @@ import io
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +15,7 @@ from PIL import Image, ImageFilter
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append_read
 from haven.web.audit.models import EventType
 from haven.web.core.access import organisation_or_404, own_or_404
 from haven.web.core.errors import ActionError
@@ -131,14 +130,13 @@ def candidate_image(request: HttpRequest, pk: int) -> HttpResponse:
     except (FetchError, ValueError, OSError, Image.DecompressionBombError):
         return HttpResponse(status=404, content_type="text/plain")
     if sharp:
-        with transaction.atomic():
-            append(
-                actor=staff_user(request),
-                event_type=EventType.CANDIDATE_VIEWED,
-                organisation=candidate.organisation_id,
-                obj=candidate,
-                summary={"case": candidate.case.number},
-            )
+        append_read(
+            actor=staff_user(request),
+            event_type=EventType.CANDIDATE_VIEWED,
+            organisation=candidate.organisation_id,
+            obj=candidate,
+            summary={"case": candidate.case.number},
+        )
     response = HttpResponse(body, content_type="image/jpeg")
     response["Cache-Control"] = "no-store, private"
     return response

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from haven.web.accounts.models import Organisation
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append, append_read
 from haven.web.audit.models import EventType
 from haven.web.core.access import require
 
@@ -46,13 +46,12 @@ def produce_report(
     if organisation is None:
         raise PermissionDenied
     report = make_report(organisation, name, period, dict(filters or {}), rules())
-    with transaction.atomic():
-        append(
-            actor=actor,
-            event_type=EventType.REPORT_PRODUCED,
-            organisation=organisation,
-            summary={"report": name, "period": report.period, "filters": report.filters, "format": output},
-        )
+    append_read(
+        actor=actor,
+        event_type=EventType.REPORT_PRODUCED,
+        organisation=organisation,
+        summary={"report": name, "period": report.period, "filters": report.filters, "format": output},
+    )
     return report
 
 

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append_read
 from haven.web.audit.models import EventType
 from haven.web.core.access import own_or_404
 
@@ -126,19 +125,18 @@ def stored(request: HttpRequest, pk: int) -> HttpResponse:
     report = Report.from_dict(
         kept.data.get(language) or kept.data.get("en") or next(iter(kept.data.values()))
     )
-    with transaction.atomic():
-        append(
-            actor=user,
-            event_type=EventType.REPORT_PRODUCED,
-            organisation=user.organisation_id,
-            summary={
-                "report": kept.name,
-                "period": kept.period,
-                "filters": {},
-                "format": fmt,
-                "kept": kept.pk,
-            },
-        )
+    append_read(
+        actor=user,
+        event_type=EventType.REPORT_PRODUCED,
+        organisation=user.organisation_id,
+        summary={
+            "report": kept.name,
+            "period": kept.period,
+            "filters": {},
+            "format": fmt,
+            "kept": kept.pk,
+        },
+    )
     return _file(report, fmt, f"{kept.name}-{kept.period}")
 
 

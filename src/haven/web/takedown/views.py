@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append_read
 from haven.web.audit.models import EventType
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, ConsentScope
@@ -412,13 +411,12 @@ def notice_export(request: HttpRequest, fmt: str) -> HttpResponse:
     rows = records.notice_records(
         Notice.objects.filter(organisation_id=_org(request), sent_at__isnull=False).order_by("sent_at", "id")
     )
-    with transaction.atomic():
-        append(
-            actor=user,
-            event_type=EventType.NOTICES_EXPORTED,
-            organisation=_org(request),
-            summary={"format": fmt, "notices": len(rows)},
-        )
+    append_read(
+        actor=user,
+        event_type=EventType.NOTICES_EXPORTED,
+        organisation=_org(request),
+        summary={"format": fmt, "notices": len(rows)},
+    )
     if fmt == "csv":
         response = HttpResponse(records.as_csv(rows), content_type="text/csv; charset=utf-8")
     else:

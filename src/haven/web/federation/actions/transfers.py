@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append, append_read
 from haven.web.audit.models import EventType
 from haven.web.cases import actions as cases
 from haven.web.cases.models import Case, CaseStatus, ConsentMethod, ConsentScope, ContentItem
@@ -774,14 +774,13 @@ def receipt(*, actor: Any, transfer: IncomingTransfer) -> bytes:
     same_organisation(actor, transfer)
     if transfer.state not in (TransferState.ACCEPTED, TransferState.REJECTED):
         raise ActionError(_("Only a decided offer has a receipt."))
-    with transaction.atomic():
-        append(
-            actor=actor,
-            event_type=EventType.TRANSFER_EXPORTED,
-            organisation=transfer.organisation_id,
-            obj=transfer,
-            summary={"offer": str(transfer.offer_id), "receipt": transfer.state},
-        )
+    append_read(
+        actor=actor,
+        event_type=EventType.TRANSFER_EXPORTED,
+        organisation=transfer.organisation_id,
+        obj=transfer,
+        summary={"offer": str(transfer.offer_id), "receipt": transfer.state},
+    )
     body = {
         "format": RECEIPT_FORMAT,
         "offer_id": str(transfer.offer_id),
