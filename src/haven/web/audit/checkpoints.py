@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -127,14 +128,28 @@ def write(directory: Path | str | None = None, *, force: bool = False) -> Checkp
     line = json.dumps({**json.loads(checkpoint.message()), "signature": signature}, sort_keys=True) + "\n"
     file = path(directory)
     file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(descriptor, line.encode())
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    _append_whole(file, line.encode())
     _mail(checkpoint, line)
     return checkpoint
+
+
+def _append_whole(file: Path, data: bytes) -> None:
+    """Append ``data`` to ``file`` whole or not at all.  A full disk may take part of a line: the
+    file is cut back to where it was, for a torn line would read as an edited file ever after."""
+    descriptor = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        start = os.fstat(descriptor).st_size
+        try:
+            written = os.write(descriptor, data)
+            if written != len(data):
+                reason = f"{os.strerror(errno.ENOSPC)} (only {written} of {len(data)} bytes fitted)"
+                raise OSError(errno.ENOSPC, reason, str(file))
+            os.fsync(descriptor)
+        except OSError:
+            os.ftruncate(descriptor, start)
+            raise
+    finally:
+        os.close(descriptor)
 
 
 def _mail(checkpoint: Checkpoint, line: str) -> None:

@@ -497,7 +497,12 @@ def audit_checkpoint(out: TextIO | None = None) -> int:
     setup()
     from haven.web.audit.checkpoints import path, write
 
-    written = write(force=True)
+    try:
+        written = write(force=True)
+    except OSError as exc:
+        where = exc.filename or path()
+        print(f"checkpoint NOT written: {exc.strerror or exc} ({where}); the file is as it was", file=out)
+        return 1
     if written is None:
         print("audit trail is empty: no checkpoint written", file=out)
         return 0
