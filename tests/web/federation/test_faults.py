@@ -3,14 +3,20 @@ view shows, the imported bank and the checkpoint stay as they were, and the next
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from haven.web.audit.models import AuditEvent, EventType
+from haven.web.core.health import worker_name
+from haven.web.core.models import WorkerHeartbeat
 from haven.web.federation import actions, client
 from haven.web.federation.models import ImportedItem, Peer
 from tests.scan.site import TestSite
@@ -262,3 +268,43 @@ def test_the_sweep_queues_itself_again_whatever_happens(monkeypatch: pytest.Monk
     with pytest.raises(RuntimeError):
         tasks.sweep.call()
     assert DBTaskResult.objects.filter(task_path=tasks.sweep.module_path, status="READY").exists()
+
+
+@pytest.mark.parametrize(
+    ("holder", "heard_from", "taken_over"),
+    [
+        ("elsewhere:4242", None, False),  # a process on another host we know nothing of
+        ("elsewhere:4242", dt.timedelta(seconds=5), False),  # a worker there that is alive
+        ("elsewhere:4242", dt.timedelta(hours=1), True),  # a worker there that stopped beating
+        ("here:dead", None, True),  # a process of this host that has ended
+        ("here:alive", None, False),  # this very process
+    ],
+)
+def test_a_fetch_claimed_by_a_process_that_is_gone_is_taken_over_at_once(
+    fake_peer: Callable[..., Peer], holder: str, heard_from: dt.timedelta | None, taken_over: bool
+) -> None:
+    peer = fake_peer("claimed", _page(_record()))
+    host = worker_name().rpartition(":")[0]
+    if holder == "here:dead":
+        holder = f"{host}:{_ended_pid()}"
+    elif holder == "here:alive":
+        holder = f"{host}:{os.getpid()}"
+    now = timezone.now()
+    Peer.objects.filter(pk=peer.pk).update(fetching_since=now - dt.timedelta(seconds=30), fetching_by=holder)
+    if heard_from is not None:
+        WorkerHeartbeat.objects.create(
+            name=holder, seen_at=now - heard_from, started_at=now - dt.timedelta(days=1)
+        )
+    assert (peer.pk in actions.due_peers()) is taken_over
+    outcome = actions.fetch_peer(peer.pk)
+    assert outcome.busy is not taken_over
+    assert ImportedItem.objects.filter(peer=peer).count() == (1 if taken_over else 0)
+    peer.refresh_from_db()
+    assert (peer.fetching_by, peer.fetching_since is None) == (("", True) if taken_over else (holder, False))
+
+
+def _ended_pid() -> int:
+    """The process id of a process that has ended (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

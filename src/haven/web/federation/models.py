@@ -56,6 +56,8 @@ class Peer(models.Model):
     next_fetch_at = models.DateTimeField(null=True, blank=True)
     fetching_since = models.DateTimeField(null=True, blank=True)
     """Set while a worker fetches (claimed with a conditional UPDATE); a stale claim is taken over."""
+    fetching_by = models.CharField(max_length=64, blank=True, default="")
+    """Who holds the claim (``host:pid``): a claim of a process known to be gone is taken over at once."""
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
