@@ -11,11 +11,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
-from django.test import Client
+from aiosmtpd.controller import Controller
+from django.test import Client, override_settings
 
 from haven.web.accounts.actions import create_token
 from haven.web.accounts.models import Organisation, User
@@ -24,6 +28,7 @@ from haven.web.cases import actions
 from haven.web.cases.matching import reset_content_index
 from haven.web.cases.models import Case
 from haven.web.federation.matching import reset_imported_index
+from tests.processes import free_port
 
 PASSWORD = "correct horse battery staple"
 
@@ -123,3 +128,42 @@ def case(counsellor: Persona) -> Case:
         relationship="former_partner",
         platforms="example-forum",
     )
+
+
+# --- mail -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    """What a real SMTP server on 127.0.0.1 received."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    on_message: Callable[[EmailMessage], None] | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        if self.on_message is not None:
+            self.on_message(message)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1, with Django's SMTP backend pointed at it."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=port,
+            EMAIL_USE_TLS=False,
+            DEFAULT_FROM_EMAIL="takedown@centre-a.example",
+        ):
+            yield box
+    finally:
+        controller.stop()

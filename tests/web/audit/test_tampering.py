@@ -30,8 +30,9 @@ from haven.web.audit.models import AuditEvent, ChainHead, EventType
 from haven.web.cases import actions
 from haven.web.cases.models import Case
 from haven.web.core.commands import audit_verify
+from tests.processes import free_port
 
-from ..conftest import Persona
+from ..conftest import Mailbox, Persona
 
 pytestmark = pytest.mark.django_db
 
@@ -255,6 +256,36 @@ def test_the_worker_writes_a_checkpoint_only_when_the_chain_grew_and_mails_it(
         assert lines[-1] in mail.outbox[-1].body
         assert checkpoints.verify(tmp_path).problem is None
     assert oct((tmp_path / "checkpoints.jsonl").stat().st_mode & 0o777) == "0o600"
+
+
+def test_checkpoints_are_kept_while_the_mail_server_is_down_and_mailed_once_it_is_back(
+    trail: list[AuditEvent],
+    tmp_path: Path,
+    case: Case,
+    counsellor: Persona,
+    mailbox: Mailbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from haven.web.audit.tasks import sweep
+
+    with override_settings(
+        HAVEN_AUDIT_CHECKPOINT_DIR=tmp_path, HAVEN_AUDIT_CHECKPOINT_EMAIL=["security@centre.example"]
+    ):
+        with override_settings(EMAIL_PORT=free_port()):  # nothing listens there
+            assert sweep.call() == 1
+        assert f"checkpoint #{trail[-1].sequence} not e-mailed" in caplog.text
+        assert mailbox.messages == []
+        actions.update_case(actor=counsellor.user, case=Case.objects.get(pk=case.pk), notes="more")
+        assert sweep.call() == 1  # the mail server is back
+        lines = (tmp_path / "checkpoints.jsonl").read_text().splitlines()
+        assert [json.loads(line)["sequence"] for line in lines] == [
+            trail[-1].sequence,
+            trail[-1].sequence + 1,
+        ]
+        # The newest checkpoint vouches for every event before it, the unmailed one's included.
+        assert len(mailbox.messages) == 1
+        assert lines[-1] in mailbox.messages[0].get_content()
+        assert checkpoints.verify(tmp_path).problem is None
 
 
 def _legacy_link(event: AuditEvent) -> str:

@@ -9,18 +9,14 @@ from aiosmtpd.controller import Controller
 
 from haven.web.core import health
 from tests.processes import free_port
-
-
-class _Accept:
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        return "250 OK"
+from tests.web.conftest import Mailbox
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[int]:
     """A real SMTP server that accepts everything; its port."""
     port = free_port()
-    controller = Controller(_Accept(), hostname="127.0.0.1", port=port)
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield port

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client, override_settings
 from PIL import Image
 
@@ -53,46 +47,6 @@ def jpeg(image: Image.Image, quality: int = 85) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return out.getvalue()
-
-
-@dataclass
-class Mailbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-    on_message: Callable[[EmailMessage], None] | None = None
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        if self.on_message is not None:
-            self.on_message(message)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    """A real SMTP server on 127.0.0.1, with Django's SMTP backend pointed at it."""
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=port,
-            EMAIL_USE_TLS=False,
-            DEFAULT_FROM_EMAIL="takedown@centre-a.example",
-        ):
-            yield box
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from haven.web.audit.models import AuditEvent
 from haven.web.cases.models import Case
 from haven.web.takedown.models import Evidence, Notice, Platform, Sighting
 from tests.scan.site import TestSite
-from tests.web.conftest import Persona
+from tests.web.conftest import Mailbox, Persona
 
-from .conftest import Mailbox, jpeg
+from .conftest import jpeg
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

@@ -19,8 +19,7 @@ from haven.web.core.errors import ActionError
 from haven.web.takedown import actions, records
 from haven.web.takedown.models import Evidence, Notice, Platform, Sighting
 from tests.scan.site import TestSite
-from tests.web.conftest import Persona
-from tests.web.takedown.conftest import Mailbox
+from tests.web.conftest import Mailbox, Persona
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
