@@ -50,3 +50,40 @@ def test_the_api_never_fails_with_a_server_error(case: schemathesis.Case, token:
             checks.response_schema_conformance,
         ],
     )
+
+
+def test_sequences_of_calls_never_fail_with_a_server_error(token: str) -> None:
+    """Stateful: schemathesis links the operations itself (a case's number from the answer that
+    made or listed it, into every operation on that case) and runs sequences of them."""
+    statuses: list[tuple[str, int]] = []
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: schemathesis.Case) -> None:
+            # Every request as the counsellor (the generated ones would carry made-up tokens).
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+        def after_call(self, response: object, case: schemathesis.Case) -> None:
+            statuses.append((case.operation.path, response.status_code))  # type: ignore[attr-defined]
+
+        def validate_response(self, response: object, case: schemathesis.Case, **kwargs: object) -> None:
+            case.validate_response(
+                response,  # type: ignore[arg-type]
+                checks=[
+                    checks.not_a_server_error,
+                    checks.status_code_conformance,
+                    checks.response_schema_conformance,
+                ],
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=100,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    # The sequences reached real cases through the links: a made-up case number never names one,
+    # so each success on a case's path used a number an earlier answer gave.
+    on_a_case = [status for path, status in statuses if "{number}" in path and status < 300]
+    assert len(on_a_case) >= 10, statuses
