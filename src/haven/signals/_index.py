@@ -199,7 +199,8 @@ class _Segment:
     """An immutable set of hashes with its 16 chunk tables.  Rows are sorted by id."""
 
     __slots__ = (
-        "_offs_flat",
+        "_offs",
+        "_table_starts",
         "dead",
         "filter_bits",
         "ids",
@@ -222,24 +223,21 @@ class _Segment:
         self.n = int(ids.shape[0])
         self.tables = tables
         self.row_bits, self.filter_bits = _layout(self.n)
-        # Offsets into the flattened (16 * n) tables, so one gather serves all chunks.
-        self._offs_flat = (offsets + self._chunk_starts()).reshape(-1)
+        # Each chunk's bucket offsets end to end, so one gather serves all chunks.  A view, not a
+        # copy: a segment mapped from a file keeps its 8 MiB of offsets in the shared file pages.
+        self._offs = offsets.reshape(-1)
+        self._table_starts = (np.arange(_CHUNKS, dtype=np.int64) * self.n)[:, None]  # in the flat tables
         # row -> version of the write that removed it (mutated only by the writer).
         self.dead: dict[int, int] = dead if dead is not None else {}
-
-    def _chunk_starts(self) -> npt.NDArray[np.int64]:
-        return (np.arange(_CHUNKS, dtype=np.int64) * self.n)[:, None]
 
     @property
     def offsets(self) -> npt.NDArray[np.int64]:
         """Per chunk, where each bucket starts in that chunk's table (65,537 each)."""
-        return self._offs_flat.reshape(_CHUNKS, _BUCKETS + 1) - self._chunk_starts()
+        return self._offs.reshape(_CHUNKS, _BUCKETS + 1)
 
     @property
     def nbytes(self) -> int:
-        return (
-            self.words.nbytes + self.ids.nbytes + self.tables.nbytes + self._offs_flat.nbytes if self.n else 0
-        )
+        return self.words.nbytes + self.ids.nbytes + self.tables.nbytes + self._offs.nbytes if self.n else 0
 
     @classmethod
     def build(cls, words: Words, ids: Ids) -> _Segment:
@@ -292,8 +290,9 @@ class _Segment:
         n_probes = masks.shape[0]
         keys = qc[:, :, None] ^ masks  # (Q, 16, P)
         idx = (keys + _CHUNK_BASE[:, None]).reshape(-1)
-        starts = self._offs_flat.take(idx)
-        lengths = self._offs_flat.take(idx + 1) - starts
+        starts = self._offs.take(idx)
+        lengths = self._offs.take(idx + 1) - starts
+        starts = (starts.reshape(keys.shape) + self._table_starts).reshape(-1)
         ends = np.cumsum(lengths)
         total = int(ends[-1])
         if total == 0:
