@@ -165,20 +165,22 @@ class FetchOutcome:
 def _claim(peer_id: int, now: dt.datetime) -> bool:
     """Take the peer for one fetch with a conditional UPDATE: two workers never fetch it at once.
 
-    A claim is free when none is held, when it is older than :data:`STALE_CLAIM`, or when its
-    holder is known to be gone (a process of this host that no longer exists, or a worker not heard
-    from for ``HAVEN_WORKER_LOST_SECONDS``), so that a fetch killed half-way resumes with the next
-    one rather than ten minutes later.  Should two fetches ever run at once, each page is still
-    applied once: :func:`_apply_page` moves the checkpoint only from where that page began."""
-    me = worker_name()
-    free = Q(fetching_since__isnull=True) | Q(fetching_since__lt=now - STALE_CLAIM)
-    if Peer.objects.filter(free, pk=peer_id, active=True).update(fetching_since=now, fetching_by=me):
-        return True
+    The claim is taken only if it is still as read and :func:`_claim_free` says it may be, so that a
+    fetch killed half-way resumes with the next one rather than ten minutes later.  Should two
+    fetches ever run at once, each page is still applied once: :func:`_apply_page` moves the
+    checkpoint only from where that page began."""
     held = Peer.objects.filter(pk=peer_id, active=True).values_list("fetching_by", "fetching_since").first()
-    if held is None or not _holder_gone(held[0], now):
+    if held is None or not _claim_free(held[1], held[0], now):
         return False
     taken = Peer.objects.filter(pk=peer_id, active=True, fetching_by=held[0], fetching_since=held[1])
-    return bool(taken.update(fetching_since=now, fetching_by=me))
+    return bool(taken.update(fetching_since=now, fetching_by=worker_name()))
+
+
+def _claim_free(since: dt.datetime | None, holder: str, now: dt.datetime) -> bool:
+    """A claim is free when none is held, when it is older than :data:`STALE_CLAIM`, or when its
+    holder is known to be gone (a process of this host that no longer exists, or a worker not heard
+    from for ``HAVEN_WORKER_LOST_SECONDS``)."""
+    return since is None or since < now - STALE_CLAIM or _holder_gone(holder, now)
 
 
 def _holder_gone(holder: str, now: dt.datetime) -> bool:
@@ -400,5 +402,5 @@ def due_peers(now: dt.datetime | None = None) -> list[int]:
     return [
         pk
         for pk, since, holder in due.values_list("pk", "fetching_since", "fetching_by")
-        if since is None or since < now - STALE_CLAIM or _holder_gone(holder, now)
+        if _claim_free(since, holder, now)
     ]
