@@ -80,6 +80,7 @@ def test_key_rotation_rewrites_the_federation_keys(admin: Persona, settings: obj
         "haven.web.federation.tasks",
         "haven.web.reports.tasks",
         "haven.web.audit.tasks",
+        "haven.web.notifications.tasks",
     ],
 )
 @pytest.mark.django_db

@@ -18,6 +18,7 @@ from haven.web.cases.models import Case
 from haven.web.core.errors import ActionError
 from haven.web.monitoring import actions
 from haven.web.monitoring.models import Candidate, MonitorSource, ScanRun
+from haven.web.notifications.models import Kind, Notification
 from haven.web.takedown.models import Sighting
 from tests.scan.site import TestSite
 from tests.web.conftest import Persona
@@ -86,8 +87,13 @@ def test_a_run_finds_the_planted_copy_and_only_it(
     source.refresh_from_db()
     assert source.next_run_at is not None
     assert source.next_run_at > timezone.now() + dt.timedelta(hours=23)
+    # The review queue's people hear of it (the officer: reviewing is her work, not the counsellor's).
+    told = Notification.objects.get(kind=Kind.CANDIDATES)
+    assert told.user == officer.user
+    assert told.params == {"count": 1}
     # The same run again raises nothing new.
     assert _run(officer, source).candidates == 0
+    assert Notification.objects.filter(kind=Kind.CANDIDATES).count() == 1
 
 
 def test_cases_without_monitoring_consent_are_not_looked_for(

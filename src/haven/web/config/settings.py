@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "haven.web.sharing",
     "haven.web.federation",
     "haven.web.reports",
+    "haven.web.notifications",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +154,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "haven.web.core.context.haven",
+                "haven.web.notifications.context.unread",
             ],
         },
     }
@@ -273,6 +275,11 @@ HAVEN_CHROMIUM = env_str("HAVEN_CHROMIUM", "/usr/bin/chromium")
 HAVEN_AUDIT_CHECKPOINT_DIR = Path(env_str("HAVEN_AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit-checkpoints")))
 HAVEN_AUDIT_CHECKPOINT_MINUTES = env_int("HAVEN_AUDIT_CHECKPOINT_MINUTES", 10, minimum=1)
 HAVEN_AUDIT_CHECKPOINT_EMAIL = env_list("HAVEN_AUDIT_CHECKPOINT_EMAIL", [])
+# The address staff reach this server at (https://haven.example.org), for links in notification
+# e-mails; without it the e-mails ask them to sign in, with no link.
+HAVEN_BASE_URL = env_str("HAVEN_BASE_URL", "").rstrip("/")
+if HAVEN_BASE_URL and not HAVEN_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("HAVEN_BASE_URL must start with https:// (or http://)")
 # Where the portal's Quick exit goes unless the one centre on this server set its own: an ordinary,
 # harmless page.
 HAVEN_PORTAL_EXIT_URL = env_str("HAVEN_PORTAL_EXIT_URL", "https://www.google.com/search?q=weather")

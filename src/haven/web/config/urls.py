@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("haven.web.sharing.urls")),
     path("", include("haven.web.federation.urls")),
     path("", include("haven.web.reports.urls")),
+    path("", include("haven.web.notifications.urls")),
     path("", include("haven.web.cases.urls")),
 ]

@@ -529,6 +529,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     from haven.web.audit.tasks import sweep as audit_sweep
     from haven.web.federation.tasks import sweep as federation_sweep
     from haven.web.monitoring.tasks import sweep as monitoring_sweep
+    from haven.web.notifications.tasks import sweep as notifications_sweep
     from haven.web.reports.tasks import sweep as reports_sweep
     from haven.web.sharing.tasks import sweep as sharing_sweep
     from haven.web.takedown.tasks import sweep as takedown_sweep
@@ -542,6 +543,7 @@ def worker(batch: bool, out: TextIO | None = None) -> int:
     federation_sweep.enqueue()
     reports_sweep.enqueue()
     audit_sweep.enqueue()
+    notifications_sweep.enqueue()
     from .health import start_heartbeat, worker_name
     from .tasks import recover
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,8 @@ from haven.web.audit.models import EventType
 from haven.web.cases.models import Case
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
+from haven.web.notifications.actions import notify, users_who_can
+from haven.web.notifications.models import Kind
 from haven.web.takedown import addresses
 from haven.web.takedown.actions import record_evidence, sighting_for_copy
 from haven.web.takedown.models import Sighting, SightingSource
@@ -203,7 +206,23 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
                 "errors": run.error_count,
             },
         )
+        if run.candidates:
+            notify(
+                users=reviewers(run.organisation_id),
+                kind=Kind.CANDIDATES,
+                key=f"scan_run:{run.pk}",
+                organisation=run.organisation_id,
+                params={"count": run.candidates},
+                url=reverse("monitoring:review"),
+            )
     return run
+
+
+def reviewers(organisation: Any) -> list[Any]:
+    """Who hears of new matches: the roles whose work is the review queue (reviewers, deletion
+    officers); where a centre has none, everyone who may review."""
+    able = users_who_can(organisation, Perm.REVIEW)
+    return [u for u in able if not u.can(Perm.VIEW_CONTACT)] or able
 
 
 HEARTBEAT_EVERY = dt.timedelta(seconds=30)

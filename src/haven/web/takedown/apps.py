@@ -12,12 +12,16 @@ class TakedownConfig(AppConfig):
     def ready(self) -> None:
         from haven.web.cases.actions import consent_withdrawn
         from haven.web.cases.views import CASE_PANELS
+        from haven.web.notifications.sources import SOURCES
 
+        from .notifications import deadlines
         from .views import case_panel
 
         consent_withdrawn.connect(_withdrawn, dispatch_uid="takedown.consent_withdrawn")
         if case_panel not in CASE_PANELS:
             CASE_PANELS.append(case_panel)
+        if deadlines not in SOURCES:
+            SOURCES.append(deadlines)
 
 
 def _withdrawn(sender: Any, case: Any, scope: str, **kwargs: Any) -> None:
