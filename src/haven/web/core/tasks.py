@@ -43,6 +43,10 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
     )
     # A notice's text is the record of what was sent, and may name the survivor.
     notices = _reencrypt_rows(Notice, (("body_encrypted", lambda _: NOTICE_BODY),), batch_size)
+    # What survivors and counsellors wrote to each other in the portal.
+    from haven.web.portal.models import MESSAGE_CONTEXT, PortalMessage
+
+    messages = _reencrypt_rows(PortalMessage, (("body_encrypted", lambda _: MESSAGE_CONTEXT),), batch_size)
     # Federation: the keys peers issued to us, and the centre's own private keys.
     from haven.web.federation.actions import KEYS_CONTEXT
     from haven.web.federation.identity import EXCHANGE_CONTEXT, SIGNING_CONTEXT
@@ -57,16 +61,17 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
         ),
         batch_size,
     )
-    if rewritten or screenshots or notices or federation:
+    if rewritten or screenshots or notices or messages or federation:
         summary = {
             "cases": rewritten,
             **({"screenshots": screenshots} if screenshots else {}),
             **({"notices": notices} if notices else {}),
+            **({"portal_messages": messages} if messages else {}),
             **({"federation": federation} if federation else {}),
         }
         with transaction.atomic():
             append(actor="worker", event_type=EventType.KEYS_ROTATED, summary=summary)
-    return rewritten + screenshots + notices + federation
+    return rewritten + screenshots + notices + messages + federation
 
 
 def _reencrypt_rows(

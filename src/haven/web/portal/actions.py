@@ -9,18 +9,20 @@ import hmac
 import ipaddress
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.cache import cache
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from haven.web.accounts.models import Organisation
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append, append_read
 from haven.web.audit.models import EventType
 from haven.web.cases.actions import (
     HashInput,
@@ -41,15 +43,20 @@ from haven.web.cases.models import (
     ContentKind,
     IndexChange,
 )
+from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
+from haven.web.notifications.actions import case_team, notify, users_who_can
+from haven.web.notifications.models import Kind, Notification
 
-from .models import PortalAccess, PortalNetworkLock
+from .models import MESSAGE_CONTEXT, PortalAccess, PortalMessage, PortalNetworkLock
 
 ACTOR = "portal"
 MAX_ITEMS = 20
 CONTACT_MAX = 1000
 PIN_DIGITS = 8
+MESSAGE_MAX = 4000  # characters in one message
+THREAD_MAX = 500  # messages kept on one case: she can delete the thread and start again
 # Frame hashes in one submission: three hours of video at one frame a second.
 MAX_SUBMISSION_FRAMES = 3 * MAX_VIDEO_FRAMES
 
@@ -213,6 +220,17 @@ def submit_hashes(
                 "consents": sorted(s for s, granted in choices.items() if granted),
                 "child_protection": case.child_protection,
             },
+        )
+        case_url = reverse("cases:detail", args=[case.number])
+        # Everyone who may take her case on hears of it; the case is nobody's yet.
+        notify(
+            users=users_who_can(organisation, Perm.VIEW_CONTACT),
+            kind=Kind.PORTAL_CASE,
+            key=f"portal_case:{case.pk}",
+            organisation=organisation,
+            case=case,
+            params={"case": case.number},
+            url=case_url,
         )
     return case, case.number, pin
 
@@ -402,6 +420,44 @@ def withdraw(*, case: Case) -> list[str]:
     return scopes
 
 
+def change_consent(*, case: Case, scope: Any, granted: Any) -> bool:
+    """She gives or withdraws one purpose herself (those of ``PORTAL_SCOPES``); a withdrawal takes
+    effect before this returns, as for staff.  Returns whether anything changed: asking for what
+    is already so records nothing."""
+    if scope not in PORTAL_SCOPES or not isinstance(granted, bool):
+        raise ActionError(_("The consent choices were not in the expected form."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if is_deleted(case) and granted:
+            raise ActionError(_("Your data is deleted: there is nothing left to use."))
+        if current_consent(case)[scope] == granted:
+            return False
+        apply_consent(case, scope, granted, method=ConsentMethod.PORTAL)
+        append(
+            actor=ACTOR,
+            event_type=EventType.CONSENT_GRANTED if granted else EventType.CONSENT_WITHDRAWN,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"scope": str(scope), "method": ConsentMethod.PORTAL.value},
+        )
+    return True
+
+
+def progress(case: Case) -> dict[str, int]:
+    """What has happened to her pictures, in numbers she can read: copies the centre found, removal
+    requests it sent, copies removed (partners' blocks are in ``sharing.actions.partner_news``)."""
+    from haven.web.takedown.models import Notice, NoticeState, Sighting, SightingState
+
+    sightings = Sighting.objects.filter(case=case)
+    return {
+        "found": sightings.count(),
+        "requests": Notice.objects.filter(case=case, sent_at__isnull=False)
+        .exclude(state=NoticeState.READY)
+        .count(),
+        "removed": sightings.filter(state=SightingState.REMOVED).count(),
+    }
+
+
 def delete_my_data(*, case: Case) -> None:
     """Withdraw, then blank every hash and erase the contact details; an anonymised case remains."""
     with transaction.atomic():
@@ -432,6 +488,7 @@ def delete_my_data(*, case: Case) -> None:
         content_removed.send(sender=ContentItem, items=items, erased=True)
         case.contact_encrypted = None
         case.save(update_fields=["contact_encrypted", "updated_at"])
+        messages_deleted, _by_model = PortalMessage.objects.filter(case=case).delete()
         append(
             actor=ACTOR,
             event_type=EventType.CONTENT_REMOVED,
@@ -441,6 +498,7 @@ def delete_my_data(*, case: Case) -> None:
                 "items": [item.pk for item in items],
                 "withdrawn": scopes,
                 "contact_erased": True,
+                "messages_deleted": messages_deleted,
                 "by": "survivor",
             },
         )
@@ -448,3 +506,155 @@ def delete_my_data(*, case: Case) -> None:
 
 def is_deleted(case: Case) -> bool:
     return case.content.exists() and not case.content.filter(removed_at__isnull=True).exists()
+
+
+# --- messages between the survivor and her centre ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message as either side reads it, decrypted."""
+
+    pk: int
+    from_survivor: bool
+    author: str  # the staff member's name; blank for hers
+    text: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+def _clean_message(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ActionError(_("The message was not in the expected form."))
+    text = value.replace("\r\n", "\n").strip()
+    if not text:
+        raise ActionError(_("Write a message first."))
+    if "\x00" in text:
+        raise ActionError(_("The text must not contain NUL characters."))
+    if len(text) > MESSAGE_MAX:
+        raise ActionError(_("Keep a message to %(max)s characters or fewer.") % {"max": MESSAGE_MAX})
+    return text
+
+
+def _store_message(case: Case, text: str, *, author: Any = None) -> PortalMessage:
+    if PortalMessage.objects.filter(case=case).count() >= THREAD_MAX:
+        raise ActionError(
+            _("This conversation is full. Delete it to start a new one, or call the centre.")
+            if author is None
+            else _("This conversation is full: she can delete it in the portal to start a new one.")
+        )
+    return PortalMessage.objects.create(
+        case=case,
+        from_survivor=author is None,
+        author=author,
+        body_encrypted=crypto.encrypt(text, MESSAGE_CONTEXT),
+    )
+
+
+def survivor_writes(*, case: Case, text: Any) -> PortalMessage:
+    """She writes to her centre; her counsellor (or, for a case nobody holds yet, everyone who may
+    read it) is notified.  Audited without the text."""
+    text = _clean_message(text)
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("assignee").get(pk=case.pk)
+        message = _store_message(case, text)
+        append(
+            actor=ACTOR,
+            event_type=EventType.PORTAL_MESSAGE_SENT,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"message": message.pk, "from": "survivor"},
+        )
+        notify(
+            users=case_team(case),
+            kind=Kind.SURVIVOR_MESSAGE,
+            key=f"portal_message:{message.pk}",
+            organisation=case.organisation_id,
+            case=case,
+            params={"case": case.number},
+            url=reverse("portal_staff:messages", args=[case.number]),
+        )
+    return message
+
+
+def staff_writes(*, actor: Any, case: Case, text: Any) -> PortalMessage:
+    """A counsellor answers.  Nothing is sent to her: she reads it when she next signs in."""
+    require(actor, Perm.VIEW_CONTACT)
+    same_organisation(actor, case)
+    text = _clean_message(text)
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if not PortalAccess.objects.filter(case=case).exists():
+            raise ActionError(
+                _("This case was not made in the survivor portal: she cannot read messages there.")
+            )
+        message = _store_message(case, text, author=actor)
+        append(
+            actor=actor,
+            event_type=EventType.PORTAL_MESSAGE_SENT,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"message": message.pk, "from": "centre"},
+        )
+    return message
+
+
+def _decrypted(rows: Sequence[PortalMessage]) -> list[Message]:
+    return [
+        Message(
+            pk=row.pk,
+            from_survivor=row.from_survivor,
+            author="" if row.author is None else (row.author.get_full_name() or row.author.username),
+            text=crypto.decrypt(row.body_encrypted, MESSAGE_CONTEXT),
+            created_at=row.created_at,
+            read_at=row.read_at,
+        )
+        for row in rows
+    ]
+
+
+def thread_for_staff(*, actor: Any, case: Case) -> list[Message]:
+    """The conversation, for a member of staff who may read it; the reading is audited (without
+    the text), her messages are marked read, and so are the actor's notifications about them."""
+    require(actor, Perm.VIEW_CONTACT)
+    same_organisation(actor, case)
+    rows = list(PortalMessage.objects.filter(case=case).select_related("author"))
+    messages = _decrypted(rows)  # before anything is recorded: a DecryptionError changes nothing
+    append_read(
+        actor=actor,
+        event_type=EventType.PORTAL_MESSAGES_VIEWED,
+        organisation=case.organisation_id,
+        obj=case,
+        summary={"messages": len(rows)},
+    )
+    now = timezone.now()
+    PortalMessage.objects.filter(case=case, from_survivor=True, read_at__isnull=True).update(read_at=now)
+    Notification.objects.filter(
+        user=actor, case=case, kind=Kind.SURVIVOR_MESSAGE, read_at__isnull=True
+    ).update(read_at=now)
+    return messages
+
+
+def thread_for_survivor(*, case: Case) -> list[Message]:
+    """The conversation as she sees it after signing in; the centre's messages are marked read."""
+    rows = list(PortalMessage.objects.filter(case=case).select_related("author"))
+    messages = _decrypted(rows)
+    PortalMessage.objects.filter(case=case, from_survivor=False, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return messages
+
+
+def delete_thread(*, case: Case) -> int:
+    """She deletes the whole conversation, both sides of it; returns how many messages went."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        count, _by_model = PortalMessage.objects.filter(case=case).delete()
+        append(
+            actor=ACTOR,
+            event_type=EventType.PORTAL_MESSAGES_DELETED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"messages": count, "by": "survivor"},
+        )
+    return count

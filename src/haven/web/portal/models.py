@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -38,3 +39,30 @@ class PortalNetworkLock(models.Model):
 
     def __str__(self) -> str:
         return f"network lock on {self.access_id}"
+
+
+MESSAGE_CONTEXT = "portal.PortalMessage.body"
+
+
+class PortalMessage(models.Model):
+    """One message between a survivor and her centre (the ``portal_messages`` of her case).
+
+    The text is encrypted with the key ring (``MESSAGE_CONTEXT``); the audit trail records that a
+    message was written and read, never what it says.  ``read_at`` is when the other side first
+    read it: staff for hers, she for the centre's.
+    """
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="portal_messages")
+    from_survivor = models.BooleanField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body_encrypted = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} on {self.case_id}"

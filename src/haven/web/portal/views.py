@@ -15,8 +15,9 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -169,6 +170,36 @@ def submit_api(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"case_number": number, "pin": pin}, status=201)
 
 
+# What she may decide in the portal, in the words of the submit page.
+CHOICES = (
+    (
+        "monitor",
+        gettext_lazy("Search for copies"),
+        gettext_lazy("the centre keeps the fingerprints and looks for copies of your pictures online."),
+    ),
+    (
+        "takedown",
+        gettext_lazy("Ask for removal"),
+        gettext_lazy("the centre asks websites to take copies down on your behalf. Your name is not given."),
+    ),
+    (
+        "share",
+        gettext_lazy("Share with platforms"),
+        gettext_lazy(
+            "the fingerprints (never the pictures) go to partner platforms so they can block uploads."
+        ),
+    ),
+    ("contact", gettext_lazy("Contact me"), gettext_lazy("a counsellor may get in touch with you.")),
+    (
+        "statistics",
+        gettext_lazy("Count me in shared figures"),
+        gettext_lazy(
+            "your case is counted, without your name or anything else that could identify you, in the "
+            "figures the centre shares with other centres and policy makers. Small numbers are always hidden."
+        ),
+    ),
+)
+
 STAGES = {
     CaseStatus.INTAKE: "received",
     CaseStatus.ACTIVE: "working",
@@ -201,7 +232,9 @@ def status(request: HttpRequest) -> HttpResponse:
     do = request.POST.get("do", "")
     confirmed = request.POST.get("confirm") == "yes"
     done = ""
-    if do in ("withdraw", "delete") and not confirmed:
+    message_error = ""
+    draft = ""
+    if do in ("withdraw", "delete", "delete_messages") and not confirmed:
         return render(request, "portal/confirm.html", {"do": do, "case_number": case.number, "pin": pin})
     if do == "withdraw":
         actions.withdraw(case=case)
@@ -209,8 +242,32 @@ def status(request: HttpRequest) -> HttpResponse:
     elif do == "delete":
         actions.delete_my_data(case=case)
         done = "deleted"
+    elif do == "message":
+        draft = request.POST.get("message", "")
+        try:
+            actions.survivor_writes(case=case, text=draft)
+        except ActionError as exc:
+            message_error = str(exc)
+        else:
+            done, draft = "sent", ""
+    elif do in ("grant", "withdraw_one"):
+        try:
+            changed = actions.change_consent(
+                case=case, scope=request.POST.get("scope", ""), granted=do == "grant"
+            )
+        except ActionError as exc:
+            return render(request, "portal/status_form.html", {"error": str(exc)}, status=400)
+        done = ("granted" if do == "grant" else "withdrawn_one") if changed else ""
+    elif do == "delete_messages":
+        actions.delete_thread(case=case)
+        done = "messages_deleted"
     consent = current_consent(case)
     context = {
+        "choices": [
+            {"scope": scope, "title": title, "text": text, "granted": consent[scope]}
+            for scope, title, text in CHOICES
+        ],
+        "progress": actions.progress(case),
         "case_number": case.number,
         "pin": pin,
         "stage": STAGES.get(CaseStatus(case.status), "received"),
@@ -220,5 +277,13 @@ def status(request: HttpRequest) -> HttpResponse:
         "deleted": actions.is_deleted(case),
         "done": done,
         "partners": partner_news(case),
+        "centre": case.organisation,
+        "messages": actions.thread_for_survivor(case=case),
+        "message_error": message_error,
+        "draft": draft[: actions.MESSAGE_MAX],
+        "message_max": actions.MESSAGE_MAX,
     }
-    return render(request, "portal/status.html", context)
+    # Times as the centre reads them (she is most likely in its country): the portal keeps no
+    # setting of hers.
+    with timezone.override(case.organisation.time_zone):
+        return render(request, "portal/status.html", context, status=400 if message_error else 200)
