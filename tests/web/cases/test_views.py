@@ -205,6 +205,33 @@ def test_the_dashboard_shows_my_open_cases_follow_ups_and_counts(
     assert re.search(r'count__n">1</span> <span class="count__label">Closed', counts)
 
 
+def test_the_dashboard_and_the_list_show_cases_nobody_has_taken_on(
+    counsellor: Persona, outsider: Persona, client_of: ClientOf
+) -> None:
+    from haven.web.portal.actions import submit_hashes
+
+    taken = actions.create_case(actor=counsellor.user)
+    waiting, _number, _pin = submit_hashes(
+        organisation=counsellor.user.organisation, items=[{"pdq": "f" * 64, "quality": 90}], consents={}
+    )
+    foreign, _n, _p = submit_hashes(
+        organisation=outsider.user.organisation, items=[{"md5": "a" * 32}], consents={}
+    )
+    client = client_of(counsellor)
+    html = client.get(reverse("cases:dashboard")).content.decode()
+    panel = html.split('id="unassigned-heading"')[1].split("</section>")[0]
+    assert waiting.number in panel
+    assert taken.number not in panel
+    assert foreign.number not in html
+    listed = client.get(reverse("cases:list"), {"assignee": "none"}).content.decode()
+    assert waiting.number in listed
+    assert taken.number not in listed
+    assert foreign.number not in listed
+    actions.update_case(actor=counsellor.user, case=waiting, assignee=counsellor.user)
+    html = client.get(reverse("cases:dashboard")).content.decode()
+    assert "Every open case has someone working on it." in html
+
+
 def test_the_dashboard_tells_roles_without_case_access_so(analyst: Persona, client_of: ClientOf) -> None:
     response = client_of(analyst).get(reverse("cases:dashboard"))
     assert response.status_code == 200

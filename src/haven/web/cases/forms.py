@@ -193,7 +193,9 @@ class SearchForm(StaffForm):
         label=_("Type of abuse"), required=False, choices=[("", _("Any type")), *TfgbvType.choices]
     )
     assignee = forms.ChoiceField(
-        label=_("Assigned to"), required=False, choices=[("", _("Anyone")), ("me", _("Me"))]
+        label=_("Assigned to"),
+        required=False,
+        choices=[("", _("Anyone")), ("me", _("Me")), ("none", _("Nobody yet"))],
     )
 
 

@@ -95,6 +95,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "mine": open_cases.filter(assignee=user).order_by("follow_up_on", "-updated_at")[
                     :DASHBOARD_ROWS
                 ],
+                # Cases nobody has taken on yet (most come from the portal), oldest first.
+                "unassigned": open_cases.filter(assignee__isnull=True)
+                .exclude(status=CaseStatus.TRANSFERRED)
+                .order_by("created_at", "id")[:DASHBOARD_ROWS],
                 "due": open_cases.filter(follow_up_on__lte=timezone.localdate()).order_by("follow_up_on")[
                     :DASHBOARD_ROWS
                 ],
@@ -131,6 +135,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
             cases = cases.filter(tfgbv_type=data["tfgbv_type"])
         if data["assignee"] == "me":
             cases = cases.filter(assignee=user)
+        elif data["assignee"] == "none":
+            cases = cases.filter(assignee__isnull=True)
     page = Paginator(cases.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "cases/case_list.html", {"form": form, "page": page})
 
