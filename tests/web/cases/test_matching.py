@@ -42,7 +42,8 @@ def test_a_new_process_loads_the_current_state(case: Case, counsellor: Persona) 
     items = actions.add_content(
         actor=counsellor.user,
         case=case,
-        items=[actions.HashInput(label=f"p{i}", pdq=str(PDQ)) for i in range(3)],
+        # Three different pictures: the same hashes twice would not be added again.
+        items=[actions.HashInput(label=f"p{i}", pdq=f"{i:x}{str(PDQ)[1:]}") for i in range(3)],
     )
     actions.remove_content(actor=counsellor.user, item=items[0])
     fresh = ContentIndex()

@@ -537,6 +537,91 @@ def test_pasting_malformed_lines_shows_a_clear_error_and_adds_nothing(
     assert not _events(EventType.CONTENT_ADDED)
 
 
+def test_a_paste_with_good_and_bad_lines_marks_each_bad_line_and_waits_for_confirmation(
+    counsellor: Persona, case: Case, client_of: ClientOf
+) -> None:
+    good_two = json.dumps({"path": "b.png", "md5": "0" * 32})
+    lines = f'{HASH_LINE}\nnot json\n{good_two}\n{{"path": "x.jpg"}}'
+    url = reverse("cases:content_paste", args=[case.number])
+    client = client_of(counsellor)
+    html = client.post(url, {"lines": lines, "label": "photo"}).content.decode()
+    # Each bad line named at the field, the box still full, nothing added yet.
+    field = html.split('id="id_lines_error"')[1].split("</ul>")[0] if 'id="id_lines_error"' in html else html
+    assert "Line 2 is not valid JSON." in field
+    assert "Line 4 has no hash" in field
+    assert "not json" in html
+    assert "Add the 2 good lines only" in html
+    assert not ContentItem.objects.exists()
+
+    html = client.post(url, {"lines": lines, "label": "photo", "confirm": "on"}).content.decode()
+    assert [i.label for i in ContentItem.objects.order_by("id")] == ["photo 1", "photo 2"]
+    assert "2 pictures added." in html
+    assert "2 lines were left out; they are still in the box." in html
+    box = html.split('name="lines"')[1].split("</textarea>")[0]
+    assert "not json" in box
+    assert "b.png" not in box  # the added lines left the box
+    [added] = _events(EventType.CONTENT_ADDED)
+    assert len(added.summary["items"]) == 2
+
+
+def test_confirming_a_paste_of_only_bad_lines_adds_nothing(
+    counsellor: Persona, case: Case, client_of: ClientOf
+) -> None:
+    response = client_of(counsellor).post(
+        reverse("cases:content_paste", args=[case.number]),
+        {"lines": "not json\n[1]", "label": "photo", "confirm": "on"},
+    )
+    html = response.content.decode()
+    assert "Line 1 is not valid JSON." in html
+    assert "Line 2 is not a hash record." in html
+    assert "good line" not in html
+    assert not ContentItem.objects.exists()
+
+
+def test_hashes_already_on_the_case_are_reported_and_not_added_again(
+    counsellor: Persona, case: Case, client_of: ClientOf
+) -> None:
+    client = client_of(counsellor)
+    url = reverse("cases:content_paste", args=[case.number])
+    client.post(url, {"lines": HASH_LINE, "label": "photo"})
+    other = json.dumps({"path": "c.png", "md5": "1" * 32})
+    # The same picture again (and once more in the same paste), beside a new one.
+    html = client.post(url, {"lines": f"{HASH_LINE}\n{other}\n{other}", "label": "photo"}, follow=True)
+    text = html.content.decode()
+    assert "1 picture added." in text
+    assert "Line 1: already on the case as “photo 1”, so not added again." in text
+    # Labels are given before the check (photo 2 is the line left out, photo 3 the new picture).
+    assert "Line 3: already on the case as “photo 3”, so not added again." in text
+    assert ContentItem.objects.filter(case=case).count() == 2
+    # Typing the hashes of a picture already there adds nothing either.
+    response = client.post(
+        reverse("cases:content_add", args=[case.number]), {"label": "again", "md5": "1" * 32}, follow=True
+    )
+    assert "These hashes: already on the case as “photo 3”, so not added again." in response.content.decode()
+    assert ContentItem.objects.filter(case=case).count() == 2
+    assert len(_events(EventType.CONTENT_ADDED)) == 2  # nothing added, nothing recorded
+
+
+def test_a_picture_that_adds_a_new_hash_is_not_a_duplicate(counsellor: Persona, case: Case) -> None:
+    first = actions.add_content(actor=counsellor.user, case=case, items=[actions.HashInput("a", md5=MD5)])
+    # The same MD5 with a SHA-256 the case does not hold: a different record, kept.
+    added = actions.add_content_once(
+        actor=counsellor.user, case=case, items=[actions.HashInput("b", md5=MD5, sha256=SHA256)]
+    )
+    assert len(added.created) == 1
+    assert added.duplicates == []
+    # Its MD5 alone is held by both now; once both are removed, it may be added back.
+    assert (
+        actions.add_content(actor=counsellor.user, case=case, items=[actions.HashInput("c", md5=MD5)]) == []
+    )
+    actions.remove_content(actor=counsellor.user, item=first[0])
+    actions.remove_content(actor=counsellor.user, item=added.created[0])
+    again = actions.add_content_once(
+        actor=counsellor.user, case=case, items=[actions.HashInput("c", md5=MD5)]
+    )
+    assert len(again.created) == 1
+
+
 def test_pasted_dihedral_hashes_are_kept(counsellor: Persona, case: Case, client_of: ClientOf) -> None:
     dihedral = [PDQ] + [f"{n:064x}" for n in range(1, 8)]
     line = json.dumps({"path": "x.jpg", "pdq": PDQ, "quality": 80, "md5": MD5, "pdq_dihedral": dihedral})

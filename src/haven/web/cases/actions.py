@@ -473,8 +473,32 @@ def store_items(
     return created
 
 
-def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[ContentItem]:
-    """Add hashed content to a case; all items or none."""
+def _hashes(item: HashInput | ContentItem) -> dict[str, Any]:
+    """The hashes an item holds, by kind (empty ones left out)."""
+    if isinstance(item, ContentItem):
+        frames = tuple(str(row[2]) for row in item.video_frames or ())
+    else:
+        frames = tuple(row[2] for row in item.video_frames)
+    held = {"pdq": item.pdq, "md5": item.md5, "sha256": item.sha256, "frames": frames}
+    return {kind: value for kind, value in held.items() if value}
+
+
+def _adds_nothing(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether every hash of ``new`` is already the same on ``old``: the same picture again."""
+    return bool(new) and all(old.get(kind) == value for kind, value in new.items())
+
+
+@dataclass(frozen=True)
+class Added:
+    created: list[ContentItem]
+    duplicates: list[tuple[int, str]]
+    """Items left out, as (position in the input, from 0; label of the item already holding them)."""
+
+
+def add_content_once(*, actor: Any, case: Case, items: list[HashInput]) -> Added:
+    """Add hashed content to a case, leaving out any item whose hashes the case already holds on
+    one live item (or that repeats an earlier item of the same batch): it is reported, not added
+    again.  Invalid input refuses the whole batch."""
     require(actor, Perm.MANAGE_CONTENT)
     same_organisation(actor, case)
     if not items:
@@ -482,16 +506,37 @@ def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[Conte
     clean = [_normalise(i) for i in items]
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
+        held = [(c.label, _hashes(c)) for c in case.content.filter(removed_at__isnull=True)]
+        fresh: list[HashInput] = []
+        duplicates: list[tuple[int, str]] = []
+        for position, item in enumerate(clean):
+            hashes = _hashes(item)
+            same = next((label for label, old in held if _adds_nothing(hashes, old)), None)
+            if same is not None:
+                duplicates.append((position, same))
+                continue
+            fresh.append(item)
+            held.append((item.label, hashes))
+        if not fresh:
+            return Added([], duplicates)
         monitored = current_consent(case)[ConsentScope.MONITOR]
-        created = store_items(case, clean, monitored=monitored, added_by=actor)
+        created = store_items(case, fresh, monitored=monitored, added_by=actor)
         append(
             actor=actor,
             event_type=EventType.CONTENT_ADDED,
             organisation=case.organisation_id,
             obj=case,
-            summary={"items": [c.pk for c in created]},
+            summary={
+                "items": [c.pk for c in created],
+                **({"duplicates": len(duplicates)} if duplicates else {}),
+            },
         )
-    return created
+    return Added(created, duplicates)
+
+
+def add_content(*, actor: Any, case: Case, items: list[HashInput]) -> list[ContentItem]:
+    """:func:`add_content_once`, for callers that need only what was created."""
+    return add_content_once(actor=actor, case=case, items=items).created
 
 
 def remove_content(*, actor: Any, item: ContentItem) -> None:

@@ -478,6 +478,12 @@ def list_content(request: HttpRequest, number: str) -> list[ContentOut]:
 
 @router.post("/cases/{number}/content", response={201: list[ContentOut], **ERRORS})
 def add_content(request: HttpRequest, number: str, payload: list[ContentIn]) -> Status[list[ContentOut]]:
+    """Add hashed pictures and videos to a case; the answer lists the items created.
+
+    An item whose every hash the case already holds on one item (or that repeats an earlier item
+    of the same request) is not added again and is missing from the answer, so a retried request
+    adds nothing twice.
+    """
     user = _user(request)
     case = _case(user, number)
     if len(payload) > 500:

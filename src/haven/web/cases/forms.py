@@ -260,7 +260,12 @@ def _item(record: dict[str, Any], label: str, line: int | None) -> HashInput:
 
 
 class PasteHashesForm(StaffForm):
-    """The JSON Lines that ``haven hash`` prints, one picture per line. File paths are ignored."""
+    """The JSON Lines that ``haven hash`` prints, one picture per line. File paths are ignored.
+
+    Each bad line gets its own error on the field and the box keeps what was pasted.  With bad and
+    good lines together, nothing is added until the officer confirms (``confirm``) that the good
+    ones go in without the rest; ``bad_text`` then holds the bad lines, to fix and paste again.
+    """
 
     lines = forms.CharField(
         label=_("Output of “haven hash”"),
@@ -271,44 +276,52 @@ class PasteHashesForm(StaffForm):
         ),
     )
     label = forms.CharField(label=_("Label the pictures"), max_length=80, initial=_("picture"))
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, first_number: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.first_number = first_number
+        self.good_lines: list[int] = []
+        self.bad_lines: list[int] = []
+
+    @staticmethod
+    def _record(raw: str, n: int) -> dict[str, Any]:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError(
+                _("Line %(line)s is not valid JSON. Paste the lines exactly as “haven hash” printed them."),
+                params={"line": n},
+            ) from None
+        if not isinstance(record, dict):
+            raise forms.ValidationError(_("Line %(line)s is not a hash record."), params={"line": n})
+        if "error" in record:
+            raise forms.ValidationError(
+                _("Line %(line)s is a picture that could not be hashed. Remove that line and paste again."),
+                params={"line": n},
+            )
+        return record
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         text, label = cleaned.get("lines"), cleaned.get("label")
         if not text or not label:
             return cleaned
-        records: list[tuple[int, dict[str, Any]]] = []
+        good: list[tuple[int, dict[str, Any]]] = []
+        bad: list[tuple[int, str, forms.ValidationError]] = []
         for n, raw in enumerate(text.splitlines(), start=1):
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
-            except ValueError:
-                raise forms.ValidationError(
-                    _(
-                        "Line %(line)s is not valid JSON. "
-                        "Paste the lines exactly as “haven hash” printed them."
-                    ),
-                    params={"line": n},
-                ) from None
-            if not isinstance(record, dict):
-                raise forms.ValidationError(_("Line %(line)s is not a hash record."), params={"line": n})
-            if "error" in record:
-                raise forms.ValidationError(
-                    _(
-                        "Line %(line)s is a picture that could not be hashed. "
-                        "Remove that line and paste again."
-                    ),
-                    params={"line": n},
-                )
-            records.append((n, record))
-        if not records:
+                record = self._record(raw, n)
+                _item(record, "", n)  # checked here, labelled below once the good lines are known
+            except forms.ValidationError as exc:
+                bad.append((n, raw, exc))
+                continue
+            good.append((n, record))
+        if not good and not bad:
             raise forms.ValidationError(_("Nothing to add: no lines were pasted."))
-        if len(records) > MAX_PASTED_ITEMS:
+        if len(good) + len(bad) > MAX_PASTED_ITEMS:
             raise forms.ValidationError(
                 ngettext(
                     "At most %(max)s picture can be added at once.",
@@ -317,8 +330,14 @@ class PasteHashesForm(StaffForm):
                 ),
                 params={"max": MAX_PASTED_ITEMS},
             )
+        self.good_lines = [n for n, _record in good]
+        self.bad_lines = [n for n, _raw, _exc in bad]
+        if bad and not (good and cleaned.get("confirm")):
+            self.add_error("lines", [exc for _n, _raw, exc in bad])
+            return cleaned
+        cleaned["bad_text"] = "\n".join(raw for _n, raw, _exc in bad)
         cleaned["items"] = [
-            _item(record, f"{label} {self.first_number + i}", n) for i, (n, record) in enumerate(records)
+            _item(record, f"{label} {self.first_number + i}", n) for i, (n, record) in enumerate(good)
         ]
         return cleaned
 

@@ -426,17 +426,44 @@ def _add_content(
 ) -> HttpResponse:
     if form.is_valid():
         try:
-            created = actions.add_content(
+            added = actions.add_content_once(
                 actor=staff_user(request), case=case, items=form.cleaned_data["items"]
             )
         except ActionError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(
-                request,
-                ngettext("%(count)s picture added.", "%(count)s pictures added.", len(created))
-                % {"count": len(created)},
-            )
+            if added.created:
+                messages.success(
+                    request,
+                    ngettext("%(count)s picture added.", "%(count)s pictures added.", len(added.created))
+                    % {"count": len(added.created)},
+                )
+            lines = getattr(form, "good_lines", [])
+            for position, same in added.duplicates:
+                where = (
+                    _("Line %(line)s") % {"line": lines[position]}
+                    if position < len(lines)
+                    else _("These hashes")
+                )
+                messages.warning(
+                    request,
+                    _("%(where)s: already on the case as “%(label)s”, so not added again.")
+                    % {"where": where, "label": same},
+                )
+            left_out = form.cleaned_data.get("bad_text", "")
+            if left_out:
+                # The lines left out stay in the box, to fix and paste again.
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(count)s line was left out; it is still in the box.",
+                        "%(count)s lines were left out; they are still in the box.",
+                        len(getattr(form, "bad_lines", [])),
+                    )
+                    % {"count": len(getattr(form, "bad_lines", []))},
+                )
+                fresh = PasteHashesForm(initial={"lines": left_out, "label": form.cleaned_data["label"]})
+                return _render_case(request, case, forms={key: fresh})
             return redirect(_case_url(case, "content-panel"))
     return _render_case(request, case, forms={key: form})
 
