@@ -622,6 +622,26 @@ def test_a_picture_that_adds_a_new_hash_is_not_a_duplicate(counsellor: Persona, 
     assert len(again.created) == 1
 
 
+def test_a_pasted_video_line_keeps_its_frame_hashes(
+    counsellor: Persona, case: Case, client_of: ClientOf
+) -> None:
+    frames = [[0, 100, PDQ, 0.0], [1, 90, PDQ, 1.0]]
+    video = json.dumps({"kind": "video", "md5": MD5, "sha256": SHA256, "video_frames": frames})
+    url = reverse("cases:content_paste", args=[case.number])
+    response = client_of(counsellor).post(url, {"lines": video, "label": "clip"})
+    assert response.status_code == 302
+    item = ContentItem.objects.get()
+    assert (item.kind, item.video_frames, item.pdq) == ("video", frames, "")
+    # Frame hashes on a photo, or an unknown kind, are refused with the line named.
+    for bad in (
+        json.dumps({"md5": "1" * 32, "video_frames": frames}),
+        json.dumps({"kind": "audio", "md5": "1" * 32}),
+    ):
+        html = client_of(counsellor).post(url, {"lines": bad, "label": "clip"}).content.decode()
+        assert "Line 1: a picture is a photo, or a video with its frame hashes." in html
+    assert ContentItem.objects.count() == 1
+
+
 def test_pasted_dihedral_hashes_are_kept(counsellor: Persona, case: Case, client_of: ClientOf) -> None:
     dihedral = [PDQ] + [f"{n:064x}" for n in range(1, 8)]
     line = json.dumps({"path": "x.jpg", "pdq": PDQ, "quality": 80, "md5": MD5, "pdq_dihedral": dihedral})

@@ -18,7 +18,14 @@ from haven.web.core.errors import ActionError
 
 from .actions import HashInput, clean_extra
 from .classification import AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
-from .models import FOLLOW_UP_TEXT_MAX, TRANSITIONS, CaseStatus, ConsentMethod, ConsentScope
+from .models import (
+    FOLLOW_UP_TEXT_MAX,
+    TRANSITIONS,
+    CaseStatus,
+    ConsentMethod,
+    ConsentScope,
+    ContentKind,
+)
 
 MAX_PASTED_ITEMS = 500
 
@@ -248,6 +255,18 @@ def _item(record: dict[str, Any], label: str, line: int | None) -> HashInput:
         raise forms.ValidationError(
             _("Line %(line)s: %(error)s"), params={"line": line, "error": str(exc)}
         ) from None
+    # A video (hashed on the case page, or by ``haven hash --videos``) keeps its frame hashes; the
+    # action checks each frame.
+    kind = record.get("kind") or ContentKind.PHOTO
+    frames = record.get("video_frames") or []
+    if (
+        kind not in ContentKind.values
+        or not isinstance(frames, list)
+        or (kind == ContentKind.PHOTO and frames)
+    ):
+        raise forms.ValidationError(
+            _("Line %(line)s: a picture is a photo, or a video with its frame hashes."), params={"line": line}
+        )
     return HashInput(
         label=label,
         pdq=pdq,
@@ -255,6 +274,8 @@ def _item(record: dict[str, Any], label: str, line: int | None) -> HashInput:
         pdq_dihedral=tuple(_hex(h, _HEX64, _("PDQ hash"), line) for h in dihedral),
         md5=md5,
         sha256=sha256,
+        kind=kind,
+        video_frames=tuple(frames),
         extra=extra if extra is not None else (),
     )
 

@@ -321,7 +321,11 @@ def _render_case(
     }
     for panel in CASE_PANELS:
         context.update(panel(request, case, forms))
-    return render(request, "cases/case_detail.html", context)
+    response = render(request, "cases/case_detail.html", context)
+    # Videos dropped on the page are played, unseen, from object URLs of the officer's own files
+    # to hash their frames (cases/hash-drop.js), as in the portal.
+    response._csp_update = {"media-src": ["'self'", "blob:"]}  # type: ignore[attr-defined]
+    return response
 
 
 @require_GET
