@@ -4,6 +4,7 @@ plain numbers, and reads what happens next."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.test import Client
@@ -13,10 +14,12 @@ from haven.web.accounts.models import Organisation
 from haven.web.audit.models import AuditEvent, EventType
 from haven.web.cases.actions import current_consent
 from haven.web.cases.models import Case, ConsentRecord, IndexChange
+from haven.web.notifications.models import Kind, Notification
 from haven.web.portal import actions, views
 from haven.web.takedown.models import Notice, NoticeState, Sighting, SightingState
+from tests.web.conftest import Persona
 
-from .conftest import item
+from .conftest import PDQ2, item
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +139,66 @@ def test_progress_counts_copies_found_requests_sent_and_removals(org_a: Organisa
     assert "data-requests>2<" in page  # the draft not yet sent is not counted
     assert "data-removed>1<" in page
     assert "forum.example" not in page  # no address of a copy is shown to her
+
+
+# --- more pictures for her case ------------------------------------------------------------------
+
+
+def _add(number: str, pin: str, items: object) -> tuple[int, dict[str, object]]:
+    response = Client().post(
+        "/portal/api/add/",
+        json.dumps({"case_number": number, "pin": pin, "items": items}),
+        content_type="application/json",
+    )
+    assert not response.cookies
+    return response.status_code, response.json()
+
+
+def test_she_adds_pictures_to_her_case_and_the_same_one_is_not_added_twice(
+    org_a: Organisation, counsellor: Persona
+) -> None:
+    case, number, pin = _portal_case(org_a, monitor=True)
+    Case.objects.filter(pk=case.pk).update(assignee=counsellor.user)
+    page = Client().post("/portal/add/", {"case_number": number, "pin": pin}).content.decode()
+    assert f"Add pictures to case {number}" in page
+    assert 'data-mode="add"' in page
+
+    status, answer = _add(number, pin, [item(), item(pdq=PDQ2, md5="", sha256="")])
+    assert (status, answer) == (201, {"added": 1, "already_there": 1})
+    labels = list(case.content.order_by("id").values_list("label", flat=True))
+    assert labels == ["photo 1", "photo 2"]  # numbered on from what the case holds, without gaps
+    added = case.content.order_by("id").last()
+    assert IndexChange.objects.filter(content_item=added, op="add").exists()  # she consented to monitoring
+    event = AuditEvent.objects.filter(event_type=EventType.CONTENT_ADDED).get()
+    assert event.summary == {"items": [added.pk], "by": "survivor", "duplicates": 1}
+    assert event.actor_label == "portal"
+    told = Notification.objects.get(kind=Kind.SURVIVOR_PICTURES)
+    assert told.user == counsellor.user
+
+    status, answer = _add(number, pin, [item(pdq=PDQ2, md5="", sha256="")])
+    assert (status, answer) == (200, {"added": 0, "already_there": 1})
+    assert case.content.count() == 2
+
+
+def test_adding_pictures_needs_the_right_pin_and_good_hashes(org_a: Organisation) -> None:
+    case, number, pin = _portal_case(org_a)
+    wrong = "1" if pin[0] != "1" else "2"
+    status, answer = _add(number, wrong * 8, [item(pdq=PDQ2)])
+    assert status == 403
+    assert "do not match" in str(answer["error"])
+    for items in ([], [{"pdq": "zz"}], "x", [item()] * 21):
+        status, answer = _add(number, pin, items)
+        assert status == 400, items
+    response = Client().post("/portal/api/add/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert case.content.count() == 1
+    assert Client().post("/portal/add/", {"case_number": number, "pin": wrong * 8}).status_code == 403
+
+
+def test_after_deleting_her_data_nothing_can_be_added(org_a: Organisation) -> None:
+    case, number, pin = _portal_case(org_a)
+    actions.delete_my_data(case=case)
+    status, answer = _add(number, pin, [item(pdq=PDQ2)])
+    assert status == 400
+    assert "Send your pictures as a new case" in str(answer["error"])
+    assert not case.content.filter(removed_at__isnull=True).exists()

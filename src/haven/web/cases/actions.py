@@ -488,6 +488,24 @@ def _adds_nothing(new: dict[str, Any], old: dict[str, Any]) -> bool:
     return bool(new) and all(old.get(kind) == value for kind, value in new.items())
 
 
+def new_items(case: Case, items: list[HashInput]) -> tuple[list[HashInput], list[tuple[int, str]]]:
+    """Split ``items`` into those that add a hash the case does not hold on one live item, and the
+    rest as (position in ``items``, label of the item already holding them); an item that repeats
+    an earlier one of ``items`` counts as held.  Call with the case locked."""
+    held = [(c.label, _hashes(c)) for c in case.content.filter(removed_at__isnull=True)]
+    fresh: list[HashInput] = []
+    duplicates: list[tuple[int, str]] = []
+    for position, item in enumerate(items):
+        hashes = _hashes(item)
+        same = next((label for label, old in held if _adds_nothing(hashes, old)), None)
+        if same is not None:
+            duplicates.append((position, same))
+            continue
+        fresh.append(item)
+        held.append((item.label, hashes))
+    return fresh, duplicates
+
+
 @dataclass(frozen=True)
 class Added:
     created: list[ContentItem]
@@ -506,17 +524,7 @@ def add_content_once(*, actor: Any, case: Case, items: list[HashInput]) -> Added
     clean = [_normalise(i) for i in items]
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
-        held = [(c.label, _hashes(c)) for c in case.content.filter(removed_at__isnull=True)]
-        fresh: list[HashInput] = []
-        duplicates: list[tuple[int, str]] = []
-        for position, item in enumerate(clean):
-            hashes = _hashes(item)
-            same = next((label for label, old in held if _adds_nothing(hashes, old)), None)
-            if same is not None:
-                duplicates.append((position, same))
-                continue
-            fresh.append(item)
-            held.append((item.label, hashes))
+        fresh, duplicates = new_items(case, clean)
         if not fresh:
             return Added([], duplicates)
         monitored = current_consent(case)[ConsentScope.MONITOR]

@@ -138,6 +138,8 @@ def line(notification: Notification) -> str:
         return _("A survivor opened case %(case)s in the portal.") % {"case": case}
     if notification.kind == Kind.SURVIVOR_MESSAGE:
         return _("The survivor of case %(case)s wrote a message.") % {"case": case}
+    if notification.kind == Kind.SURVIVOR_PICTURES:
+        return _("The survivor of case %(case)s added pictures in the portal.") % {"case": case}
     if notification.kind == Kind.FOLLOW_UP_DUE:
         return _("A follow-up on case %(case)s is due.") % {"case": case}
     if notification.kind == Kind.DEADLINE_NEAR:

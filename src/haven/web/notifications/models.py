@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 class Kind(models.TextChoices):
     PORTAL_CASE = "portal_case", _("New case from the survivor portal")
     SURVIVOR_MESSAGE = "survivor_message", _("New message from a survivor")
+    SURVIVOR_PICTURES = "survivor_pictures", _("New pictures from a survivor")
     FOLLOW_UP_DUE = "follow_up_due", _("Follow-up due")
     DEADLINE_NEAR = "deadline_near", _("Notice deadline near")
     DEADLINE_PASSED = "deadline_passed", _("Notice deadline passed")

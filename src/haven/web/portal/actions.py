@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -31,6 +32,7 @@ from haven.web.cases.actions import (
     content_removed,
     current_consent,
     insert_case,
+    new_items,
     store_items,
 )
 from haven.web.cases.models import (
@@ -101,13 +103,17 @@ def new_pin() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
 
 
-def _clean_items(items: Any) -> list[HashInput]:
+def _label(kind: str, n: int) -> str:
+    return (_("video %(n)s") if kind == ContentKind.VIDEO else _("photo %(n)s")) % {"n": n}
+
+
+def _clean_items(items: Any, *, numbered_from: int = 1) -> list[HashInput]:
     if not isinstance(items, Sequence) or isinstance(items, str | bytes) or not items:
         raise ActionError(_("Choose at least one picture."))
     if len(items) > MAX_ITEMS:
         raise ActionError(_("Send at most %(max)s pictures at a time.") % {"max": MAX_ITEMS})
     clean = []
-    counts = {ContentKind.PHOTO: 0, ContentKind.VIDEO: 0}
+    counts = {ContentKind.PHOTO: numbered_from - 1, ContentKind.VIDEO: numbered_from - 1}
     for item in items:
         if not isinstance(item, Mapping):
             raise ActionError(_("The pictures’ hashes were not in the expected form."))
@@ -130,13 +136,12 @@ def _clean_items(items: Any) -> list[HashInput]:
             raise ActionError(_("The pictures’ hashes were not in the expected form."))
         counts[kind] += 1
         # Labels are the server's own: what the page sends as a label is not kept.
+        label = _label(kind, counts[kind])
         if kind == ContentKind.VIDEO:
-            label = _("video %(n)s") % {"n": counts[kind]}
             frames = item.get("video_frames")
             # _normalise checks each frame; only the shape of the list is read here.
             video_frames = tuple(frames) if isinstance(frames, list) else ()
         else:
-            label = _("photo %(n)s") % {"n": counts[kind]}
             video_frames = ()
             if item.get("video_frames"):
                 raise ActionError(_("The pictures’ hashes were not in the expected form."))
@@ -233,6 +238,54 @@ def submit_hashes(
             url=case_url,
         )
     return case, case.number, pin
+
+
+CASE_ITEMS_MAX = 500  # pictures and videos she may add to one case in the portal, in all
+
+
+def add_hashes(*, case: Case, items: Any) -> tuple[int, int]:
+    """She adds pictures or videos to her own case (hashes only, as on submitting); those whose
+    hashes the case already holds are left out.  Returns (added, left out as already there).  Her
+    counsellor hears of it.  Her consent to monitoring, as it stands, decides the matching."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("assignee").get(pk=case.pk)
+        if is_deleted(case):
+            raise ActionError(
+                _(
+                    "Your data is deleted, so nothing can be added to this case. "
+                    "Send your pictures as a new case."
+                )
+            )
+        held = case.content.count()
+        clean = _clean_items(items, numbered_from=held + 1)
+        if held + len(clean) > CASE_ITEMS_MAX:
+            raise ActionError(_("This case holds as many pictures as it can. Please call the centre."))
+        fresh, duplicates = new_items(case, clean)
+        if not fresh:
+            return 0, len(duplicates)
+        # Numbered on from what the case holds, without the gaps the left-out ones would leave.
+        fresh = [
+            dataclasses.replace(item, label=_label(item.kind, held + n))
+            for n, item in enumerate(fresh, start=1)
+        ]
+        created = store_items(case, fresh, monitored=current_consent(case)[ConsentScope.MONITOR])
+        append(
+            actor=ACTOR,
+            event_type=EventType.CONTENT_ADDED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"items": [c.pk for c in created], "by": "survivor", "duplicates": len(duplicates)},
+        )
+        notify(
+            users=case_team(case),
+            kind=Kind.SURVIVOR_PICTURES,
+            key=f"portal_pictures:{created[0].pk}",
+            organisation=case.organisation_id,
+            case=case,
+            params={"case": case.number},
+            url=reverse("cases:detail", args=[case.number]) + "#content-panel",
+        )
+    return len(created), len(duplicates)
 
 
 def normalise_case_number(value: str) -> str:

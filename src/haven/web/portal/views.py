@@ -111,6 +111,7 @@ def submit_page(request: HttpRequest) -> HttpResponse:
         request,
         "portal/submit.html",
         {
+            "mode": "new",
             "organisations": organisations,
             "max_items": actions.MAX_ITEMS,
             "contact_max": actions.CONTACT_MAX,
@@ -199,6 +200,85 @@ CHOICES = (
         ),
     ),
 )
+
+
+def _signed_in(request: HttpRequest) -> tuple[Any, str, HttpResponse | None]:
+    """The case for the case number and PIN in the form, or the answer to give instead (locked,
+    or no match)."""
+    number = request.POST.get("case_number", "")[:40]
+    pin = request.POST.get("pin", "")[:40]
+    try:
+        case = actions.check_access(case_number=number, pin=pin, client=_client(request))
+    except actions.PortalLocked as exc:
+        return None, pin, _locked(request, exc)
+    if case is None:
+        return (
+            None,
+            pin,
+            render(
+                request,
+                "portal/status_form.html",
+                {"error": _("That case number and PIN do not match. Check them and try again.")},
+                status=403,
+            ),
+        )
+    return case, pin, None
+
+
+# Exempt from CSRF for the reason ``status`` is: the case number and PIN travel in the form.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@csp_update({"img-src": ["blob:"], "media-src": ["'self'", "blob:"]})
+@portal_page
+def add_page(request: HttpRequest) -> HttpResponse:
+    """Choose more pictures for her case; they are hashed on her device like the first ones."""
+    if request.method == "GET":
+        return render(request, "portal/status_form.html")
+    case, pin, refused = _signed_in(request)
+    if refused is not None:
+        return refused
+    return render(
+        request, "portal/add.html", {"case_number": case.number, "pin": pin, "max_items": actions.MAX_ITEMS}
+    )
+
+
+# Exempt from CSRF: no session and no cookie exist; the case number and PIN are in the body.
+@csrf_exempt
+@require_http_methods(["POST"])
+@portal_page
+def add_api(request: HttpRequest) -> HttpResponse:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY or len(request.body) > MAX_BODY:
+        return _bad(_("That is too much to send at once."), 413)
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _bad(_("The request could not be read. Please try again."))
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("case_number"), str)
+        or not isinstance(data.get("pin"), str)
+    ):
+        return _bad(_("The request could not be read. Please try again."))
+    try:
+        case = actions.check_access(
+            case_number=data["case_number"][:40], pin=data["pin"][:40], client=_client(request)
+        )
+    except actions.PortalLocked as exc:
+        response = _bad(_("Too many tries from here. Please wait a while and try again."), 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    if case is None:
+        return _bad(_("That case number and PIN do not match. Check them and try again."), 403)
+    try:
+        added, already = actions.add_hashes(case=case, items=data.get("items"))
+    except ActionError as exc:
+        return _bad(str(exc))
+    return JsonResponse({"added": added, "already_there": already}, status=201 if added else 200)
+
 
 STAGES = {
     CaseStatus.INTAKE: "received",

@@ -1,4 +1,4 @@
-// The submission page: each chosen picture is hashed in a Web Worker on this device and shown as
+// The submission page (and the page that adds pictures to her case): each chosen picture is hashed in a Web Worker on this device and shown as
 // a local thumbnail (an object URL, never uploaded). A video's bytes are digested in the worker
 // and one frame a second is hashed here (video.js). Only the hashes and her choices are posted.
 import { videoFrames } from "./video.js";
@@ -10,6 +10,7 @@ const input = document.getElementById("files");
 const list = document.getElementById("file-list");
 const errorBox = document.getElementById("form-error");
 const sendButton = document.getElementById("send");
+const adding = text.mode === "add";
 
 const worker = new Worker(text.worker, { type: "module" });
 const entries = new Map(); // id -> {file, url, row, status, hashes, isVideo}
@@ -162,16 +163,22 @@ form.addEventListener("submit", async (event) => {
   if (all.some((e) => e.status === "hashing")) return showError(text.wait);
   const items = all.filter((e) => e.status === "done").map((e) => e.hashes);
   if (!items.length) return showError(text.none);
-  const consents = {};
-  for (const box of form.querySelectorAll("input[name=consent]")) consents[box.value] = box.checked;
-  const body = {
-    items,
-    consents,
-    contact: document.getElementById("contact").value,
-    minor: document.getElementById("minor").checked,
-  };
-  const organisation = document.getElementById("organisation");
-  if (organisation) body.organisation = Number(organisation.value);
+  let body;
+  if (adding) {
+    // More pictures for her existing case: its number and PIN, as she signed in with them.
+    body = { case_number: text.caseNumber, pin: text.pin, items };
+  } else {
+    const consents = {};
+    for (const box of form.querySelectorAll("input[name=consent]")) consents[box.value] = box.checked;
+    body = {
+      items,
+      consents,
+      contact: document.getElementById("contact").value,
+      minor: document.getElementById("minor").checked,
+    };
+    const organisation = document.getElementById("organisation");
+    if (organisation) body.organisation = Number(organisation.value);
+  }
   sendButton.disabled = true;
   sendButton.textContent = text.sending;
   let response;
@@ -196,8 +203,15 @@ form.addEventListener("submit", async (event) => {
   for (const id of [...entries.keys()]) removeEntry(id);
   form.hidden = true;
   const result = document.getElementById("result");
-  document.getElementById("case-number").textContent = answer.case_number;
-  document.getElementById("pin").textContent = answer.pin;
+  if (adding) {
+    result.querySelector("[data-added-line]").textContent = document
+      .getElementById("added-text")
+      .dataset.added.replace("%(added)s", String(answer.added))
+      .replace("%(already)s", String(answer.already_there));
+  } else {
+    document.getElementById("case-number").textContent = answer.case_number;
+    document.getElementById("pin").textContent = answer.pin;
+  }
   result.hidden = false;
   result.focus();
 });
