@@ -241,6 +241,7 @@ CONTENT_SECURITY_POLICY = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
 LOCALE_PATHS = [WEB_DIR / "locale"]
+FORMAT_MODULE_PATH = ["haven.web.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
