@@ -25,6 +25,7 @@ def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona
     cases = [
         actions.create_case(actor=counsellor.user, contact=f"phone {i}", notes=f"note {i}") for i in range(3)
     ]
+    actions.add_note(actor=counsellor.user, case=cases[0], text="called back, safe to talk")
     with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW, *old_keys]):
         out = io.StringIO()
         assert rotate_keys(out) == 0
@@ -34,11 +35,15 @@ def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona
             stored = Case.objects.get(pk=case.pk)
             assert crypto.is_current(stored.contact_encrypted)
             assert crypto.is_current(stored.notes_encrypted)
-        assert AuditEvent.objects.filter(event_type=EventType.KEYS_ROTATED).get().summary == {"cases": 3}
+        assert AuditEvent.objects.filter(event_type=EventType.KEYS_ROTATED).get().summary == {
+            "cases": 3,
+            "case_notes": 1,
+        }
     with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW]):  # the old key can go now
         for i, case in enumerate(cases):
             secrets = actions.reveal_secrets(actor=counsellor.user, case=Case.objects.get(pk=case.pk))
             assert (secrets.contact, secrets.notes) == (f"phone {i}", f"note {i}")
+            assert [n.text for n in secrets.log] == (["called back, safe to talk"] if i == 0 else [])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -27,6 +27,7 @@ class EventType(models.TextChoices):
     CASE_UPDATED = "case.updated", _("Case updated")
     CASE_STATUS_CHANGED = "case.status_changed", _("Case status changed")
     CONTACT_VIEWED = "case.contact_viewed", _("Contact details viewed")
+    CASE_NOTE_ADDED = "case.note_added", _("Case note added")
     CONSENT_GRANTED = "consent.granted", _("Consent granted")
     CONSENT_WITHDRAWN = "consent.withdrawn", _("Consent withdrawn")
     CONTENT_ADDED = "content.added", _("Content hashes added")

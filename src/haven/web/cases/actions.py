@@ -27,8 +27,11 @@ from .models import (
     CASE_NUMBER_ALPHABET,
     FOLLOW_UP_TEXT_MAX,
     MAX_VIDEO_FRAMES,
+    NOTE_CONTEXT,
+    NOTE_MAX,
     TRANSITIONS,
     Case,
+    CaseNote,
     CaseStatus,
     ConsentMethod,
     ConsentRecord,
@@ -212,19 +215,63 @@ def change_status(*, actor: Any, case: Case, status: str) -> Case:
 
 
 @dataclass(frozen=True)
+class Note:
+    author: str
+    created_at: dt.datetime
+    text: str
+
+
+@dataclass(frozen=True)
 class Secrets:
     contact: str
     notes: str
+    log: tuple[Note, ...] = ()
 
 
 def reveal_secrets(*, actor: Any, case: Case) -> Secrets:
-    """Decrypt a case's contact details and notes; the reading itself is audited."""
+    """Decrypt a case's contact details, notes and notes log; the reading itself is audited."""
     require(actor, Perm.VIEW_CONTACT)
     same_organisation(actor, case)
-    append_read(actor=actor, event_type=EventType.CONTACT_VIEWED, organisation=case.organisation_id, obj=case)
     contact = crypto.decrypt(case.contact_encrypted, _CONTACT) if case.contact_encrypted else ""
     notes = crypto.decrypt(case.notes_encrypted, _NOTES) if case.notes_encrypted else ""
-    return Secrets(contact, notes)
+    log = tuple(
+        Note(
+            author=note.author.get_full_name() or note.author.username,
+            created_at=note.created_at,
+            text=crypto.decrypt(note.body_encrypted, NOTE_CONTEXT),
+        )
+        for note in CaseNote.objects.filter(case=case).select_related("author")
+    )
+    # Recorded once everything decrypted: a key that is missing shows nothing and records nothing.
+    append_read(actor=actor, event_type=EventType.CONTACT_VIEWED, organisation=case.organisation_id, obj=case)
+    return Secrets(contact, notes, log)
+
+
+def add_note(*, actor: Any, case: Case, text: str) -> CaseNote:
+    """A dated entry in the case's notes log, by the actor; audited without its text."""
+    require(actor, Perm.VIEW_CONTACT)
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, case)
+    if not isinstance(text, str) or not text.strip():
+        raise ActionError(_("Write the note first."))
+    text = text.replace("\r\n", "\n").strip()
+    if "\x00" in text:
+        raise ActionError(_("The text must not contain NUL characters."))
+    if len(text) > NOTE_MAX:
+        raise ActionError(_("Keep a note to %(max)s characters or fewer.") % {"max": NOTE_MAX})
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        note = CaseNote.objects.create(
+            case=case, author=actor, body_encrypted=crypto.encrypt(text, NOTE_CONTEXT)
+        )
+        append(
+            actor=actor,
+            event_type=EventType.CASE_NOTE_ADDED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"note": note.pk},
+        )
+    return note
 
 
 def current_consent(case: Case) -> dict[str, bool]:

@@ -20,6 +20,7 @@ from .actions import HashInput, clean_extra
 from .classification import AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
 from .models import (
     FOLLOW_UP_TEXT_MAX,
+    NOTE_MAX,
     TRANSITIONS,
     CaseStatus,
     ConsentMethod,
@@ -189,6 +190,15 @@ class FollowUpForm(StaffForm):
         kwargs.setdefault("initial", {"assignee": user.pk})
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = colleagues(user)  # type: ignore[attr-defined]
+
+
+class NoteForm(StaffForm):
+    text = forms.CharField(
+        label=_("New note"),
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Kept encrypted, dated and signed with your name; read with the contact details."),
+    )
 
 
 class SearchForm(StaffForm):

@@ -131,6 +131,26 @@ class FollowUp(models.Model):
         return f"{self.case.number}: {self.due_on}"
 
 
+NOTE_MAX = 10_000
+NOTE_CONTEXT = "cases.CaseNote.body"
+
+
+class CaseNote(models.Model):
+    """One dated entry in a case's notes log, by its author.  The text is encrypted like the
+    contact details (``NOTE_CONTEXT``) and read with them, behind the same audited "show"."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body_encrypted = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on {self.case_id}"
+
+
 class ConsentScope(models.TextChoices):
     MONITOR = "monitor", _("Keep hashes and monitor for re-uploads")
     TAKEDOWN = "takedown", _("Send takedown notices on the survivor's behalf")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<str:number>/status/", views.case_status, name="status"),
     path("cases/<str:number>/details/", views.case_classification, name="classification"),
     path("cases/<str:number>/contact/", views.case_contact, name="contact"),
+    path("cases/<str:number>/notes/", views.case_note, name="note"),
     path("cases/<str:number>/consent/", views.case_consent, name="consent"),
     path("cases/<str:number>/content/paste/", views.content_paste, name="content_paste"),
     path("cases/<str:number>/content/add/", views.content_add, name="content_add"),

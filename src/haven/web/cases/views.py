@@ -34,6 +34,7 @@ from .forms import (
     ConsentForm,
     FollowUpForm,
     HashItemForm,
+    NoteForm,
     PasteHashesForm,
     SearchForm,
     StatusForm,
@@ -302,6 +303,7 @@ def _render_case(
         "paste_form": forms.get("paste_form") or PasteHashesForm(),
         "item_form": forms.get("item_form") or HashItemForm(),
         "follow_up_form": forms.get("follow_up_form") or FollowUpForm(user=user),
+        "note_form": forms.get("note_form") or NoteForm(),
         "open_follow_ups": [f for f in follow_ups if f.done_at is None],
         "done_follow_ups": sorted(
             (f for f in follow_ups if f.done_at is not None),
@@ -389,6 +391,22 @@ def case_contact(request: HttpRequest, number: str) -> HttpResponse:
         )
         return _render_case(request, case)
     return _render_case(request, case, revealed=revealed)
+
+
+@require_POST
+@staff_required(Perm.VIEW_CONTACT)
+def case_note(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case(request, number)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.add_note(actor=staff_user(request), case=case, text=form.cleaned_data["text"])
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Note added. It is shown with the contact details."))
+            return redirect(_case_url(case, "contact-panel"))
+    return _render_case(request, case, forms={"note_form": form})
 
 
 @require_POST

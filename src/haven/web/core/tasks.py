@@ -15,7 +15,7 @@ from django_tasks import task
 
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
-from haven.web.cases.models import Case
+from haven.web.cases.models import NOTE_CONTEXT, Case, CaseNote
 from haven.web.core import crypto
 
 _CASE_FIELDS: tuple[tuple[str, Callable[[Any], str]], ...] = (
@@ -35,6 +35,7 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
     from haven.web.takedown.models import EvidenceScreenshot, Notice
 
     rewritten = _reencrypt_rows(Case, _CASE_FIELDS, batch_size)
+    case_notes = _reencrypt_rows(CaseNote, (("body_encrypted", lambda _: NOTE_CONTEXT),), batch_size)
     # A screenshot's key context names its evidence row, so it is computed per row.
     screenshots = _reencrypt_rows(
         EvidenceScreenshot,
@@ -61,9 +62,10 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
         ),
         batch_size,
     )
-    if rewritten or screenshots or notices or messages or federation:
+    if rewritten or case_notes or screenshots or notices or messages or federation:
         summary = {
             "cases": rewritten,
+            **({"case_notes": case_notes} if case_notes else {}),
             **({"screenshots": screenshots} if screenshots else {}),
             **({"notices": notices} if notices else {}),
             **({"portal_messages": messages} if messages else {}),
@@ -71,7 +73,7 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
         }
         with transaction.atomic():
             append(actor="worker", event_type=EventType.KEYS_ROTATED, summary=summary)
-    return rewritten + screenshots + notices + messages + federation
+    return rewritten + case_notes + screenshots + notices + messages + federation
 
 
 def _reencrypt_rows(

@@ -1,0 +1,79 @@
+"""The case notes log: dated entries by their authors, encrypted, read behind the audited "show"."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from haven.web.audit.models import AuditEvent, EventType
+from haven.web.cases import actions
+from haven.web.cases.models import Case, CaseNote
+from haven.web.core.errors import ActionError
+from tests.web.accounts.twofactor import signed_in
+from tests.web.conftest import Persona
+
+pytestmark = pytest.mark.django_db
+
+TEXT = "Called her back at 7 pm; the ex-partner is still sending messages to her sister."
+
+
+def test_a_counsellor_adds_notes_and_reads_them_with_the_contact_details(
+    case: Case, counsellor: Persona, colleague: Persona
+) -> None:
+    colleague.user.first_name = "Jiwoo"
+    colleague.user.save()
+    client = signed_in(counsellor.user)
+    response = client.post(reverse("cases:note", args=[case.number]), {"text": TEXT})
+    assert response.status_code == 302
+    signed_in(colleague.user).post(
+        reverse("cases:note", args=[case.number]), {"text": "Police report filed."}
+    )
+    notes = list(CaseNote.objects.order_by("id"))
+    assert [n.author for n in notes] == [counsellor.user, colleague.user]
+    assert TEXT.encode() not in bytes(notes[0].body_encrypted)  # encrypted at rest
+    added = AuditEvent.objects.filter(event_type=EventType.CASE_NOTE_ADDED)
+    assert [e.summary for e in added] == [{"note": notes[0].pk}, {"note": notes[1].pk}]
+
+    page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    assert TEXT not in page  # hidden until asked for
+    shown = client.post(reverse("cases:contact", args=[case.number])).content.decode()
+    log = shown.split("data-notes-log")[1].split("</ol>")[0]
+    assert TEXT in log
+    assert "Jiwoo" in log
+    assert log.index("Called her back") < log.index("Police report")
+    assert AuditEvent.objects.filter(event_type=EventType.CONTACT_VIEWED).count() == 1
+    assert all("Called" not in str(e.summary) for e in AuditEvent.objects.all())
+
+
+def test_only_staff_who_may_read_contact_details_and_edit_cases_add_notes(
+    case: Case, officer: Persona, reviewer: Persona, analyst: Persona, outsider: Persona
+) -> None:
+    for persona, status in ((officer, 403), (reviewer, 403), (analyst, 403), (outsider, 404)):
+        response = signed_in(persona.user).post(reverse("cases:note", args=[case.number]), {"text": "x"})
+        assert response.status_code == status, persona.user.username
+    assert not CaseNote.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("   ", "This field is required."),
+        ("a" * 10_001, "at most 10000 characters"),
+        ("nul\x00", "Null characters are not allowed."),
+    ],
+)
+def test_a_bad_note_is_refused_and_kept_in_the_box(
+    case: Case, counsellor: Persona, text: str, error: str
+) -> None:
+    response = signed_in(counsellor.user).post(reverse("cases:note", args=[case.number]), {"text": text})
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not CaseNote.objects.exists()
+
+
+def test_the_action_refuses_what_the_form_would(case: Case, counsellor: Persona) -> None:
+    with pytest.raises(ActionError):
+        actions.add_note(actor=counsellor.user, case=case, text=" ")
+    with pytest.raises(ActionError):
+        actions.add_note(actor=counsellor.user, case=case, text="x" * 10_001)
+    assert not CaseNote.objects.exists()
