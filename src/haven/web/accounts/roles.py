@@ -38,6 +38,7 @@ class Perm(StrEnum):
     APPROVE_SHARING = "approve_sharing"  # mark a case's items as fit to share with partners
     MANAGE_PARTNERS = "manage_partners"  # register partners, issue and revoke their keys
     TRANSFER_CASES = "transfer_cases"  # offer a case to another centre, accept or reject one offered
+    EXPORT_CASES = "export_cases"  # the case list as CSV (no contact details; audited)
 
 
 _CASEWORK = {
@@ -52,6 +53,7 @@ _CASEWORK = {
     Perm.REVIEW,
     Perm.APPROVE_SHARING,
     Perm.TRANSFER_CASES,
+    Perm.EXPORT_CASES,
 }
 
 MATRIX: dict[str, frozenset[Perm]] = {

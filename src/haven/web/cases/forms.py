@@ -202,7 +202,14 @@ class NoteForm(StaffForm):
 
 
 class SearchForm(StaffForm):
-    q = forms.CharField(label=_("Case number"), required=False, max_length=20)
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=100,
+        help_text=_(
+            "Case number, platform or colleague. Contact details and notes are encrypted: not searched."
+        ),
+    )
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=[("", _("Any status")), *CaseStatus.choices]
     )
@@ -214,6 +221,25 @@ class SearchForm(StaffForm):
         required=False,
         choices=[("", _("Anyone")), ("me", _("Me")), ("none", _("Nobody yet"))],
     )
+
+
+class BulkCaseForm(StaffForm):
+    """Several cases at once from the case list: assign them, or close them."""
+
+    case = forms.MultipleChoiceField(choices=(), required=True)
+    do = forms.ChoiceField(choices=[("assign", "assign"), ("close", "close")])
+    assignee = ColleagueChoiceField(queryset=User.objects.none(), required=False, label=_("Assign to"))
+
+    def __init__(self, *args: Any, user: User, numbers: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["case"].choices = [(n, n) for n in numbers]  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = colleagues(user)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("do") == "assign" and not cleaned.get("assignee"):
+            self.add_error("assignee", _("Choose who the cases go to."))
+        return cleaned
 
 
 def _hex(value: Any, pattern: re.Pattern[str], what: str | Promise, line: int | None) -> str:

@@ -9,18 +9,20 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
+from haven.web.audit.chain import append_read
 from haven.web.audit.models import AuditEvent, EventType
 from haven.web.core.access import same_organisation
 from haven.web.core.crypto import DecryptionError
@@ -29,6 +31,7 @@ from haven.web.core.errors import ActionError, NotFound
 from . import actions
 from .classification import DsaCategory, HarmType
 from .forms import (
+    BulkCaseForm,
     CaseForm,
     ClassificationForm,
     ConsentForm,
@@ -120,16 +123,35 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/dashboard.html", context)
 
 
-@require_GET
-@staff_required(Perm.VIEW_CASES)
-def case_list(request: HttpRequest) -> HttpResponse:
+# The case list's sortable columns: ?sort=NAME (ascending) or ?sort=-NAME.
+SORTS = {
+    "opened": "created_at",
+    "activity": "updated_at",
+    "status": "status",
+    "type": "tfgbv_type",
+    "follow_up": "follow_up_on",
+}
+DEFAULT_SORT = "-opened"
+EXPORT_MAX = 10_000
+
+
+def _filtered_cases(request: HttpRequest) -> tuple[SearchForm, Any, str]:
+    """The organisation's cases as the list's filters and sort ask, the form, and the sort used."""
     user = staff_user(request)
     form = SearchForm(request.GET)
     cases = Case.objects.filter(organisation=user.organisation).select_related("assignee")
     if form.is_valid():
         data = form.cleaned_data
-        if data["q"].strip():
-            cases = cases.filter(number__icontains=data["q"].strip().upper())
+        q = data["q"].strip()
+        if q:
+            # Everything a member of staff sees in the list is searchable; encrypted fields are not.
+            cases = cases.filter(
+                Q(number__icontains=q.upper())
+                | Q(platforms__icontains=q)
+                | Q(assignee__username__icontains=q)
+                | Q(assignee__first_name__icontains=q)
+                | Q(assignee__last_name__icontains=q)
+            )
         if data["status"]:
             cases = cases.filter(status=data["status"])
         if data["tfgbv_type"]:
@@ -138,8 +160,158 @@ def case_list(request: HttpRequest) -> HttpResponse:
             cases = cases.filter(assignee=user)
         elif data["assignee"] == "none":
             cases = cases.filter(assignee__isnull=True)
-    page = Paginator(cases.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "cases/case_list.html", {"form": form, "page": page})
+    sort = request.GET.get("sort") or DEFAULT_SORT
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    field = SORTS[sort.lstrip("-")]
+    ordering = f"-{field}" if sort.startswith("-") else field
+    return form, cases.order_by(ordering, "-id"), sort
+
+
+_COLUMNS = (
+    ("status", gettext_lazy("Status")),
+    ("type", gettext_lazy("Type of abuse")),
+    ("opened", gettext_lazy("Opened")),
+    ("activity", gettext_lazy("Last activity")),
+    ("follow_up", gettext_lazy("Follow up on")),
+)
+
+
+def _sort_headers(sort: str) -> list[dict[str, str]]:
+    """The sortable columns in order: name, label, the sort its header link asks for (the other
+    way round when it is the current one; dates newest first) and its aria-sort state."""
+    headers = []
+    for name, label in _COLUMNS:
+        if sort == name:
+            following, state = f"-{name}", "ascending"
+        elif sort == f"-{name}":
+            following, state = name, "descending"
+        else:
+            following = f"-{name}" if name in ("opened", "activity") else name
+            state = "none"
+        headers.append({"name": name, "label": str(label), "next": following, "state": state})
+    return headers
+
+
+@require_GET
+@staff_required(Perm.VIEW_CASES)
+def case_list(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    form, cases, sort = _filtered_cases(request)
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    bulk = None
+    if user.can(Perm.EDIT_CASE):
+        bulk = BulkCaseForm(user=user, numbers=[c.number for c in page.object_list])
+    return render(
+        request,
+        "cases/case_list.html",
+        {"form": form, "page": page, "sort": sort, "columns": _sort_headers(sort), "bulk": bulk},
+    )
+
+
+@require_POST
+@staff_required(Perm.EDIT_CASE)
+def case_bulk(request: HttpRequest) -> HttpResponse:
+    """Assign or close the ticked cases, each through its own audited action."""
+    user = staff_user(request)
+    back = request.POST.get("next", "")
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        back = reverse("cases:list")
+    ticked = request.POST.getlist("case")
+    mine = list(Case.objects.filter(organisation=user.organisation, number__in=ticked[: PAGE_SIZE * 4]))
+    # A number of another organisation's case is dropped as if it did not exist.
+    data = request.POST.copy()
+    data.setlist("case", [c.number for c in mine])
+    if not mine:
+        messages.error(request, _("Tick the cases first."))
+        return redirect(back)
+    form = BulkCaseForm(data, user=user, numbers=[c.number for c in mine])
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect(back)
+    done, refused = 0, []
+    for case in mine:
+        if case.number not in form.cleaned_data["case"]:
+            continue
+        try:
+            if form.cleaned_data["do"] == "assign":
+                actions.update_case(actor=user, case=case, assignee=form.cleaned_data["assignee"])
+            elif case.status != CaseStatus.CLOSED:
+                actions.change_status(actor=user, case=case, status=CaseStatus.CLOSED)
+            done += 1
+        except ActionError as exc:
+            refused.append(f"{case.number}: {exc}")
+    if done:
+        message = (
+            ngettext("%(count)s case assigned.", "%(count)s cases assigned.", done)
+            if form.cleaned_data["do"] == "assign"
+            else ngettext("%(count)s case closed.", "%(count)s cases closed.", done)
+        )
+        messages.success(request, message % {"count": done})
+    for line in refused:
+        messages.error(request, line)
+    return redirect(back)
+
+
+def _csv_cell(value: Any) -> str:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab or return) is quoted."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@require_GET
+@staff_required(Perm.EXPORT_CASES)
+def case_export(request: HttpRequest) -> HttpResponse:
+    """The list as filtered, as CSV: what the list shows, no contact details; audited."""
+    import csv
+    import io
+
+    user = staff_user(request)
+    _form, cases, sort = _filtered_cases(request)
+    rows = list(cases[:EXPORT_MAX])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("Case number"),
+            _("Status"),
+            _("Type of abuse"),
+            _("Opened"),
+            _("Last activity"),
+            _("Follow up on"),
+            _("Assigned to"),
+            _("Platforms involved"),
+        ]
+    )
+    for case in rows:
+        assignee = case.assignee.get_full_name() or case.assignee.username if case.assignee else ""
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    case.number,
+                    case.get_status_display(),
+                    case.get_tfgbv_type_display(),
+                    timezone.localtime(case.created_at).strftime("%Y-%m-%d %H:%M"),
+                    timezone.localtime(case.updated_at).strftime("%Y-%m-%d %H:%M"),
+                    case.follow_up_on.isoformat() if case.follow_up_on else "",
+                    assignee,
+                    case.platforms,
+                )
+            ]
+        )
+    filters = {k: v for k, v in request.GET.items() if k in ("q", "status", "tfgbv_type", "assignee") and v}
+    append_read(
+        actor=user,
+        event_type=EventType.CASES_EXPORTED,
+        organisation=user.organisation_id,
+        summary={"count": len(rows), "filters": sorted(filters), "sort": sort},
+    )
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="haven-cases.csv"'
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -23,13 +23,18 @@
     }
   });
 
-  // "Tick all" in a table of checkboxes (the takedown queue); without the script, each is ticked by hand.
+  // "Tick all" in a table of checkboxes (the takedown queue, the case list); without the script,
+  // each is ticked by hand. data-tick-all names the checkboxes it ticks.
   document.addEventListener("change", function (event) {
     var box = event.target;
-    if (!box || box.id !== "tick-all" || !box.form) {
+    var name = box && box.getAttribute ? box.getAttribute("data-tick-all") : null;
+    if (!name && box && box.id === "tick-all") {
+      name = "sighting";
+    }
+    if (!name || !box.form) {
       return;
     }
-    var boxes = box.form.querySelectorAll('input[type="checkbox"][name="sighting"]');
+    var boxes = box.form.querySelectorAll('input[type="checkbox"][name="' + name + '"]');
     for (var i = 0; i < boxes.length; i++) {
       boxes[i].checked = box.checked;
     }
