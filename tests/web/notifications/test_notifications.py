@@ -227,3 +227,20 @@ def test_pages_of_notifications_need_a_signed_in_user(db: None) -> None:
         assert response.status_code == 302
         assert "/accounts/login/" in response["Location"]
     assert Client().post("/notifications/read/").status_code == 302
+
+
+def test_old_news_is_not_raised_at_the_first_sweep(case: Case, counsellor: Persona) -> None:
+    """After an upgrade or a long stop, deadlines long passed and follow-ups long due do not bury
+    the new ones (they are on the takedown queue and the dashboard already)."""
+    now = timezone.now()
+    _sent_notice(case, counsellor, now - dt.timedelta(days=8))
+    case_actions.add_follow_up(
+        actor=counsellor.user,
+        case=case,
+        due_on=timezone.localdate() - dt.timedelta(days=31),
+        text="long ago",
+        assignee=counsellor.user,
+    )
+    Case.objects.filter(pk=case.pk).update(follow_up_on=timezone.localdate() - dt.timedelta(days=40))
+    tasks.sweep.call()
+    assert not Notification.objects.exists()

@@ -252,6 +252,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# The practice forum at /practice/ that the demo's monitoring and takedown desk work against
+# (``haven serve --demo`` turns it on, and lets the fetcher reach loopback for it).
+HAVEN_PRACTICE_SITE = env_bool("HAVEN_PRACTICE_SITE", False)
 # The safe fetcher (evidence capture, rechecks): loopback only for a test site on this machine.
 HAVEN_FETCH_ALLOW_LOOPBACK = env_bool("HAVEN_FETCH_ALLOW_LOOPBACK", False)
 # Peer centres on loopback or a private network (a VPN between centres): off, so that a peer's

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("haven.web.accounts.urls")),
     path("audit/", include("haven.web.audit.urls")),
     path("portal/", include("haven.web.portal.urls")),
+    path("practice/", include("haven.web.core.practice")),
     path("", include("haven.web.portal.staff_urls")),
     path("", include("haven.web.referrals.urls")),
     path("", include("haven.web.takedown.urls")),

@@ -73,6 +73,10 @@ def serve(
     the one port (see :class:`_Processes`).  ``listen_fd``: be one of them, on the socket its parent
     opened."""
     out = out or sys.stdout
+    if demo:
+        # The demo's practice forum, fetched over loopback by the worker (which inherits these).
+        os.environ.setdefault("HAVEN_PRACTICE_SITE", "true")
+        os.environ.setdefault("HAVEN_FETCH_ALLOW_LOOPBACK", "true")
     setup(loopback_http=host in LOOPBACK)
     if listen_fd is not None:
         return _serve_socket(listen_fd, threads)
@@ -90,7 +94,7 @@ def serve(
     if demo:
         from .demo import seed_demo
 
-        login = seed_demo()
+        login = seed_demo(practice_origin=f"http://127.0.0.1:{port}" if port else "")
         if login is not None:
             print("Demo organisation created (synthetic data only).", file=out)
             print(f"  Log in as:   {login.username}", file=out)

@@ -6,6 +6,7 @@ import datetime as dt
 import random
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,8 +43,74 @@ def _random_pdq(rng: random.Random) -> str:
     return str(PdqHash(sum(1 << b for b in bits)))
 
 
-def seed_demo(seed: int = 2024) -> DemoLogin | None:
-    """Create the demo organisation on an empty database; return the login to print, or None."""
+def seed_practice(*, admin: User, officer: User, cases: list[Any], origin: str) -> None:
+    """What makes the demo's monitoring and takedown desk work with no network: the practice forum
+    that this server serves (``core.practice``) as a monitoring source and a platform, two cases
+    holding the hashes of its pictures, services to refer to, two sightings on it, and a job for
+    the worker, which captures their evidence, sends a notice and rechecks them over loopback once
+    the server listens."""
+    from haven.signals import pdq_hash
+    from haven.web.monitoring.actions import SourceInput, save_source
+    from haven.web.referrals.actions import add_service, refer
+    from haven.web.takedown.actions import PlatformInput, add_sightings, save_platform
+    from haven.web.takedown.models import PlatformKind
+
+    from .practice import original
+    from .tasks import demo_takedown
+
+    for kind, name, contact in (
+        ("police", "Cyber crime unit (demo)", "Tel. 182"),
+        ("legal", "Legal aid for survivors (demo)", "Tel. 132"),
+        ("psychological", "Trauma counselling (demo)", "Tel. 1366"),
+    ):
+        service = add_service(actor=admin, kind=kind, name=name, contact=contact)
+    held = {0: (1, 2, 3), 1: (4, 5, 6)}
+    for index, pictures in held.items():
+        case = cases[index]
+        for scope in (ConsentScope.MONITOR, ConsentScope.TAKEDOWN, ConsentScope.SERVICES):
+            actions.record_consent(
+                actor=admin, case=case, scope=scope, granted=True, method=ConsentMethod.IN_PERSON
+            )
+        items = []
+        for n in pictures:
+            found = pdq_hash(original(n))
+            items.append(
+                actions.HashInput(label=f"forum picture {n}", pdq=str(found.hash), quality=found.quality)
+            )
+        actions.add_content(actor=admin, case=case, items=items)
+    refer(actor=admin, case=cases[0], service=service)
+    save_source(
+        actor=admin,
+        data=SourceInput(name="Practice forum (demo)", kind="crawl", target=f"{origin}/practice/", depth=1),
+    )
+    host = origin.split("//", 1)[1].split(":", 1)[0]
+    save_platform(
+        actor=admin,
+        data=PlatformInput(
+            name="Example forum (practice site)",
+            kind=PlatformKind.FORUM,
+            domains=(host,),
+            web_form_url=f"{origin}/practice/",
+            country="KR",
+            regimes=("policy",),
+            response_hours=48,
+            example=True,
+        ),
+    )
+    sightings = add_sightings(
+        actor=admin,
+        case=cases[1],
+        urls=[f"{origin}/practice/post/4/", f"{origin}/practice/post/5/"],
+        source="counsellor",
+    )
+    pks = [s.pk for s in sightings.created]
+    transaction.on_commit(lambda: demo_takedown.enqueue(pks, officer.pk))
+
+
+def seed_demo(seed: int = 2024, practice_origin: str = "") -> DemoLogin | None:
+    """Create the demo organisation on an empty database; return the login to print, or None.
+    With ``practice_origin`` (this server's own address), the demo's monitoring and takedown desk
+    work against the practice forum it serves (see :func:`seed_practice`)."""
     if Organisation.objects.exists():
         return None
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
@@ -136,6 +203,9 @@ def seed_demo(seed: int = 2024) -> DemoLogin | None:
             if target != CaseStatus.CLOSED:
                 cases.append(case)
         seed_takedown(actor=demo, cases=cases, rng=rng)
+        if practice_origin:
+            officer = next(u for u in staff if u.role == Role.DELETION_OFFICER)
+            seed_practice(admin=demo, officer=officer, cases=cases, origin=practice_origin)
         # A year and a bit of invented history, so that every report has figures to show.
         now = timezone.now()
         make_history(org, year=now.year - 1, cases=420, seed=seed, reviewer=demo)

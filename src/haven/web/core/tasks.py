@@ -123,3 +123,40 @@ def recover() -> int:
         return len(recover_lost_jobs())
     finally:
         requeue(recover, every)
+
+
+@task()
+def demo_takedown(sighting_ids: list[int], officer_id: int) -> str:
+    """The demo's takedown story, run by the worker once the server listens: capture the practice
+    forum's pages as evidence, send a notice through its "web form", and recheck, which finds the
+    removed post gone.  Every step is the real action, over loopback."""
+    from haven.web.accounts.models import User
+    from haven.web.core.errors import ActionError
+    from haven.web.takedown.actions import (
+        NoticeInput,
+        capture_evidence,
+        draft_notice,
+        recheck,
+        record_web_form,
+    )
+    from haven.web.takedown.models import Sighting
+
+    officer = User.objects.get(pk=officer_id)
+    sightings = list(
+        Sighting.objects.select_related("case", "platform").filter(pk__in=sighting_ids).order_by("pk")
+    )
+    try:
+        for sighting in sightings:
+            capture_evidence(actor=officer, sighting=sighting)
+        sightings = [Sighting.objects.select_related("case", "platform").get(pk=s.pk) for s in sightings]
+        notice = draft_notice(
+            actor=officer,
+            sightings=sightings,
+            data=NoticeInput(regime="policy", language="en", good_faith=True, accurate=True),
+        )
+        record_web_form(actor=officer, notice=notice, reference="DEMO-1001")
+        for sighting in sightings:
+            recheck(actor="worker", sighting=Sighting.objects.select_related("case").get(pk=sighting.pk))
+    except ActionError as exc:  # the demo goes on without it; the reason shows in the worker's log
+        return f"stopped: {exc}"
+    return "done"

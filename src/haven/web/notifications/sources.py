@@ -14,6 +14,9 @@ from .actions import notify
 from .models import Kind
 
 Source = Callable[[dt.datetime], int]
+# Follow-ups that fell due longer ago than this are on the dashboard already: notifying them
+# all at the first sweep after an upgrade would bury the new ones.
+DUE_WITHIN = dt.timedelta(days=30)
 SOURCES: list[Source] = []
 
 
@@ -23,8 +26,9 @@ def follow_ups_due(now: dt.datetime) -> int:
     from haven.web.cases.models import Case, CaseStatus, FollowUp
 
     today = timezone.localdate(now)
+    since = today - DUE_WITHIN
     made = 0
-    tasks = FollowUp.objects.filter(done_at__isnull=True, due_on__lte=today).select_related(
+    tasks = FollowUp.objects.filter(done_at__isnull=True, due_on__lte=today, due_on__gt=since).select_related(
         "case", "assignee"
     )
     for follow_up in tasks.iterator():
@@ -39,7 +43,7 @@ def follow_ups_due(now: dt.datetime) -> int:
             url=reverse("cases:detail", args=[case.number]) + "#follow-ups-panel",
         )
     cases = (
-        Case.objects.filter(follow_up_on__lte=today, assignee__isnull=False)
+        Case.objects.filter(follow_up_on__lte=today, follow_up_on__gt=since, assignee__isnull=False)
         .exclude(status__in=[CaseStatus.CLOSED, CaseStatus.TRANSFERRED])
         .select_related("assignee")
     )

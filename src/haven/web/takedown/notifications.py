@@ -14,6 +14,9 @@ from haven.web.notifications.models import Kind
 from .models import Notice, NoticeState
 
 NEAR = dt.timedelta(hours=24)
+# A deadline that passed longer ago than this is old news, not a notification (the first sweep
+# after an upgrade, or after a long stop, would otherwise raise every old notice at once).
+PASSED_WITHIN = dt.timedelta(days=7)
 
 
 def _officers(notice: Notice) -> list[Any]:
@@ -32,7 +35,7 @@ def deadlines(now: dt.datetime) -> int:
     waiting = (
         Notice.objects.filter(
             state__in=[NoticeState.SENT, NoticeState.ACKNOWLEDGED],
-            deadline_at__isnull=False,
+            deadline_at__gt=now - PASSED_WITHIN,
             deadline_at__lte=now + NEAR,
         )
         .select_related("case", "sent_by", "created_by")
