@@ -85,14 +85,17 @@ def test_a_counsellor_signs_in_opens_a_case_records_consent_and_adds_hashes(brow
 
     # Consent to monitoring: the panel updates in place (htmx) and the timeline follows.
     consent = page.locator("#consent-panel")
-    consent.get_by_label("Consent to").select_option("monitor")
-    consent.get_by_label("Grant").check()
-    consent.get_by_label("How the survivor told us").select_option("in_person")
-    consent.get_by_role("button", name="Record decision").click()
+    consent.get_by_label("Keep hashes and monitor for re-uploads").check()
+    consent.get_by_label("Contact the survivor").check()
+    consent.locator("[data-consent-all]").get_by_label("How the survivor told us").select_option("in_person")
+    consent.get_by_role("button", name="Save her decisions").click()
     expect(page.locator("#messages")).to_contain_text("Consent recorded")
-    expect(page.locator("#consent-panel .consent--yes")).to_contain_text("Keep hashes and monitor")
+    expect(page.locator("#consent-panel .consent--yes").first).to_contain_text("Keep hashes and monitor")
+    expect(page.locator("#consent-panel .consent--yes")).to_have_count(2)
     expect(page.locator("#timeline-panel")).to_contain_text("Consent granted")
     assert actions.current_consent(case)["monitor"] is True
+    assert actions.current_consent(case)["contact"] is True
+    assert actions.current_consent(case)["share"] is False  # one submit, only what was ticked
 
     # Hashes pasted from `haven hash`.
     line = json.dumps(

@@ -814,3 +814,40 @@ def test_an_inactive_user_is_signed_out(counsellor: Persona, client_of: ClientOf
     User.objects.filter(pk=counsellor.user.pk).update(is_active=False)
     response = client.get(reverse("cases:dashboard"))
     assert response.status_code == 302
+
+
+def test_one_submit_records_every_purpose_that_changed_and_only_those(
+    counsellor: Persona, case: Case, client_of: ClientOf
+) -> None:
+    url = reverse("cases:consent_all", args=[case.number])
+    client = client_of(counsellor)
+    response = client.post(
+        url, {"scope_monitor": "on", "scope_share": "on", "method": "phone", "note": "by phone"}
+    )
+    assert response.status_code == 302
+    state = actions.current_consent(case)
+    assert (state["monitor"], state["share"], state["takedown"]) == (True, True, False)
+    granted = _events(EventType.CONSENT_GRANTED)
+    assert sorted(e.summary["scope"] for e in granted) == ["monitor", "share"]
+    # Unticking one withdraws it; the other stays as it was, with no new record.
+    records = ConsentRecord.objects.count()
+    client.post(url, {"scope_share": "on", "method": "phone"})
+    assert not actions.current_consent(case)["monitor"]
+    assert ConsentRecord.objects.count() == records + 1
+    [withdrawn] = _events(EventType.CONSENT_WITHDRAWN)
+    assert withdrawn.summary == {"scope": "monitor", "method": "phone"}
+    # Nothing changed: nothing recorded.
+    html = client.post(url, {"scope_share": "on", "method": "phone"}, follow=True).content.decode()
+    assert "Nothing was changed." in html
+    assert ConsentRecord.objects.count() == records + 1
+
+
+def test_the_consent_form_refuses_a_bad_method_and_roles_without_consent(
+    officer: Persona, counsellor: Persona, case: Case, client_of: ClientOf
+) -> None:
+    url = reverse("cases:consent_all", args=[case.number])
+    response = client_of(counsellor).post(url, {"scope_monitor": "on", "method": "carrier pigeon"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert client_of(officer).post(url, {"scope_monitor": "on", "method": "phone"}).status_code == 403
+    assert not ConsentRecord.objects.exists()

@@ -306,6 +306,35 @@ def record_consent(
     return record
 
 
+def record_consents(
+    *, actor: Any, case: Case, decisions: dict[str, bool], method: str, note: str = ""
+) -> list[ConsentRecord]:
+    """Several purposes decided at once (the case page's one form): all recorded or none, each
+    with its own audit event; a withdrawal takes effect before this returns."""
+    require(actor, Perm.MANAGE_CONSENT)
+    same_organisation(actor, case)
+    if set(decisions) - set(ConsentScope.values):
+        raise ActionError(_("Unknown consent scope."))
+    if method not in ConsentMethod.values:
+        raise ActionError(_("Unknown way of recording consent."))
+    records = []
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        for scope in ConsentScope.values:  # in the order of the form, whatever the caller's
+            if scope not in decisions:
+                continue
+            granted = decisions[scope]
+            records.append(apply_consent(case, scope, granted, method=method, recorded_by=actor, note=note))
+            append(
+                actor=actor,
+                event_type=EventType.CONSENT_GRANTED if granted else EventType.CONSENT_WITHDRAWN,
+                organisation=case.organisation_id,
+                obj=case,
+                summary={"scope": scope, "method": method},
+            )
+    return records
+
+
 def apply_consent(
     case: Case, scope: str, granted: bool, *, method: str, recorded_by: Any = None, note: str = ""
 ) -> ConsentRecord:

@@ -174,6 +174,31 @@ class ConsentForm(StaffForm):
     note = forms.CharField(label=_("Note"), required=False, max_length=500)
 
 
+class ConsentAllForm(StaffForm):
+    """Every purpose at once, ticked as the survivor decided; only the ones that change are recorded."""
+
+    method = forms.ChoiceField(label=_("How the survivor told us"), choices=ConsentMethod.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, current: dict[str, bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current = current
+        for scope, label in ConsentScope.choices:
+            self.fields[f"scope_{scope}"] = forms.BooleanField(
+                label=label, required=False, initial=current[scope]
+            )
+        # The purposes first, then how she told us.
+        self.order_fields([f"scope_{scope}" for scope in ConsentScope.values] + ["method", "note"])
+
+    def scope_fields(self) -> list[Any]:
+        return [self[f"scope_{scope}"] for scope in ConsentScope.values]
+
+    def decisions(self) -> dict[str, bool]:
+        """The purposes whose decision changes: scope -> granted."""
+        wanted = {scope: bool(self.cleaned_data.get(f"scope_{scope}")) for scope in ConsentScope.values}
+        return {scope: on for scope, on in wanted.items() if on != self.current[scope]}
+
+
 class FollowUpForm(StaffForm):
     text = forms.CharField(
         label=_("What is to be done"),

@@ -16,6 +16,7 @@ urlpatterns = [
     path("cases/<str:number>/contact/", views.case_contact, name="contact"),
     path("cases/<str:number>/notes/", views.case_note, name="note"),
     path("cases/<str:number>/consent/", views.case_consent, name="consent"),
+    path("cases/<str:number>/consent/all/", views.case_consent_all, name="consent_all"),
     path("cases/<str:number>/content/paste/", views.content_paste, name="content_paste"),
     path("cases/<str:number>/content/add/", views.content_add, name="content_add"),
     path("cases/<str:number>/content/<int:item_id>/remove/", views.content_remove, name="content_remove"),

@@ -34,6 +34,7 @@ from .forms import (
     BulkCaseForm,
     CaseForm,
     ClassificationForm,
+    ConsentAllForm,
     ConsentForm,
     FollowUpForm,
     HashItemForm,
@@ -472,6 +473,8 @@ def _render_case(
         "classification_form": forms.get("classification_form")
         or ClassificationForm(user=user, initial=_classification_initial(case)),
         "consent_form": forms.get("consent_form") or ConsentForm(initial={"method": ConsentMethod.IN_PERSON}),
+        "consent_all_form": forms.get("consent_all_form")
+        or ConsentAllForm(current=state, initial={"method": ConsentMethod.IN_PERSON}),
         "paste_form": forms.get("paste_form") or PasteHashesForm(),
         "item_form": forms.get("item_form") or HashItemForm(),
         "follow_up_form": forms.get("follow_up_form") or FollowUpForm(user=user),
@@ -613,6 +616,43 @@ def case_consent(request: HttpRequest, number: str) -> HttpResponse:
                 messages.success(request, _("Consent withdrawn: %(scope)s.") % {"scope": scope})
             return redirect(_case_url(case, "consent-panel"))
     return _render_case(request, case, forms={"consent_form": form})
+
+
+@require_POST
+@staff_required(Perm.MANAGE_CONSENT)
+def case_consent_all(request: HttpRequest, number: str) -> HttpResponse:
+    """Every purpose in one submit: the ones that changed are recorded, together."""
+    case = _case(request, number)
+    form = ConsentAllForm(request.POST, current=actions.current_consent(case))
+    if form.is_valid():
+        decisions = form.decisions()
+        if not decisions:
+            messages.info(request, _("Nothing was changed."))
+            return redirect(_case_url(case, "consent-panel"))
+        try:
+            actions.record_consents(
+                actor=staff_user(request),
+                case=case,
+                decisions=decisions,
+                method=form.cleaned_data["method"],
+                note=form.cleaned_data["note"],
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            labels = dict(ConsentScope.choices)
+            granted = [str(labels[s]) for s, on in decisions.items() if on]
+            withdrawn = [str(labels[s]) for s, on in decisions.items() if not on]
+            if granted:
+                messages.success(request, _("Consent recorded: %(scope)s.") % {"scope": "; ".join(granted)})
+            if withdrawn:
+                messages.success(
+                    request, _("Consent withdrawn: %(scope)s.") % {"scope": "; ".join(withdrawn)}
+                )
+            if ConsentScope.MONITOR in decisions and not decisions[ConsentScope.MONITOR]:
+                messages.info(request, _("This case's hashes no longer match in monitoring."))
+            return redirect(_case_url(case, "consent-panel"))
+    return _render_case(request, case, forms={"consent_all_form": form})
 
 
 def _add_content(
