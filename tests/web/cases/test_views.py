@@ -851,3 +851,16 @@ def test_the_consent_form_refuses_a_bad_method_and_roles_without_consent(
     assert "Select a valid choice" in response.content.decode()
     assert client_of(officer).post(url, {"scope_monitor": "on", "method": "phone"}).status_code == 403
     assert not ConsentRecord.objects.exists()
+
+
+def test_every_link_of_the_section_nav_leads_to_a_part_of_the_page(
+    counsellor: Persona, officer: Persona, case: Case, client_of: ClientOf
+) -> None:
+    for persona in (counsellor, officer):
+        html = client_of(persona).get(reverse("cases:detail", args=[case.number])).content.decode()
+        nav = html.split('class="section-nav"')[1].split("</nav>")[0]
+        targets = re.findall(r'href="#([a-z-]+)"', nav)
+        assert len(targets) >= 7
+        for target in targets:
+            assert f'id="{target}"' in html, (persona.user.username, target)
+        assert ("#contact-panel" in nav) is (persona is counsellor)

@@ -2,6 +2,19 @@
 (function () {
   "use strict";
 
+  // On a phone the main menu folds behind a "Menu" button; without the script it stays open.
+  document.documentElement.classList.add("js");
+  var toggle = document.querySelector(".menu-toggle");
+  var nav = document.getElementById("site-nav");
+  if (toggle && nav) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("site-nav--open", open);
+    });
+  }
+
   // After htmx replaces a panel, put keyboard and screen-reader focus on the new panel's
   // heading, so that the person knows where they are; the old panel (and focus) is gone.
   var swappedId = null;
