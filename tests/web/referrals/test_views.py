@@ -540,7 +540,14 @@ def test_a_service_taken_out_of_use_is_no_longer_offered_but_its_referrals_stay(
     counsellor: Persona,
     client_of: ClientOf,
 ) -> None:
-    response = client_of(admin).post(reverse("referrals:deactivate", args=[legal_aid.pk]), follow=True)
+    # First it asks, and nothing changes.
+    asked = client_of(admin).post(reverse("referrals:deactivate", args=[legal_aid.pk]))
+    assert "Take Legal aid clinic out of use?" in asked.content.decode()
+    legal_aid.refresh_from_db()
+    assert legal_aid.active
+    response = client_of(admin).post(
+        reverse("referrals:deactivate", args=[legal_aid.pk]), {"confirm": "yes"}, follow=True
+    )
     legal_aid.refresh_from_db()
     assert not legal_aid.active
     assert "Legal aid clinic is no longer offered for new referrals." in response.content.decode()
@@ -561,10 +568,29 @@ def test_taking_a_service_out_of_use_twice_records_it_once(
     legal_aid: Service, admin: Persona, client_of: ClientOf
 ) -> None:
     client = client_of(admin)
-    client.post(reverse("referrals:deactivate", args=[legal_aid.pk]))
-    response = client.post(reverse("referrals:deactivate", args=[legal_aid.pk]))
+    client.post(reverse("referrals:deactivate", args=[legal_aid.pk]), {"confirm": "yes"})
+    response = client.post(reverse("referrals:deactivate", args=[legal_aid.pk]), {"confirm": "yes"})
     assert response.status_code == 302
     assert len(_events(EventType.SERVICE_DEACTIVATED)) == 1
+
+
+def test_a_service_taken_out_of_use_can_be_put_back(
+    legal_aid: Service, admin: Persona, counsellor: Persona, their_admin: Persona, client_of: ClientOf
+) -> None:
+    client_of(admin).post(reverse("referrals:deactivate", args=[legal_aid.pk]), {"confirm": "yes"})
+    assert "Put back in use" in client_of(admin).get(reverse("referrals:services")).content.decode()
+    assert client_of(counsellor).post(reverse("referrals:reactivate", args=[legal_aid.pk])).status_code == 403
+    assert (
+        client_of(their_admin).post(reverse("referrals:reactivate", args=[legal_aid.pk])).status_code == 404
+    )
+    legal_aid.refresh_from_db()
+    assert not legal_aid.active
+    response = client_of(admin).post(reverse("referrals:reactivate", args=[legal_aid.pk]), follow=True)
+    assert "Legal aid clinic is offered for referrals again." in response.content.decode()
+    legal_aid.refresh_from_db()
+    assert legal_aid.active
+    [event] = _events(EventType.SERVICE_REACTIVATED)
+    assert event.actor_id == admin.user.pk
 
 
 def test_the_deactivate_action_is_for_administrators_of_the_same_organisation(

@@ -36,6 +36,7 @@ class EventType(models.TextChoices):
     LOOKUP = "content.lookup", _("Hash lookup")
     SERVICE_ADDED = "service.added", _("Service added to the directory")
     SERVICE_DEACTIVATED = "service.deactivated", _("Service taken out of the directory")
+    SERVICE_REACTIVATED = "service.reactivated", _("Service put back in the directory")
     REFERRAL_CREATED = "referral.created", _("Referral made")
     REFERRAL_UPDATED = "referral.updated", _("Referral updated")
     FOLLOW_UP_ADDED = "follow_up.added", _("Follow-up added")

@@ -115,3 +115,22 @@ def deactivate_service(*, actor: Any, service: Service) -> Service:
             obj=service,
         )
     return service
+
+
+def reactivate_service(*, actor: Any, service: Service) -> Service:
+    """Put a service taken out of use back in the directory (undoing :func:`deactivate_service`)."""
+    require(actor, Perm.MANAGE_USERS)
+    same_organisation(actor, service)
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        if service.active:
+            return service
+        service.active = True
+        service.save(update_fields=["active"])
+        append(
+            actor=actor,
+            event_type=EventType.SERVICE_REACTIVATED,
+            organisation=service.organisation_id,
+            obj=service,
+        )
+    return service

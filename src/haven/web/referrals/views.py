@@ -178,10 +178,13 @@ def services(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required(Perm.MANAGE_USERS)
 def deactivate(request: HttpRequest, service_id: int) -> HttpResponse:
+    """Take a service out of use, after asking (it can be put back)."""
     user = staff_user(request)
     service = Service.objects.filter(pk=service_id, organisation=user.organisation).first()
     if service is None:
         raise Http404
+    if request.POST.get("confirm") != "yes":
+        return render(request, "referrals/confirm_deactivate.html", {"service": service})
     try:
         actions.deactivate_service(actor=user, service=service)
     except ActionError as exc:
@@ -190,4 +193,16 @@ def deactivate(request: HttpRequest, service_id: int) -> HttpResponse:
         messages.success(
             request, _("%(name)s is no longer offered for new referrals.") % {"name": service.name}
         )
+    return redirect(reverse("referrals:services") + "#directory")
+
+
+@require_POST
+@staff_required(Perm.MANAGE_USERS)
+def reactivate(request: HttpRequest, service_id: int) -> HttpResponse:
+    user = staff_user(request)
+    service = Service.objects.filter(pk=service_id, organisation=user.organisation).first()
+    if service is None:
+        raise Http404
+    actions.reactivate_service(actor=user, service=service)
+    messages.success(request, _("%(name)s is offered for referrals again.") % {"name": service.name})
     return redirect(reverse("referrals:services") + "#directory")
