@@ -91,3 +91,21 @@ def test_administrators_see_whether_the_checkpoints_match(
     page = client.get(URL).content.decode()
     assert "The audit chain is intact" in page  # a shorter chain is still a chain
     assert f"do not match the trail from event #{written.sequence} on" in page
+
+
+def test_events_name_their_case_and_read_times_as_the_rest_of_haven(
+    case: Case, counsellor: Persona, admin: Persona, outsider: Persona
+) -> None:
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    theirs = actions.create_case(actor=outsider.user)
+    page = signed_in(admin.user).get(URL).content.decode()
+    table = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert f'href="/cases/{case.number}/"' in table
+    assert theirs.number not in page
+    event = AuditEvent.objects.filter(object_id=str(case.pk)).first()
+    assert event is not None
+    with timezone.override("Asia/Seoul"):  # the organisation's zone, as the page shows it
+        shown = date_format(timezone.localtime(event.created_at), "DATETIME_FORMAT")
+    assert shown in table

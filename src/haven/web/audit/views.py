@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.roles import Perm
+from haven.web.cases.models import Case
 
 from . import checkpoints
 from .chain import broken_before_keying, verify
@@ -26,6 +29,33 @@ class AuditFilterForm(forms.Form):
         label=_("Event"), required=False, choices=[("", _("All events")), *EventType.choices]
     )
     actor = forms.CharField(label=_("By"), required=False, max_length=150)
+
+
+def _with_cases(events: list[AuditEvent], organisation_id: int) -> list[tuple[AuditEvent, str]]:
+    """Each event with the number of the case it concerns, when it concerns one: the case itself,
+    or the case its summary names (a notice, a transfer)."""
+    case_label = Case._meta.label
+    pks = {int(e.object_id) for e in events if e.object_type == case_label and e.object_id.isdigit()}
+    numbers = dict(
+        Case.objects.filter(organisation_id=organisation_id, pk__in=pks).values_list("pk", "number")
+    )
+    rows = []
+    for event in events:
+        number = ""
+        if event.object_type == case_label and event.object_id.isdigit():
+            number = numbers.get(int(event.object_id), "")
+        elif isinstance(event.summary, dict):
+            named = event.summary.get("case") or ""
+            number = named if isinstance(named, str) and named.startswith("HV-") else ""
+        rows.append((event, number))
+    return rows
+
+
+def _when(text: str) -> dt.datetime | str:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
 
 
 @require_GET
@@ -42,6 +72,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["actor"]:
             events = events.filter(actor_label=form.cleaned_data["actor"].strip())
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = _with_cases(list(page.object_list), organisation_id)
     # The chain is one for the whole installation; administrators learn only whether it holds.
     _checked, broken = verify()
     marks = checkpoints.verify() if checkpoints.path().exists() else None
@@ -51,6 +82,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "rows": rows,
+            "checkpoint_at": _when(marks.latest.at) if marks and marks.latest else None,
             "chain_intact": broken is None,
             "broken_at": broken.sequence if broken else None,
             "checkpoints": marks,
