@@ -77,3 +77,70 @@ def test_the_action_refuses_what_the_form_would(case: Case, counsellor: Persona)
     with pytest.raises(ActionError):
         actions.add_note(actor=counsellor.user, case=case, text="x" * 10_001)
     assert not CaseNote.objects.exists()
+
+
+# --- intake, risk and the safety plan ------------------------------------------------------------
+
+
+def test_intake_and_risk_are_recorded_with_the_case_details(case: Case, counsellor: Persona) -> None:
+    client = signed_in(counsellor.user)
+    response = client.post(
+        reverse("cases:classification", args=[case.number]),
+        {
+            "tfgbv_type": case.tfgbv_type,
+            "relationship": case.relationship,
+            "platforms": case.platforms,
+            "assignee": counsellor.user.pk,
+            "intake_channel": "phone",
+            "referral_source": "police",
+            "risk_level": "high",
+            "risk_assessed_on": "2026-12-01",
+        },
+    )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert (case.intake_channel, case.referral_source, case.risk_level) == ("phone", "police", "high")
+    page = client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    assert "Phone · Police" in page
+    assert "data-risk>High<" in page
+    event = AuditEvent.objects.filter(event_type=EventType.CASE_UPDATED).last()
+    assert event is not None
+    assert set(event.summary["fields"]) == {
+        "intake_channel",
+        "referral_source",
+        "risk_level",
+        "risk_assessed_on",
+    }
+
+
+def test_a_portal_case_records_its_channel(org_a: object) -> None:
+    from haven.web.portal.actions import submit_hashes
+
+    case, _number, _pin = submit_hashes(organisation=org_a, items=[{"md5": "a" * 32}], consents={})  # type: ignore[arg-type]
+    assert case.intake_channel == "portal"
+
+
+def test_the_safety_plan_is_encrypted_shown_with_the_contact_details_and_audited_by_name(
+    case: Case, counsellor: Persona, officer: Persona
+) -> None:
+    plan = "Call 112 if he comes to the flat; her sister keeps a spare phone."
+    client = signed_in(counsellor.user)
+    assert client.post(reverse("cases:safety_plan", args=[case.number]), {"text": plan}).status_code == 302
+    case.refresh_from_db()
+    assert plan.encode() not in bytes(case.safety_plan_encrypted)
+    assert plan not in client.get(reverse("cases:detail", args=[case.number])).content.decode()
+    shown = client.post(reverse("cases:contact", args=[case.number])).content.decode()
+    assert plan in shown.split("data-safety-plan>")[1]
+    event = AuditEvent.objects.filter(event_type=EventType.CASE_UPDATED).last()
+    assert event is not None
+    assert event.summary == {"fields": ["safety_plan"]}
+    assert (
+        signed_in(officer.user)
+        .post(reverse("cases:safety_plan", args=[case.number]), {"text": "x"})
+        .status_code
+        == 403
+    )
+    # Emptying it removes it.
+    client.post(reverse("cases:safety_plan", args=[case.number]), {"text": ""})
+    case.refresh_from_db()
+    assert case.safety_plan_encrypted is None

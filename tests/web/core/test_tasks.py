@@ -26,6 +26,7 @@ def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona
         actions.create_case(actor=counsellor.user, contact=f"phone {i}", notes=f"note {i}") for i in range(3)
     ]
     actions.add_note(actor=counsellor.user, case=cases[0], text="called back, safe to talk")
+    actions.set_safety_plan(actor=counsellor.user, case=cases[1], text="her sister's spare phone")
     with override_settings(HAVEN_ENCRYPTION_KEYS=[NEW, *old_keys]):
         out = io.StringIO()
         assert rotate_keys(out) == 0
@@ -35,6 +36,7 @@ def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona
             stored = Case.objects.get(pk=case.pk)
             assert crypto.is_current(stored.contact_encrypted)
             assert crypto.is_current(stored.notes_encrypted)
+            assert stored.safety_plan_encrypted is None or crypto.is_current(stored.safety_plan_encrypted)
         assert AuditEvent.objects.filter(event_type=EventType.KEYS_ROTATED).get().summary == {
             "cases": 3,
             "case_notes": 1,
@@ -44,6 +46,7 @@ def test_key_rotation_rewrites_every_value_under_the_new_key(counsellor: Persona
             secrets = actions.reveal_secrets(actor=counsellor.user, case=Case.objects.get(pk=case.pk))
             assert (secrets.contact, secrets.notes) == (f"phone {i}", f"note {i}")
             assert [n.text for n in secrets.log] == (["called back, safe to talk"] if i == 0 else [])
+            assert secrets.safety_plan == ("her sister's spare phone" if i == 1 else "")
 
 
 @pytest.mark.django_db(transaction=True)

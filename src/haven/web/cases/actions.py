@@ -96,6 +96,10 @@ _EDITABLE = (
     "harm_types",
     "personal_info_leaked",
     "reported_elsewhere",
+    "intake_channel",
+    "referral_source",
+    "risk_level",
+    "risk_assessed_on",
 )
 
 
@@ -226,6 +230,7 @@ class Secrets:
     contact: str
     notes: str
     log: tuple[Note, ...] = ()
+    safety_plan: str = ""
 
 
 def reveal_secrets(*, actor: Any, case: Case) -> Secrets:
@@ -242,9 +247,40 @@ def reveal_secrets(*, actor: Any, case: Case) -> Secrets:
         )
         for note in CaseNote.objects.filter(case=case).select_related("author")
     )
+    plan = crypto.decrypt(case.safety_plan_encrypted, SAFETY_PLAN) if case.safety_plan_encrypted else ""
     # Recorded once everything decrypted: a key that is missing shows nothing and records nothing.
     append_read(actor=actor, event_type=EventType.CONTACT_VIEWED, organisation=case.organisation_id, obj=case)
-    return Secrets(contact, notes, log)
+    return Secrets(contact, notes, log, plan)
+
+
+SAFETY_PLAN = "cases.Case.safety_plan"
+SAFETY_PLAN_MAX = 10_000
+
+
+def set_safety_plan(*, actor: Any, case: Case, text: str) -> Case:
+    """Write (or replace) the survivor's safety plan, encrypted; audited by field name only."""
+    require(actor, Perm.VIEW_CONTACT)
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, case)
+    if not isinstance(text, str) or "\x00" in text:
+        raise ActionError(_("The text must not contain NUL characters."))
+    text = text.replace("\r\n", "\n").strip()
+    if len(text) > SAFETY_PLAN_MAX:
+        raise ActionError(
+            _("Keep the safety plan to %(max)s characters or fewer.") % {"max": SAFETY_PLAN_MAX}
+        )
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        case.safety_plan_encrypted = crypto.encrypt(text, SAFETY_PLAN) if text else None
+        case.save(update_fields=["safety_plan_encrypted", "updated_at"])
+        append(
+            actor=actor,
+            event_type=EventType.CASE_UPDATED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"fields": ["safety_plan"]},
+        )
+    return case
 
 
 def add_note(*, actor: Any, case: Case, text: str) -> CaseNote:

@@ -106,3 +106,36 @@ class HarmType(models.TextChoices):
     DISTRIBUTION = "distribution", _("Distribution")
     THREATS = "threats", _("Threats to distribute")
     SYNTHETIC = "synthetic", _("Synthetic (deepfake) images")
+
+
+class IntakeChannel(models.TextChoices):
+    """How the survivor first reached the centre (Primero's GBV intake records it too)."""
+
+    PHONE = "phone", _("Phone")
+    IN_PERSON = "in_person", _("In person")
+    PORTAL = "portal", _("Survivor portal")
+    EMAIL = "email", _("E-mail")
+    CHAT = "chat", _("Chat or messenger")
+    REFERRAL = "referral", _("Referred by another organisation")
+    OTHER = "other", _("Other")
+
+
+class ReferralSource(models.TextChoices):
+    """Who sent the survivor to the centre."""
+
+    SELF = "self", _("She came herself")
+    FAMILY = "family", _("Family or friend")
+    POLICE = "police", _("Police")
+    SCHOOL = "school", _("School or university")
+    SERVICE = "service", _("Another support service")
+    PLATFORM = "platform", _("An online platform")
+    OTHER = "other", _("Other")
+
+
+class RiskLevel(models.TextChoices):
+    """The counsellor's assessment of the survivor's safety now."""
+
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    IMMEDIATE = "immediate", _("In immediate danger")

@@ -17,7 +17,16 @@ from haven.web.accounts.roles import MATRIX, Perm
 from haven.web.core.errors import ActionError
 
 from .actions import HashInput, clean_extra
-from .classification import AgeBand, HarmType, Relationship, SurvivorSex, TfgbvType
+from .classification import (
+    AgeBand,
+    HarmType,
+    IntakeChannel,
+    ReferralSource,
+    Relationship,
+    RiskLevel,
+    SurvivorSex,
+    TfgbvType,
+)
 from .models import (
     FOLLOW_UP_TEXT_MAX,
     NOTE_MAX,
@@ -105,6 +114,23 @@ class ClassificationForm(StaffForm):
         label=_("Also reported to another centre"),
         required=False,
         help_text=_("Pooled figures leave the case out, so that no survivor is counted twice."),
+    )
+    intake_channel = forms.ChoiceField(
+        label=_("How she reached the centre"),
+        required=False,
+        choices=[("", _("Not recorded")), *IntakeChannel.choices],
+    )
+    referral_source = forms.ChoiceField(
+        label=_("Who sent her"), required=False, choices=[("", _("Not recorded")), *ReferralSource.choices]
+    )
+    risk_level = forms.ChoiceField(
+        label=_("Risk to her safety now"),
+        required=False,
+        choices=[("", _("Not assessed yet")), *RiskLevel.choices],
+        help_text=_("Write the safety plan with the contact details: it is kept encrypted."),
+    )
+    risk_assessed_on = forms.DateField(
+        label=_("Risk assessed on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -215,6 +241,18 @@ class FollowUpForm(StaffForm):
         kwargs.setdefault("initial", {"assignee": user.pk})
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = colleagues(user)  # type: ignore[attr-defined]
+
+
+class SafetyPlanForm(StaffForm):
+    text = forms.CharField(
+        label=_("Safety plan"),
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "Who she can call, safe places and times, what to do if he gets in touch. Kept encrypted."
+        ),
+    )
 
 
 class NoteForm(StaffForm):

@@ -4,7 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .classification import AgeBand, GbvimsType, Relationship, SurvivorSex, TfgbvType
+from .classification import (
+    AgeBand,
+    GbvimsType,
+    IntakeChannel,
+    ReferralSource,
+    Relationship,
+    RiskLevel,
+    SurvivorSex,
+    TfgbvType,
+)
 
 CASE_NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
@@ -81,6 +90,20 @@ class Case(models.Model):
     harm_types = models.JSONField(_("harms"), default=list, blank=True)
     personal_info_leaked = models.BooleanField(_("personal information leaked"), default=False)
     reported_elsewhere = models.BooleanField(_("also reported to another centre"), default=False)
+
+    # Intake, and the risk and safety assessment.
+    intake_channel = models.CharField(
+        _("how she reached the centre"), max_length=16, choices=IntakeChannel.choices, blank=True
+    )
+    referral_source = models.CharField(
+        _("who sent her"), max_length=16, choices=ReferralSource.choices, blank=True
+    )
+    risk_level = models.CharField(
+        _("risk to her safety"), max_length=16, choices=RiskLevel.choices, blank=True
+    )
+    risk_assessed_on = models.DateField(_("risk assessed on"), null=True, blank=True)
+    # Encrypted like the contact details, and read with them.
+    safety_plan_encrypted = models.BinaryField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

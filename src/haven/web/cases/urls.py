@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/<str:number>/details/", views.case_classification, name="classification"),
     path("cases/<str:number>/contact/", views.case_contact, name="contact"),
     path("cases/<str:number>/notes/", views.case_note, name="note"),
+    path("cases/<str:number>/safety-plan/", views.case_safety_plan, name="safety_plan"),
     path("cases/<str:number>/consent/", views.case_consent, name="consent"),
     path("cases/<str:number>/consent/all/", views.case_consent_all, name="consent_all"),
     path("cases/<str:number>/content/paste/", views.content_paste, name="content_paste"),

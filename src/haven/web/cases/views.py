@@ -40,6 +40,7 @@ from .forms import (
     HashItemForm,
     NoteForm,
     PasteHashesForm,
+    SafetyPlanForm,
     SearchForm,
     StatusForm,
 )
@@ -428,6 +429,10 @@ def _classification_initial(case: Case) -> dict[str, Any]:
         "harm_types": list(case.harm_types or []),
         "personal_info_leaked": case.personal_info_leaked,
         "reported_elsewhere": case.reported_elsewhere,
+        "intake_channel": case.intake_channel,
+        "referral_source": case.referral_source,
+        "risk_level": case.risk_level,
+        "risk_assessed_on": case.risk_assessed_on,
     }
 
 
@@ -479,6 +484,8 @@ def _render_case(
         "item_form": forms.get("item_form") or HashItemForm(),
         "follow_up_form": forms.get("follow_up_form") or FollowUpForm(user=user),
         "note_form": forms.get("note_form") or NoteForm(),
+        "safety_plan_form": forms.get("safety_plan_form")
+        or SafetyPlanForm(initial={"text": revealed.safety_plan if revealed else ""}),
         "open_follow_ups": [f for f in follow_ups if f.done_at is None],
         "done_follow_ups": sorted(
             (f for f in follow_ups if f.done_at is not None),
@@ -566,6 +573,22 @@ def case_contact(request: HttpRequest, number: str) -> HttpResponse:
         )
         return _render_case(request, case)
     return _render_case(request, case, revealed=revealed)
+
+
+@require_POST
+@staff_required(Perm.VIEW_CONTACT)
+def case_safety_plan(request: HttpRequest, number: str) -> HttpResponse:
+    case = _case(request, number)
+    form = SafetyPlanForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.set_safety_plan(actor=staff_user(request), case=case, text=form.cleaned_data["text"])
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The safety plan is saved. It is shown with the contact details."))
+            return redirect(_case_url(case, "contact-panel"))
+    return _render_case(request, case, forms={"safety_plan_form": form})
 
 
 @require_POST

@@ -21,6 +21,7 @@ from haven.web.core import crypto
 _CASE_FIELDS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("contact_encrypted", lambda _: "cases.Case.contact"),
     ("notes_encrypted", lambda _: "cases.Case.notes"),
+    ("safety_plan_encrypted", lambda _: "cases.Case.safety_plan"),
 )
 
 

@@ -207,7 +207,10 @@ def submit_hashes(
         )
     pin = new_pin()
     with transaction.atomic():
-        case = insert_case(Case(organisation=organisation, minor_when_made=minor_when_made), contact=contact)
+        case = insert_case(
+            Case(organisation=organisation, minor_when_made=minor_when_made, intake_channel="portal"),
+            contact=contact,
+        )
         for scope, granted in choices.items():
             ConsentRecord.objects.create(case=case, scope=scope, granted=granted, method=ConsentMethod.PORTAL)
         created = [c.pk for c in store_items(case, clean, monitored=choices[ConsentScope.MONITOR])]
