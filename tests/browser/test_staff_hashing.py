@@ -75,6 +75,8 @@ def test_pictures_are_hashed_on_the_case_page_and_never_uploaded(browser, live_s
     expect(page.locator('[data-hash-drop] [data-state="done"]')).to_have_count(1, timeout=30_000)
     page.get_by_role("button", name="Add pasted hashes").click()
     expect(page.get_by_text("already on the case")).to_be_visible()
+    # Let the page's last requests finish before the test's database is emptied.
+    page.wait_for_load_state("networkidle")
     assert ContentItem.objects.filter(case=case).count() == 2
 
     assert watch.foreign == []
@@ -83,4 +85,5 @@ def test_pictures_are_hashed_on_the_case_page_and_never_uploaded(browser, live_s
     assert problems == []
     # Last: Chromium's full-page capture sets styles the page's policy reports in the console.
     _screenshot(page, "case-hash-drop-phone.png")
+    page.goto("about:blank")
     context.close()
