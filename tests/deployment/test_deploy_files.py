@@ -220,10 +220,10 @@ def test_the_proxies_body_limit_lets_through_what_haven_accepts_and_no_more() ->
     from haven.web.portal import views as portal
     from haven.web.sharing import api as sharing
 
-    found = re.search(r"client_max_body_size (\d+)m;", NGINX.read_text())
+    found = re.search(r"\n    client_max_body_size (\d+)m;", NGINX.read_text())
     assert found
     nginx_limit = int(found.group(1)) * 2**20
-    found = re.search(r"max_size (\d+)MiB", CADDY.read_text())
+    found = re.search(r"request_body @other \{\s*max_size (\d+)MiB", CADDY.read_text())
     assert found
     assert int(found.group(1)) * 2**20 == nginx_limit
     haven_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -477,3 +477,19 @@ def test_the_doc_points_at_every_file_under_deploy() -> None:
     named = set(re.findall(r"\bdeploy/[\w./-]+\w", text))
     for name in named - {"deploy/container/secrets"}:  # made by make-secrets.sh
         assert (ROOT / name).exists(), name
+
+
+def test_only_the_evidence_upload_gets_a_larger_body_limit_just_above_havens() -> None:
+    from haven.web.takedown.actions import UPLOAD_MAX_BYTES
+
+    nginx = NGINX.read_text()
+    location = nginx.split("location ~ ^/takedown/sightings/[0-9]+/upload/$ {", 1)[1].split("}", 1)[0]
+    limit = re.search(r"client_max_body_size (\d+)m;", location)
+    assert limit
+    assert UPLOAD_MAX_BYTES < int(limit.group(1)) * 2**20 <= UPLOAD_MAX_BYTES + 2 * 2**20
+    assert f"client_body_buffer_size {limit.group(1)}m;" in location  # in memory, never on disk
+    caddy = re.search(r"request_body @evidence_upload \{\s*max_size (\d+)MiB", CADDY.read_text())
+    assert caddy
+    assert caddy.group(1) == limit.group(1)
+    assert "@evidence_upload path_regexp ^/takedown/sightings/[0-9]+/upload/$" in CADDY.read_text()
+    assert "@other not path_regexp ^/takedown/sightings/[0-9]+/upload/$" in CADDY.read_text()

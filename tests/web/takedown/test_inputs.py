@@ -114,7 +114,11 @@ def _nothing_changed(sighting: Sighting, events_before: int) -> None:
     fresh = Sighting.objects.get(pk=sighting.pk)
     assert fresh.state == sighting.state
     assert not Evidence.objects.filter(sighting=sighting).exists()
-    assert SightingEvent.objects.filter(sighting=sighting).count() == 1  # just "found"
+    # "found", and the failed capture's line saying why (no state change).
+    timeline = list(SightingEvent.objects.filter(sighting=sighting))
+    assert len(timeline) == 2
+    assert timeline[1].from_state == timeline[1].to_state == sighting.state
+    assert timeline[1].note.startswith("Capture failed: ")
     assert AuditEvent.objects.count() == events_before
 
 

@@ -555,7 +555,11 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
         try:
             results.append((kind, fetch(url)))
         except FetchError as exc:
-            raise ActionError(_("Could not fetch the address: %(error)s") % {"error": exc}) from None
+            _record_failed_capture(actor, sighting, url, str(exc))
+            raise ActionError(
+                _("Could not fetch the address: %(error)s. You can upload a screenshot of the page instead.")
+                % {"error": exc}
+            ) from None
     shot, shot_error = (None, "")
     if settings.HAVEN_EVIDENCE_SCREENSHOTS:
         shot, shot_error = _take_screenshot(sighting.url, results[0][1])
@@ -593,6 +597,96 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
             _move(sighting, S.EVIDENCE, actor=actor, note=note)
     _report_other_centres(actor, sighting, rows)
     return rows
+
+
+UPLOAD_MAX_BYTES = 10 * 2**20  # the reverse proxies let 11 MiB through on the upload path only
+UPLOAD_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})
+
+
+def upload_evidence(*, actor: Any, sighting: Sighting, data: bytes) -> Evidence:
+    """Evidence the officer kept herself (a screenshot, a saved PDF of the page), for a page that
+    Haven cannot fetch (behind a login, gone, blocking the server): hashed, matched against the
+    case's pictures when it is one, stored encrypted and deleted after
+    ``HAVEN_EVIDENCE_SCREENSHOT_DAYS`` like captured screenshots, so a notice can be drafted."""
+    from types import SimpleNamespace
+
+    from haven.scan import sniff
+    from haven.signals import sha256
+
+    require(actor, Perm.TAKEDOWN)
+    same_organisation(actor, sighting)
+    if not data:
+        raise ActionError(_("The file is empty."))
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise ActionError(
+            _("The file is larger than %(mb)s MB. Upload a screenshot or a PDF of the page.")
+            % {"mb": UPLOAD_MAX_BYTES // 2**20}
+        )
+    kind = sniff(data)
+    if kind not in UPLOAD_TYPES:
+        raise ActionError(_("Upload a screenshot (PNG, JPEG, GIF or WebP) or a PDF of the page."))
+    now = timezone.now()
+    digest = str(sha256(data))
+    result = SimpleNamespace(
+        url=sighting.url,
+        final_url=sighting.url,
+        redirects=[],
+        status=None,
+        headers={},
+        sha256=digest,
+        body=data,
+        content_type=kind,
+        sniffed_type=kind,
+        fetched_at=now,
+    )
+    # A picture is hashed and matched like fetched media (decoding happens before the lock).
+    media = _analyse_media(sighting.case, SimpleNamespace(sniffed_type=kind, status=200, body=data))
+    with transaction.atomic():
+        sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
+        ev = _evidence(sighting, Evidence.Kind.PAGE, result, media, actor=actor, purpose="upload")
+        ev.screenshot_sha256 = digest
+        ev.screenshot_expires_at = now + dt.timedelta(days=settings.HAVEN_EVIDENCE_SCREENSHOT_DAYS)
+        ev.save()
+        EvidenceScreenshot.objects.create(
+            organisation_id=ev.organisation_id,
+            evidence=ev,
+            image_encrypted=crypto.encrypt_bytes(data, EvidenceScreenshot.context(ev.pk)),
+            height=0,
+            created_at=now,
+            expires_at=ev.screenshot_expires_at,
+        )
+        append(
+            actor=actor,
+            event_type=EventType.EVIDENCE_CAPTURED,
+            organisation=sighting.organisation_id,
+            obj=sighting,
+            summary={
+                "case": sighting.case.number,
+                "url": sighting.url,
+                "uploaded": kind,
+                "sha256": [digest],
+                "distance": ev.distance,
+                "match_kind": ev.match_kind or None,
+            },
+        )
+        if sighting.state == S.FOUND:
+            _move(sighting, S.EVIDENCE, actor=actor, note=_("Evidence uploaded by the officer"))
+    return ev
+
+
+def _record_failed_capture(actor: Any, sighting: Sighting, url: str, error: str) -> None:
+    """A capture whose fetch failed leaves one line in the sighting's timeline saying why, so the
+    officer sees what was tried (and can upload her own evidence); no evidence, no state change."""
+    note = _("Capture failed: %(error)s") % {"error": error}
+    SightingEvent.objects.create(
+        organisation_id=sighting.organisation_id,
+        sighting=sighting,
+        at=timezone.now(),
+        from_state=sighting.state,
+        to_state=sighting.state,
+        note=note[:300],
+        actor_label=_label(actor),
+    )
 
 
 def _report_other_centres(actor: Any, sighting: Sighting, rows: list[Evidence]) -> None:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("takedown/sightings/<int:pk>/", views.sighting_detail, name="sighting"),
     path("takedown/sightings/<int:pk>/act/", views.sighting_action, name="sighting_action"),
     path("takedown/evidence/<int:pk>/screenshot/", views.evidence_screenshot, name="evidence_screenshot"),
+    path("takedown/sightings/<int:pk>/upload/", views.evidence_upload, name="evidence_upload"),
     path("takedown/notices/", views.notice_list, name="notices"),
     path("takedown/notices/new/", views.notice_new, name="notice_new"),
     path("takedown/notices/export.<str:fmt>", views.notice_export, name="notice_export"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Q
@@ -231,6 +232,7 @@ def sighting_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "evidence": sighting.evidence.select_related("matched_item").order_by("-fetched_at", "-id"),
             "notices": sighting.notices.select_related("platform"),
             "escalate_form": EscalateForm(),
+            "screenshot_days": settings.HAVEN_EVIDENCE_SCREENSHOT_DAYS,
         },
     )
 
@@ -268,18 +270,49 @@ def sighting_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("takedown:sighting", pk=sighting.pk)
 
 
+@require_POST
+@staff_required(Perm.TAKEDOWN)
+def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """The officer's own screenshot or PDF of a page Haven could not fetch."""
+    sighting = _own(request, Sighting, pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose the file to upload."))
+        return redirect("takedown:sighting", pk=sighting.pk)
+    if upload.size is not None and upload.size > actions.UPLOAD_MAX_BYTES:
+        messages.error(
+            request, _("The file is larger than %(mb)s MB.") % {"mb": actions.UPLOAD_MAX_BYTES // 2**20}
+        )
+        return redirect("takedown:sighting", pk=sighting.pk)
+    try:
+        ev = actions.upload_evidence(actor=staff_user(request), sighting=sighting, data=upload.read())
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if ev.distance is not None and ev.matches:
+            messages.success(request, _("Evidence uploaded: it matches the case's pictures."))
+        else:
+            messages.success(request, _("Evidence uploaded."))
+    return redirect("takedown:sighting", pk=sighting.pk)
+
+
 @require_GET
 @staff_required(Perm.TAKEDOWN)
 def evidence_screenshot(request: HttpRequest, pk: int) -> HttpResponse:
-    """The screenshot of a page, decrypted for this one response; never cached, each showing audited."""
+    """The screenshot of a page (or the file the officer uploaded), decrypted for this one response;
+    never cached, each showing audited."""
     evidence = _own(request, Evidence, pk)
     try:
-        png = actions.open_screenshot(actor=staff_user(request), evidence=evidence)
+        data = actions.open_screenshot(actor=staff_user(request), evidence=evidence)
     except NotFound:
         raise Http404 from None
-    response = HttpResponse(png, content_type="image/png")
+    kind = evidence.sniffed_type if evidence.purpose == "upload" else "image/png"
+    if kind not in actions.UPLOAD_TYPES:
+        kind = "image/png"
+    extension = {"image/jpeg": "jpg", "application/pdf": "pdf"}.get(kind, kind.rsplit("/", 1)[-1])
+    response = HttpResponse(data, content_type=kind)
     response["Cache-Control"] = "no-store, private"
-    response["Content-Disposition"] = f'inline; filename="evidence-{evidence.pk}.png"'
+    response["Content-Disposition"] = f'inline; filename="evidence-{evidence.pk}.{extension}"'
     return response
 
 
