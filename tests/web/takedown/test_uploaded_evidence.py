@@ -129,3 +129,43 @@ def test_a_capture_that_cannot_fetch_says_so_on_the_sighting(consenting_case: Ca
     page = signed_in(officer.user).get(reverse("takedown:sighting", args=[sighting.pk])).content.decode()
     timeline = page.split('id="timeline-heading"')[1]
     assert "Capture failed: " in timeline
+
+
+# --- sightings given to an officer -----------------------------------------------------------------
+
+
+def test_sightings_are_assigned_from_the_queue_shown_as_mine_and_the_officer_told(
+    consenting_case: Case, officer: Persona, counsellor: Persona, analyst: Persona, outsider: Persona
+) -> None:
+    from haven.web.notifications.models import Kind, Notification
+
+    one = _sighting(consenting_case, officer, "https://forum.example/p/1")
+    two = _sighting(consenting_case, officer, "https://forum.example/p/2")
+    client = signed_in(counsellor.user)
+    response = client.post(
+        reverse("takedown:bulk"),
+        {"sighting": [one.pk, two.pk], "action": "assign", "assignee": officer.user.pk},
+    )
+    assert response.status_code == 302
+    assert set(Sighting.objects.filter(assignee=officer.user).values_list("pk", flat=True)) == {
+        one.pk,
+        two.pk,
+    }
+    assert AuditEvent.objects.filter(event_type=EventType.SIGHTING_ASSIGNED).count() == 2
+    told = Notification.objects.get(kind=Kind.SIGHTINGS_ASSIGNED)
+    assert told.user == officer.user
+    assert told.params == {"count": 2}
+    mine = signed_in(officer.user).get(reverse("takedown:queue"), {"mine": "on"}).content.decode()
+    assert "forum.example/p/1" in mine
+    assert "forum.example/p/1" not in client.get(reverse("takedown:queue"), {"mine": "on"}).content.decode()
+    # Nobody who may not work on takedowns, and nobody of another centre, can be given them.
+    for who in (analyst, outsider):
+        with pytest.raises(ActionError):
+            actions.assign_sightings(actor=counsellor.user, sightings=[one], assignee=who.user)
+    client.post(reverse("takedown:bulk"), {"sighting": [one.pk], "action": "assign", "assignee": "nobody"})
+    one.refresh_from_db()
+    assert one.assignee is None
+    # An unknown officer changes nothing.
+    client.post(reverse("takedown:bulk"), {"sighting": [two.pk], "action": "assign", "assignee": "99999"})
+    two.refresh_from_db()
+    assert two.assignee == officer.user

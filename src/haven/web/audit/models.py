@@ -44,6 +44,7 @@ class EventType(models.TextChoices):
     PLATFORM_SAVED = "platform.saved", _("Platform saved in the directory")
     SIGHTING_ADDED = "sighting.added", _("Sighting added")
     SIGHTING_STATE_CHANGED = "sighting.state_changed", _("Sighting state changed")
+    SIGHTING_ASSIGNED = "sighting.assigned", _("Sighting assigned to an officer")
     EVIDENCE_CAPTURED = "evidence.captured", _("Evidence captured")
     SCREENSHOT_VIEWED = "evidence.screenshot_viewed", _("Evidence screenshot viewed")
     SCREENSHOTS_EXPIRED = "evidence.screenshots_expired", _("Expired evidence screenshots deleted")

@@ -146,6 +146,11 @@ def line(notification: Notification) -> str:
         return _("A notice on case %(case)s reaches its deadline within a day.") % {"case": case}
     if notification.kind == Kind.DEADLINE_PASSED:
         return _("A notice on case %(case)s is past its deadline without an answer.") % {"case": case}
+    if notification.kind == Kind.SIGHTINGS_ASSIGNED:
+        count = int(params.get("count") or 0)
+        return ngettext(
+            "%(count)s sighting was assigned to you.", "%(count)s sightings were assigned to you.", count
+        ) % {"count": count}
     if notification.kind == Kind.CANDIDATES:
         count = int(params.get("count") or 0)
         return ngettext(

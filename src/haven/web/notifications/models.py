@@ -16,6 +16,7 @@ class Kind(models.TextChoices):
     DEADLINE_NEAR = "deadline_near", _("Notice deadline near")
     DEADLINE_PASSED = "deadline_passed", _("Notice deadline passed")
     CANDIDATES = "candidates", _("New matches to review")
+    SIGHTINGS_ASSIGNED = "sightings_assigned", _("Sightings assigned to you")
 
 
 class Notification(models.Model):

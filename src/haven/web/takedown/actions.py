@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -687,6 +688,49 @@ def _record_failed_capture(actor: Any, sighting: Sighting, url: str, error: str)
         note=note[:300],
         actor_label=_label(actor),
     )
+
+
+def assign_sightings(*, actor: Any, sightings: Sequence[Sighting], assignee: Any) -> int:
+    """Give sightings to an officer of the centre (``None``: to nobody); each change audited, the
+    officer notified once.  Returns how many changed."""
+    from haven.web.notifications.actions import notify
+    from haven.web.notifications.models import Kind
+
+    require(actor, Perm.TAKEDOWN)
+    for sighting in sightings:
+        same_organisation(actor, sighting)
+    if assignee is not None and (
+        assignee.organisation_id != actor.organisation_id or not assignee.can(Perm.TAKEDOWN)
+    ):
+        raise ActionError(_("Sightings go to officers of your centre who work on takedowns."))
+    changed = []
+    with transaction.atomic():
+        for sighting in sightings:
+            locked = (
+                Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
+            )
+            if locked.assignee_id == (assignee.pk if assignee else None):
+                continue
+            locked.assignee = assignee
+            locked.save(update_fields=["assignee"])
+            append(
+                actor=actor,
+                event_type=EventType.SIGHTING_ASSIGNED,
+                organisation=locked.organisation_id,
+                obj=locked,
+                summary={"case": locked.case.number, "assignee": assignee.username if assignee else None},
+            )
+            changed.append(locked)
+        if changed and assignee is not None and assignee.pk != getattr(actor, "pk", None):
+            notify(
+                users=[assignee],
+                kind=Kind.SIGHTINGS_ASSIGNED,
+                key=f"sightings_assigned:{changed[0].pk}:{timezone.now():%Y%m%d%H%M%S%f}",
+                organisation=actor.organisation_id,
+                params={"count": len(changed)},
+                url=reverse("takedown:queue") + "?mine=1",
+            )
+    return len(changed)
 
 
 def _report_other_centres(actor: Any, sighting: Sighting, rows: list[Evidence]) -> None:

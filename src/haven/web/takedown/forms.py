@@ -39,6 +39,7 @@ class QueueFilterForm(forms.Form):
     )
     platform = forms.CharField(label=_("Platform or host"), required=False, max_length=200)
     case = forms.CharField(label=_("Case number"), required=False, max_length=20)
+    mine = forms.BooleanField(label=_("Assigned to me"), required=False)
 
 
 BULK_ACTIONS = [
@@ -46,6 +47,7 @@ BULK_ACTIONS = [
     ("notice", _("Draft a notice")),
     ("recheck", _("Recheck now")),
     ("escalate", _("Escalate")),
+    ("assign", _("Assign to")),
 ]
 
 

@@ -114,6 +114,14 @@ class Sighting(models.Model):
     removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
     checks_done = models.PositiveIntegerField(default=0)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("officer"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

@@ -116,7 +116,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     """Open sightings, the most urgent deadline first; overdue ones at the top."""
     form = QueueFilterForm(request.GET or None)
     now = timezone.now()
-    rows = Sighting.objects.filter(organisation_id=_org(request)).select_related("case", "platform")
+    rows = Sighting.objects.filter(organisation_id=_org(request)).select_related(
+        "case", "platform", "assignee"
+    )
     state = ""
     if form.is_valid():
         state = form.cleaned_data["state"]
@@ -125,6 +127,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             rows = rows.filter(Q(platform__name__icontains=text) | Q(host__icontains=text))
         if form.cleaned_data["case"]:
             rows = rows.filter(case__number=form.cleaned_data["case"].strip().upper())
+        if form.cleaned_data["mine"]:
+            rows = rows.filter(assignee=staff_user(request))
     if state == "overdue":
         rows = rows.filter(deadline_at__lt=now).exclude(state=SightingState.REMOVED)
     elif state:
@@ -159,9 +163,17 @@ def queue(request: HttpRequest) -> HttpResponse:
             "unknown_hosts": unknown_hosts,
             "bulk_actions": BULK_ACTIONS,
             "escalate_form": EscalateForm(),
+            "officers": _officers(request),
             "query": request.GET.urlencode(),
         },
     )
+
+
+def _officers(request: HttpRequest) -> list[Any]:
+    from haven.web.accounts.models import User
+
+    users = User.objects.filter(organisation_id=_org(request), is_active=True).order_by("username")
+    return [u for u in users if u.can(Perm.TAKEDOWN)]
 
 
 def _selected(request: HttpRequest) -> list[Sighting]:
@@ -196,6 +208,16 @@ def bulk(request: HttpRequest) -> HttpResponse:
                 done += 1
             except ActionError as exc:
                 failed.append(f"{s.url}: {exc}")
+    elif action == "assign":
+        wanted = request.POST.get("assignee", "")
+        officer = next((u for u in _officers(request) if str(u.pk) == wanted), None)
+        if officer is None and wanted != "nobody":
+            messages.error(request, _("Choose the officer."))
+            return redirect(back)
+        try:
+            done = actions.assign_sightings(actor=user, sightings=chosen, assignee=officer)
+        except ActionError as exc:
+            failed.append(str(exc))
     elif action in ("capture", "recheck"):
         fetch = actions.fetch_all(u for s in chosen for u in (s.url, s.media_url) if u)
         for s in chosen:
