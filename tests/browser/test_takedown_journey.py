@@ -126,13 +126,17 @@ def test_an_officer_takes_a_list_of_urls_to_removed(
             page.get_by_label("With the ticked sightings").select_option("notice")
             page.get_by_role("button", name="Go").click()
             expect(page.get_by_role("heading", name="Draft a notice")).to_be_visible()
+            # Only the chosen regime's fields are shown: the DMCA's "work" is not a DSA notice's.
+            page.get_by_label("Legal regime").select_option("dmca")
+            expect(page.get_by_label("The survivor's work (DMCA only)")).to_be_visible()
             page.get_by_label("Legal regime").select_option("dsa")
+            expect(page.get_by_label("The survivor's work (DMCA only)")).to_be_hidden()
             page.get_by_label("Why the content is unlawful").fill(
                 "Shared by a former partner without consent."
             )
             page.get_by_role("button", name="Draft the notice").click()
-            # Without the good-faith confirmation the notice is refused, naming what is missing.
-            expect(page.get_by_text("would lack: the good-faith statement")).to_be_visible()
+            # Without the good-faith confirmation the notice is refused, at that field, once.
+            expect(page.get_by_text("Required for this notice: the good-faith statement.")).to_have_count(1)
             page.get_by_label("I confirm the good-faith statement in this notice").check()
             page.get_by_role("button", name="Draft the notice").click()
             expect(page.get_by_text("Notice drafted. Read it, then send it.")).to_be_visible()

@@ -169,3 +169,57 @@ def test_sightings_are_assigned_from_the_queue_shown_as_mine_and_the_officer_tol
     client.post(reverse("takedown:bulk"), {"sighting": [two.pk], "action": "assign", "assignee": "99999"})
     two.refresh_from_db()
     assert two.assignee == officer.user
+
+
+# --- the notice form ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("loopback")
+def test_the_notice_form_is_refused_before_it_is_filled_when_evidence_is_missing(
+    consenting_case: Case, officer: Persona, platform: Platform
+) -> None:
+    sighting = _sighting(consenting_case, officer, "http://127.0.0.1/thread/1")
+    response = signed_in(officer.user).get(reverse("takedown:notice_new"), {"s": sighting.pk})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Capture evidence first" in page
+    assert "Draft the notice" not in page  # no form to fill in for nothing
+
+
+def test_the_default_regime_is_the_centres_countrys_when_the_platform_takes_it(admin: Persona) -> None:
+    from types import SimpleNamespace
+
+    both = SimpleNamespace(regimes=["dsa", "kr_deletion", "policy"])
+    assert actions.default_regime(both, "KR") == "kr_deletion"  # type: ignore[arg-type]
+    assert actions.default_regime(both, "de") == "dsa"  # type: ignore[arg-type]
+    assert actions.default_regime(both, "BR") == "dsa"  # type: ignore[arg-type]  # the platform's first
+    assert actions.default_regime(SimpleNamespace(regimes=[]), "US") == "take_it_down"  # type: ignore[arg-type]
+    assert actions.default_regime(None, "") == "policy"
+
+
+@pytest.mark.usefixtures("loopback")
+def test_a_missing_element_is_named_once_at_its_field(
+    consenting_case: Case, officer: Persona, platform: Platform, photo: Image.Image
+) -> None:
+    sighting = _sighting(consenting_case, officer, "http://127.0.0.1/thread/2")
+    actions.upload_evidence(actor=officer.user, sighting=sighting, data=jpeg(photo))
+    client = signed_in(officer.user)
+    form = client.get(reverse("takedown:notice_new"), {"s": sighting.pk}).content.decode()
+    assert 'data-for-regimes="dmca"' in form  # the DMCA-only fields, hidden for other regimes
+    assert 'value="dsa" selected' in form  # a KR centre, but this platform takes DSA and policy only
+    response = client.post(
+        reverse("takedown:notice_new"),
+        {
+            "s": sighting.pk,
+            "regime": "dsa",
+            "language": "en",
+            "signer": "Officer",
+            "notifier_email": "takedown@centre-a.example",
+            "explanation": "",
+        },
+    )
+    page = response.content.decode()
+    for label in ("an explanation of why the content is unlawful", "the good-faith statement"):
+        assert page.count(f"Required for this notice: {label}.") == 1, label
+    assert "would lack" not in page
+    assert 'class="form-errors"' not in page

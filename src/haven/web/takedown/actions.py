@@ -899,8 +899,22 @@ def _check_takedown_consent(case: Case) -> None:
         )
 
 
-def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput) -> Notice:
-    """Render a notice for sightings of one case on one platform, refusing one that lacks an element."""
+class NoticeIncomplete(ActionError):
+    """A notice would lack elements its law requires: ``missing`` names them (``regimes.ELEMENTS``)."""
+
+    def __init__(self, regime_name: Any, missing: list[str]) -> None:
+        self.missing = missing
+        self.labels = {e: str(regimes.ELEMENTS[e][0]) for e in missing}
+        super().__init__(
+            _("The notice (%(regime)s) would lack: %(missing)s.")
+            % {"regime": regime_name, "missing": "; ".join(self.labels.values())}
+        )
+
+
+def notice_preconditions(*, actor: Any, sightings: Sequence[Sighting]) -> Platform:
+    """What a notice needs before anyone fills in its form: sightings of one case on one known
+    platform, with evidence, and the survivor's consent to takedown.  Returns the platform;
+    raises :class:`ActionError` saying what to do first."""
     require(actor, Perm.TAKEDOWN)
     if not sightings:
         raise ActionError(_("Choose at least one sighting."))
@@ -921,8 +935,41 @@ def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput
             _("Capture evidence first (or wait for the platform's answer): %(urls)s")
             % {"urls": ", ".join(waiting[:5])}
         )
+    _check_takedown_consent(sightings[0].case)
+    return platform
+
+
+# Which regime a centre reaches for first, by its country (a platform's own list decides among them).
+_EU = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+})  # fmt: skip
+
+
+def default_regime(platform: Platform | None, country: str) -> str:
+    """The regime a notice starts with: the one of the centre's own country when the platform
+    takes it, else the platform's first, else a platform-policy report."""
+    country = (country or "").upper()
+    home = (
+        "kr_deletion"
+        if country == "KR"
+        else "dsa"
+        if country in _EU
+        else "take_it_down"
+        if country == "US"
+        else ""
+    )
+    offered = list(platform.regimes) if platform and platform.regimes else []
+    if home and home in offered:
+        return home
+    return offered[0] if offered else (home or "policy")
+
+
+def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput) -> Notice:
+    """Render a notice for sightings of one case on one platform, refusing one that lacks an element."""
+    require(actor, Perm.TAKEDOWN)
+    platform = notice_preconditions(actor=actor, sightings=sightings)
     case = sightings[0].case
-    _check_takedown_consent(case)
     try:
         regime = regimes.regime(data.regime)
     except ValueError:
@@ -959,11 +1006,7 @@ def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput
     try:
         rendered = regime.render(facts, language)
     except regimes.MissingElements as exc:
-        labels = [str(regimes.ELEMENTS[e][0]) for e in exc.missing]
-        raise ActionError(
-            _("The notice (%(regime)s) would lack: %(missing)s.")
-            % {"regime": regime.name, "missing": "; ".join(labels)}
-        ) from None
+        raise NoticeIncomplete(regime.name, list(exc.missing)) from None
     with transaction.atomic():
         locked = list(Sighting.objects.select_for_update().filter(pk__in=[s.pk for s in sightings]))
         notice = Notice.objects.create(

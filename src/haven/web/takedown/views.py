@@ -27,7 +27,7 @@ from haven.web.cases.views import case_or_404
 from haven.web.core.access import organisation_or_404, own_or_404
 from haven.web.core.errors import ActionError, NotFound
 
-from . import actions, records
+from . import actions, records, regimes
 from .forms import (
     BULK_ACTIONS,
     EscalateForm,
@@ -356,22 +356,37 @@ def notice_new(request: HttpRequest) -> HttpResponse:
         return redirect("takedown:queue")
     case = sightings[0].case
     platform = sightings[0].platform
+    # Refused before the form is filled in: what must happen first (evidence, consent, a platform).
+    try:
+        actions.notice_preconditions(actor=user, sightings=sightings)
+    except ActionError as exc:
+        return render(
+            request,
+            "takedown/notice_new.html",
+            {"blocked": str(exc), "sightings": sightings, "case": case, "platform": platform},
+            status=409,
+        )
     may_name = current_consent(case).get(ConsentScope.IDENTIFY, False)
+    organisation = user.organisation
     initial = {
-        "regime": (platform.regimes[0] if platform and platform.regimes else "policy"),
+        "regime": actions.default_regime(platform, organisation.country if organisation else ""),
         "language": platform.language if platform else "en",
         "signer": user.get_full_name() or user.username,
-        "notifier_email": "",
+        "notifier_email": settings.DEFAULT_FROM_EMAIL,
     }
-    from django.conf import settings
-
-    initial["notifier_email"] = settings.DEFAULT_FROM_EMAIL
     form = NoticeForm(request.POST or None, initial=initial, may_name=may_name)
     if request.method == "POST" and form.is_valid():
         try:
             notice = actions.draft_notice(
                 actor=user, sightings=sightings, data=actions.NoticeInput(**form.cleaned_data)
             )
+        except actions.NoticeIncomplete as exc:
+            # Each missing element is said once, at its own field.
+            for element in exc.missing:
+                form.add_error(
+                    NOTICE_FIELDS.get(element),
+                    _("Required for this notice: %(what)s.") % {"what": exc.labels[element]},
+                )
         except ActionError as exc:
             form.add_error(None, str(exc))
         else:
@@ -380,8 +395,40 @@ def notice_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "takedown/notice_new.html",
-        {"form": form, "sightings": sightings, "case": case, "platform": platform, "may_name": may_name},
+        {
+            "form": form,
+            "fields": [(field, " ".join(_regimes_needing(field.name))) for field in form],
+            "sightings": sightings,
+            "case": case,
+            "platform": platform,
+            "may_name": may_name,
+        },
     )
+
+
+# The form field that carries each element a regime may require.
+NOTICE_FIELDS = {
+    "explanation": "explanation",
+    "signer": "signer",
+    "notifier_email": "notifier_email",
+    "good_faith": "good_faith",
+    "accurate": "accurate",
+    "work": "work",
+    "owner_authorised": "owner_authorised",
+    "contact": "notifier_address",
+}
+
+
+def _regimes_needing(field: str) -> list[str]:
+    """The regimes whose notice needs this field, when only some do (the others hide it); empty for
+    a field every notice shows."""
+    elements = {e for e, name in NOTICE_FIELDS.items() if name == field}
+    if field == "notifier_phone":
+        elements = {"contact"}
+    if not elements:
+        return []
+    codes = [r.code for r in regimes.REGIMES.values() if elements & set(r.required)]
+    return [] if len(codes) == len(regimes.REGIMES) else codes
 
 
 @require_GET

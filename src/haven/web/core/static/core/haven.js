@@ -36,6 +36,29 @@
     }
   });
 
+  // The notice form shows only the fields the chosen legal regime asks for (all of them without
+  // the script).
+  function showRegimeFields(form) {
+    var select = form.querySelector('select[name="regime"]');
+    if (!select) {
+      return;
+    }
+    var parts = form.querySelectorAll("[data-for-regimes]");
+    for (var i = 0; i < parts.length; i++) {
+      var codes = parts[i].getAttribute("data-for-regimes").split(" ");
+      parts[i].hidden = codes.indexOf(select.value) === -1;
+    }
+  }
+  var noticeForm = document.querySelector("[data-notice-form]");
+  if (noticeForm) {
+    showRegimeFields(noticeForm);
+    noticeForm.addEventListener("change", function (event) {
+      if (event.target && event.target.name === "regime") {
+        showRegimeFields(noticeForm);
+      }
+    });
+  }
+
   // "Tick all" in a table of checkboxes (the takedown queue, the case list); without the script,
   // each is ticked by hand. data-tick-all names the checkboxes it ticks.
   document.addEventListener("change", function (event) {
