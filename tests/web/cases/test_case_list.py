@@ -141,3 +141,23 @@ def test_only_roles_allowed_to_export_may(
         assert "Download as CSV" not in signed_in(persona.user).get(reverse("cases:list")).content.decode()
     assert "Download as CSV" in signed_in(counsellor.user).get(reverse("cases:list")).content.decode()
     assert not AuditEvent.objects.filter(event_type=EventType.CASES_EXPORTED).exists()
+
+
+def test_a_printable_summary_leaves_out_the_contact_details_and_is_audited(
+    counsellor: Persona, officer: Persona
+) -> None:
+    from pypdf import PdfReader
+
+    case = actions.create_case(
+        actor=counsellor.user, contact="010-9999-8888", notes="secret note", platforms="forum.example"
+    )
+    response = signed_in(counsellor.user).get(reverse("cases:summary_pdf", args=[case.number]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert case.number in text
+    assert "forum.example" in text
+    assert "010-9999-8888" not in text
+    assert "secret note" not in text
+    assert AuditEvent.objects.filter(event_type=EventType.CASE_PRINTED).get().actor == counsellor.user
+    assert signed_in(officer.user).get(reverse("cases:summary_pdf", args=[case.number])).status_code == 403

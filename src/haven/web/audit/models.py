@@ -29,6 +29,7 @@ class EventType(models.TextChoices):
     CONTACT_VIEWED = "case.contact_viewed", _("Contact details viewed")
     CASE_NOTE_ADDED = "case.note_added", _("Case note added")
     CASES_EXPORTED = "case.exported", _("Case list exported")
+    CASE_PRINTED = "case.printed", _("Case summary printed")
     CONSENT_GRANTED = "consent.granted", _("Consent granted")
     CONSENT_WITHDRAWN = "consent.withdrawn", _("Consent withdrawn")
     CONTENT_ADDED = "content.added", _("Content hashes added")

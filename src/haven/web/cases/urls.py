@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/export.csv", views.case_export, name="export"),
     path("cases/<str:number>/", views.case_detail, name="detail"),
     path("cases/<str:number>/status/", views.case_status, name="status"),
+    path("cases/<str:number>/summary.pdf", views.case_summary_pdf, name="summary_pdf"),
     path("cases/<str:number>/details/", views.case_classification, name="classification"),
     path("cases/<str:number>/contact/", views.case_contact, name="contact"),
     path("cases/<str:number>/notes/", views.case_note, name="note"),

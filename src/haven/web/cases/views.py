@@ -257,6 +257,78 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
+def _summary_text(case: Case) -> str:
+    """The case as plain text for its printed summary: what the case page shows, without the
+    contact details, notes and safety plan (those stay behind the audited "show")."""
+    state = actions.current_consent(case)
+    lines = [
+        _("Status: %(status)s") % {"status": CaseStatus(case.status).label},
+        _("Opened: %(when)s") % {"when": date_format(timezone.localtime(case.created_at), "DATETIME_FORMAT")},
+        _("Assigned to: %(who)s")
+        % {
+            "who": (case.assignee.get_full_name() or case.assignee.username)
+            if case.assignee
+            else _("Nobody yet")
+        },
+        "",
+        _("Type of abuse: %(value)s") % {"value": case.get_tfgbv_type_display() or _("Not yet known")},
+        _("Relationship to the perpetrator: %(value)s")
+        % {"value": case.get_relationship_display() or _("Not yet known")},
+        _("Platforms involved: %(value)s") % {"value": case.platforms or "—"},
+        _("How she reached the centre: %(value)s") % {"value": case.get_intake_channel_display() or "—"},
+        _("Risk to her safety: %(value)s")
+        % {"value": case.get_risk_level_display() or _("Not assessed yet")},
+        "",
+        _("Consent:"),
+        *[f"  {label}: {_('Yes') if state[value] else _('No')}" for value, label in ConsentScope.choices],
+        "",
+        ngettext(
+            "%(count)s picture (hashes only)",
+            "%(count)s pictures (hashes only)",
+            case.content.filter(removed_at__isnull=True).count(),
+        )
+        % {"count": case.content.filter(removed_at__isnull=True).count()},
+    ]
+    open_follow_ups = FollowUp.objects.filter(case=case, done_at__isnull=True).order_by("due_on")
+    if open_follow_ups:
+        lines += ["", _("Follow-ups:")]
+        lines += [f"  {date_format(f.due_on, 'DATE_FORMAT')}: {f.text}" for f in open_follow_ups]
+    events = AuditEvent.objects.filter(
+        organisation=case.organisation, object_type=Case._meta.label, object_id=str(case.pk)
+    ).order_by("-sequence")[:TIMELINE_ROWS]
+    lines += ["", _("Timeline:")]
+    for event in events:
+        described = _describe(event)
+        when = date_format(timezone.localtime(event.created_at), "DATETIME_FORMAT")
+        line = f"  {when} · {event.get_event_type_display()}"
+        lines.append(f"{line} · {described}" if described else line)
+    return "\n".join(lines)
+
+
+@require_GET
+@staff_required(Perm.EXPORT_CASES)
+def case_summary_pdf(request: HttpRequest, number: str) -> HttpResponse:
+    """A printable summary of the case (no contact details); each printing audited."""
+    from django.utils.translation import get_language
+
+    from haven.web.core.pdf import render_pdf
+
+    user = staff_user(request)
+    case = _case(request, number)
+    title = _("Case %(number)s") % {"number": case.number}
+    pdf = render_pdf(
+        title,
+        _summary_text(case),
+        korean=get_language() == "ko",
+        footer=" · ".join([case.organisation.name, case.number, _("Confidential")]),
+    )
+    append_read(actor=user, event_type=EventType.CASE_PRINTED, organisation=case.organisation_id, obj=case)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="case-{case.number}.pdf"'
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
 def _csv_cell(value: Any) -> str:
     """A cell a spreadsheet will not run: text starting with = + - @ (or a tab or return) is quoted."""
     text = "" if value is None else str(value)

@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
-from haven.web.takedown.pdf import KOREAN_FONT, register_fonts
+from haven.web.core.pdf import KOREAN_FONT, register_fonts
 
 from .charts import drawing
 from .tables import Report, Table
