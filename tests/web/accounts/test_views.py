@@ -269,3 +269,20 @@ def test_a_backup_code_signs_in_once(counsellor: Persona) -> None:
     response = again.post(TWO_FACTOR, {"code": "abcdefgh", "next": DASHBOARD})
     assert response.status_code == 200  # refused: each backup code works once
     assert again.get(DASHBOARD).status_code == 302
+
+
+def test_someone_with_backup_codes_only_is_told_to_use_one(counsellor: Persona) -> None:
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = StaticDevice.objects.create(user=counsellor.user, name="backup codes", confirmed=True)
+    device.token_set.create(token="abcdefgh")
+    client = Client()
+    _password_step(client, "counsellor")
+    page = client.get(TWO_FACTOR).content.decode()
+    assert "Enter one of your backup codes" in page
+    assert "Open the authenticator app" not in page
+    TOTPDevice.objects.create(user=counsellor.user, name="phone", confirmed=True)
+    page = client.get(TWO_FACTOR).content.decode()
+    assert "Open the authenticator app" in page
+    assert "No phone at hand?" in page

@@ -101,7 +101,23 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
                 "after several wrong codes you must wait a little longer each time."
             ),
         )
-    return render(request, "accounts/two_factor.html", {"form": form, "next": next_url})
+    from django_otp.plugins.otp_static.models import StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = staff_user(request)
+    return render(
+        request,
+        "accounts/two_factor.html",
+        {
+            "form": form,
+            "next": next_url,
+            # Someone with backup codes only (the demo's first login) is told to use one.
+            "has_app": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+            "has_backup_codes": StaticToken.objects.filter(
+                device__user=user, device__confirmed=True
+            ).exists(),
+        },
+    )
 
 
 def _qr_data_uri(url: str) -> str:
