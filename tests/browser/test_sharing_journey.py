@@ -20,7 +20,13 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 
-def _sign_in(browser: Any, live_server: Any, username: str, locale: str = "en-GB") -> Any:
+def _sign_in(
+    browser: Any,
+    live_server: Any,
+    username: str,
+    locale: str = "en-GB",
+    viewport: dict[str, int] | None = None,
+) -> Any:
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
     from playwright.sync_api import expect
@@ -28,7 +34,7 @@ def _sign_in(browser: Any, live_server: Any, username: str, locale: str = "en-GB
     from haven.web.accounts.models import User
 
     device = TOTPDevice.objects.create(user=User.objects.get(username=username), name="phone", confirmed=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, locale=locale)
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/?lang=en")
     page.get_by_label("Username").fill(username)

@@ -323,23 +323,7 @@ def record_consent(
     *, actor: Any, case: Case, scope: str, granted: bool, method: str, note: str = ""
 ) -> ConsentRecord:
     """Grant or withdraw one consent scope. Withdrawal takes effect before this returns."""
-    require(actor, Perm.MANAGE_CONSENT)
-    same_organisation(actor, case)
-    if scope not in ConsentScope.values:
-        raise ActionError(_("Unknown consent scope."))
-    if method not in ConsentMethod.values:
-        raise ActionError(_("Unknown way of recording consent."))
-    with transaction.atomic():
-        case = Case.objects.select_for_update().get(pk=case.pk)
-        record = apply_consent(case, scope, granted, method=method, recorded_by=actor, note=note)
-        append(
-            actor=actor,
-            event_type=EventType.CONSENT_GRANTED if granted else EventType.CONSENT_WITHDRAWN,
-            organisation=case.organisation_id,
-            obj=case,
-            summary={"scope": scope, "method": method},
-        )
-    return record
+    return record_consents(actor=actor, case=case, decisions={scope: granted}, method=method, note=note)[0]
 
 
 def record_consents(

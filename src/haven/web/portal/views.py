@@ -123,12 +123,8 @@ def _bad(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-# Exempt from CSRF because no session and no cookie exist to ride on: this request creates a new
-# case from its own body and carries no ambient credential a forged request could use.
-@csrf_exempt
-@require_http_methods(["POST"])
-@portal_page
-def submit_api(request: HttpRequest) -> HttpResponse:
+def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """The request's JSON object, or the answer that refuses it (too large, not JSON, not an object)."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -142,6 +138,18 @@ def submit_api(request: HttpRequest) -> HttpResponse:
         return _bad(_("The request could not be read. Please try again."))
     if not isinstance(data, dict):
         return _bad(_("The request could not be read. Please try again."))
+    return data
+
+
+# Exempt from CSRF because no session and no cookie exist to ride on: this request creates a new
+# case from its own body and carries no ambient credential a forged request could use.
+@csrf_exempt
+@require_http_methods(["POST"])
+@portal_page
+def submit_api(request: HttpRequest) -> HttpResponse:
+    data = _json_object(request)
+    if isinstance(data, JsonResponse):
+        return data
     organisations = _organisations()
     chosen = data.get("organisation")
     if chosen is None and len(organisations) == 1:
@@ -247,21 +255,10 @@ def add_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 @portal_page
 def add_api(request: HttpRequest) -> HttpResponse:
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY or len(request.body) > MAX_BODY:
-        return _bad(_("That is too much to send at once."), 413)
-    try:
-        data = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return _bad(_("The request could not be read. Please try again."))
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("case_number"), str)
-        or not isinstance(data.get("pin"), str)
-    ):
+    data = _json_object(request)
+    if isinstance(data, JsonResponse):
+        return data
+    if not isinstance(data.get("case_number"), str) or not isinstance(data.get("pin"), str):
         return _bad(_("The request could not be read. Please try again."))
     try:
         case = actions.check_access(

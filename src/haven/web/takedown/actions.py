@@ -645,17 +645,7 @@ def upload_evidence(*, actor: Any, sighting: Sighting, data: bytes) -> Evidence:
     with transaction.atomic():
         sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         ev = _evidence(sighting, Evidence.Kind.PAGE, result, media, actor=actor, purpose="upload")
-        ev.screenshot_sha256 = digest
-        ev.screenshot_expires_at = now + dt.timedelta(days=settings.HAVEN_EVIDENCE_SCREENSHOT_DAYS)
-        ev.save()
-        EvidenceScreenshot.objects.create(
-            organisation_id=ev.organisation_id,
-            evidence=ev,
-            image_encrypted=crypto.encrypt_bytes(data, EvidenceScreenshot.context(ev.pk)),
-            height=0,
-            created_at=now,
-            expires_at=ev.screenshot_expires_at,
-        )
+        _keep_encrypted(ev, data, digest)
         append(
             actor=actor,
             event_type=EventType.EVIDENCE_CAPTURED,
@@ -805,19 +795,26 @@ def _attach_screenshot(ev: Evidence, shot: Any, error: str) -> None:
         ev.screenshot_error = error
         ev.save()
         return
+    _keep_encrypted(ev, shot.png, shot.sha256, height=shot.height, clipped=shot.clipped)
+
+
+def _keep_encrypted(
+    ev: Evidence, data: bytes, digest: str, *, height: int = 0, clipped: bool = False
+) -> None:
+    """Save the evidence row with a picture of the page (a screenshot, or the officer's upload),
+    encrypted under a key context that names the row, until ``HAVEN_EVIDENCE_SCREENSHOT_DAYS``."""
     now = timezone.now()
-    expires = now + dt.timedelta(days=settings.HAVEN_EVIDENCE_SCREENSHOT_DAYS)
-    ev.screenshot_sha256 = shot.sha256
-    ev.screenshot_expires_at = expires
+    ev.screenshot_sha256 = digest
+    ev.screenshot_expires_at = now + dt.timedelta(days=settings.HAVEN_EVIDENCE_SCREENSHOT_DAYS)
     ev.save()
     EvidenceScreenshot.objects.create(
         organisation_id=ev.organisation_id,
         evidence=ev,
-        image_encrypted=crypto.encrypt_bytes(shot.png, EvidenceScreenshot.context(ev.pk)),
-        height=shot.height,
-        clipped=shot.clipped,
+        image_encrypted=crypto.encrypt_bytes(data, EvidenceScreenshot.context(ev.pk)),
+        height=height,
+        clipped=clipped,
         created_at=now,
-        expires_at=expires,
+        expires_at=ev.screenshot_expires_at,
     )
 
 
