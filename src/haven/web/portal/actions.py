@@ -251,7 +251,7 @@ def add_hashes(*, case: Case, items: Any) -> tuple[int, int]:
     hashes the case already holds are left out.  Returns (added, left out as already there).  Her
     counsellor hears of it.  Her consent to monitoring, as it stands, decides the matching."""
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("assignee").get(pk=case.pk)
+        case = Case.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=case.pk)
         if is_deleted(case):
             raise ActionError(
                 _(
@@ -612,7 +612,7 @@ def survivor_writes(*, case: Case, text: Any) -> PortalMessage:
     read it) is notified.  Audited without the text."""
     text = _clean_message(text)
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("assignee").get(pk=case.pk)
+        case = Case.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=case.pk)
         message = _store_message(case, text)
         append(
             actor=ACTOR,
