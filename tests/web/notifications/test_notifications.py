@@ -244,3 +244,38 @@ def test_old_news_is_not_raised_at_the_first_sweep(case: Case, counsellor: Perso
     Case.objects.filter(pk=case.pk).update(follow_up_on=timezone.localdate() - dt.timedelta(days=40))
     tasks.sweep.call()
     assert not Notification.objects.exists()
+
+
+def test_notifications_read_long_ago_are_deleted_and_not_raised_again(
+    case: Case, counsellor: Persona
+) -> None:
+    case_actions.add_follow_up(
+        actor=counsellor.user,
+        case=case,
+        due_on=timezone.localdate(),
+        text="call back",
+        assignee=counsellor.user,
+    )
+    tasks.sweep.call()
+    notification = Notification.objects.get(kind=Kind.FOLLOW_UP_DUE)
+    unread = actions.notify(
+        users=[counsellor.user], kind=Kind.CANDIDATES, key="scan_run:7", organisation=case.organisation
+    )
+    assert unread == 1
+    Notification.objects.filter(pk=notification.pk).update(read_at=timezone.now() - dt.timedelta(days=91))
+    assert actions.prune() == 1
+    assert (
+        Notification.objects.filter(kind=Kind.CANDIDATES, read_at__isnull=True).count() == 1
+    )  # unread stays
+    # The follow-up's day is long past by the time a notification is this old: not raised again.
+    with freeze_days(100):
+        tasks.sweep.call()
+    assert not Notification.objects.filter(kind=Kind.FOLLOW_UP_DUE).exists()
+
+
+def freeze_days(days: int):  # type: ignore[no-untyped-def]
+    """The clock moved on by ``days``."""
+    from unittest import mock
+
+    later = timezone.now() + dt.timedelta(days=days)
+    return mock.patch("django.utils.timezone.now", return_value=later)

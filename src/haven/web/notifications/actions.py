@@ -114,6 +114,18 @@ def mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
     return unread.update(read_at=timezone.now())
 
 
+# Read notifications are deleted this long after they were read.  Nothing is raised again for it:
+# the sweep's sources look back 30 days at most, and a scan's matches are notified when it ends.
+KEEP_READ = dt.timedelta(days=90)
+
+
+def prune(now: dt.datetime | None = None) -> int:
+    """Delete notifications read longer ago than :data:`KEEP_READ`; returns how many."""
+    now = now or timezone.now()
+    deleted, _by_model = Notification.objects.filter(read_at__lt=now - KEEP_READ).delete()
+    return deleted
+
+
 def set_email(*, actor: User, email: bool) -> Preference:
     with transaction.atomic():
         preference, _created = Preference.objects.select_for_update().get_or_create(user=actor)

@@ -20,13 +20,13 @@ def deliver() -> int:
 @task()
 def sweep() -> int:
     """Make the notifications that come with time (follow-ups due, deadlines near or passed),
-    send any e-mails still due, then queue the next sweep."""
+    send any e-mails still due, delete those read long ago, then queue the next sweep."""
     from django.db import transaction
     from django.utils import timezone
 
     from haven.web.core.schedule import requeue
 
-    from .actions import deliver_emails
+    from .actions import deliver_emails, prune
     from .sources import SOURCES
 
     try:
@@ -36,6 +36,7 @@ def sweep() -> int:
             with transaction.atomic():
                 made += source(now)
         deliver_emails()
+        prune(now)
         return made
     finally:
         requeue(sweep, SWEEP_EVERY)
