@@ -293,19 +293,9 @@ STAGES = {
 def status(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "portal/status_form.html")
-    number = request.POST.get("case_number", "")[:40]
-    pin = request.POST.get("pin", "")[:40]
-    try:
-        case = actions.check_access(case_number=number, pin=pin, client=_client(request))
-    except actions.PortalLocked as exc:
-        return _locked(request, exc)
-    if case is None:
-        return render(
-            request,
-            "portal/status_form.html",
-            {"error": _("That case number and PIN do not match. Check them and try again.")},
-            status=403,
-        )
+    case, pin, refused = _signed_in(request)
+    if refused is not None:
+        return refused
     do = request.POST.get("do", "")
     confirmed = request.POST.get("confirm") == "yes"
     done = ""

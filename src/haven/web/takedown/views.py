@@ -170,10 +170,9 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 def _officers(request: HttpRequest) -> list[Any]:
-    from haven.web.accounts.models import User
+    from haven.web.notifications.actions import users_who_can
 
-    users = User.objects.filter(organisation_id=_org(request), is_active=True).order_by("username")
-    return [u for u in users if u.can(Perm.TAKEDOWN)]
+    return sorted(users_who_can(_org(request), Perm.TAKEDOWN), key=lambda u: u.username)
 
 
 def _selected(request: HttpRequest) -> list[Sighting]:
