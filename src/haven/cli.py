@@ -95,8 +95,64 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         videos=args.videos,
         robust=args.robust,
+        text_bank=args.text_bank,
+        queries=tuple(args.query or ()) + _query_file(args.query_file),
+        search_delay_s=args.search_delay,
     )
     return run_scan_command(command, sys.stdout, sys.stderr)
+
+
+def _query_file(path: str | None) -> tuple[str, ...]:
+    if not path:
+        return ()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return tuple(line.strip() for line in fh if line.strip())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"haven scan: cannot read the queries in {path}: {exc}") from None
+
+
+def _cmd_text_bank(args: argparse.Namespace) -> int:
+    from haven.scan import PersonalIdentifier, TextBank, TextBankError
+
+    identifiers = []
+    try:
+        with open(args.identifiers, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    r = json.loads(line)
+                    if not isinstance(r, dict):
+                        raise TypeError("not a JSON object")
+                    alone = r.get("alone")
+                    identifiers.append(
+                        PersonalIdentifier(
+                            id=str(r.get("id", number)),
+                            case_id=str(r.get("case", "")),
+                            kind=str(r["kind"]),
+                            value=str(r["value"]),
+                            alone=None if alone is None else bool(alone),
+                            region=str(r.get("region", args.region)).upper(),
+                        )
+                    )
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    print(
+                        f"haven text-bank: {args.identifiers}, line {number}: needs a JSON object with "
+                        f"kind and value ({type(exc).__name__})",
+                        file=sys.stderr,
+                    )
+                    return 2
+        bank = TextBank.build(identifiers)
+        bank.write(args.out)
+    except OSError as exc:
+        print(f"haven text-bank: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 2
+    except (TextBankError, UnicodeDecodeError) as exc:
+        print(f"haven text-bank: {exc}", file=sys.stderr)
+        return 2
+    print(f"haven text-bank: {len(bank)} identifiers hashed into {args.out}", file=sys.stderr)
+    return 0
 
 
 def _processes(text: str) -> int:
@@ -130,6 +186,8 @@ _SCAN_SOURCES = """sources:
   urls:FILE            the URLs in FILE, one a line (urls:- reads standard input)
   warc:FILE            pictures and videos archived in a WARC file (FILE.warc and
                        FILE.warc.gz are recognised without the prefix)
+  search:URL           a site's own search, URL with {query} (and {page}), run for each
+                       --query; the pages its results link to are scanned
   DIR                  picture and video files under a folder
 
 Candidates are printed as JSON Lines on standard output; progress and a summary go to
@@ -175,11 +233,39 @@ def _add_scan_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "bands and small rotations that robust matching finds; faster",
     )
     s.add_argument(
+        "--text-bank",
+        metavar="BANK.jsonl",
+        help="also read each page's text for these personal identifiers (`haven text-bank` output)",
+    )
+    s.add_argument("--query", action="append", metavar="TEXT", help="what a search: source searches for")
+    s.add_argument("--query-file", metavar="FILE", help="queries for a search: source, one a line")
+    s.add_argument(
+        "--search-delay",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between the requests of a search: source (1)",
+    )
+    s.add_argument(
         "--allow-loopback",
         action="store_true",
         help="for testing only: allow fetching from this machine (127.0.0.1, ::1)",
     )
     s.set_defaults(handler=_cmd_scan)
+    t = commands.add_parser(
+        "text-bank",
+        help="hash a survivor's personal identifiers for `haven scan --text-bank`",
+        description='Read identifiers as JSON Lines ({"case", "kind", "value"[, "id", "alone", '
+        '"region"]}; kinds: name, phone, email, handle, place, keyword) and write them as keyed hashes '
+        "with a new key. The output holds no identifier in readable form, but whoever has it can test "
+        "guesses against it: keep it as private as the identifiers and delete it after the scan.",
+    )
+    t.add_argument("identifiers", metavar="IDENTIFIERS.jsonl")
+    t.add_argument(
+        "-o", "--out", required=True, metavar="BANK.jsonl", help="where to write the bank (mode 600)"
+    )
+    t.add_argument("--region", default="KR", help="the country phone numbers are dialled in (KR)")
+    t.set_defaults(handler=_cmd_text_bank)
 
 
 def _read_password(args: argparse.Namespace) -> str | None:

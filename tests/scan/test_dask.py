@@ -74,3 +74,33 @@ def test_robust_matching_on_dask_finds_the_same_crops_and_frames(
         )
         assert len(local.candidates) == (2 if robust else 0)
         assert comparable(on_cluster) == comparable(local)
+
+
+def test_page_text_is_matched_on_the_workers_with_the_same_result(
+    site: TestSite, policy: FetchPolicy, client: object
+) -> None:
+    from haven.scan import PersonalIdentifier, TextBank, UrlList
+
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "c1", "name", "김지은"),
+            PersonalIdentifier("2", "c1", "place", "한빛고등학교"),
+            PersonalIdentifier("3", "c2", "phone", "010-2222-3333"),
+        ]
+    )
+    pages = [
+        site.put("/dask-text/1", "<p>김 지은 한빛고등학교</p>"),
+        site.put("/dask-text/2", "<p>call 010 2222 3333</p>"),
+        site.put("/dask-text/3", "<p>김지은 only</p>"),
+    ]
+    local = scan([UrlList(pages)], None, options=ScanOptions(policy=policy), text_bank=bank)
+    on_cluster = scan(
+        [UrlList(pages)],
+        None,
+        options=ScanOptions(policy=policy),
+        scheduler=client,  # type: ignore[arg-type]
+        text_bank=bank,
+    )
+    found = [(c.page_url, c.case_id, c.kinds, c.spans) for c in local.text_candidates]
+    assert found == [(c.page_url, c.case_id, c.kinds, c.spans) for c in on_cluster.text_candidates]
+    assert [(p, c) for p, c, _k, _s in found] == [(pages[0], "c1"), (pages[1], "c2")]

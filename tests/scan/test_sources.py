@@ -49,7 +49,7 @@ def urls(found: list[Found]) -> set[str]:
 
 
 def test_sources_have_unique_names_and_follow_the_protocol() -> None:
-    assert set(SOURCES) == {"urls", "sitemap", "feed", "crawl", "folder", "warc"}
+    assert set(SOURCES) == {"urls", "sitemap", "feed", "crawl", "search", "folder", "warc"}
     assert all(isinstance(cls.name, str) for cls in SOURCES.values())
     assert isinstance(UrlList([]), Source)
     assert isinstance(Warc("x.warc"), Source)

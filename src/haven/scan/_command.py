@@ -13,6 +13,7 @@ from ._model import Candidate, ScanReport, ScanStats
 from ._pipeline import ScanOptions, scan
 from ._sources import Source
 from ._spec import CrawlLimits, SourceSpecError, parse_source
+from ._text import TextBank, TextBankError, TextCandidate
 
 __all__ = ["ScanCommand", "run_scan_command"]
 
@@ -34,6 +35,9 @@ class ScanCommand:
     jobs: int = 1
     videos: bool = False
     robust: bool = True
+    text_bank: str | None = None
+    queries: tuple[str, ...] = ()
+    search_delay_s: float = 1.0
 
 
 class _StdoutSink:
@@ -46,6 +50,10 @@ class _StdoutSink:
         self.out.write(json.dumps(candidate.as_record(), ensure_ascii=False) + "\n")
         self.out.flush()
 
+    def add_text(self, candidate: TextCandidate) -> None:
+        self.out.write(json.dumps(candidate.as_record(), ensure_ascii=False) + "\n")
+        self.out.flush()
+
 
 def run_scan_command(command: ScanCommand, stdout: TextIO, stderr: TextIO) -> int:
     """Run a scan; candidates as JSON Lines on ``stdout``, progress and summary on ``stderr``.
@@ -55,16 +63,20 @@ def run_scan_command(command: ScanCommand, stdout: TextIO, stderr: TextIO) -> in
     """
     limits = CrawlLimits(command.depth, command.max_pages, command.same_site)
     try:
-        sources: list[Source] = [parse_source(text, limits) for text in command.sources]
+        sources: list[Source] = [
+            parse_source(text, limits, queries=command.queries, delay_s=command.search_delay_s)
+            for text in command.sources
+        ]
         bank = (
             BankSnapshot(JsonlBank(command.bank).read_bank(), threshold=command.threshold)
             if command.bank
             else None
         )
-    except (SourceSpecError, BankFileError, ValueError) as exc:
+        text_bank = TextBank.read(command.text_bank) if command.text_bank else None
+    except (SourceSpecError, BankFileError, TextBankError, ValueError) as exc:
         stderr.write(f"haven scan: {exc}\n")
         return 2
-    if bank is None:
+    if bank is None and text_bank is None:
         stderr.write("haven scan: no --bank given: media are hashed but nothing can match\n")
     options = ScanOptions(
         policy=FetchPolicy(allow_loopback=command.allow_loopback),
@@ -90,6 +102,7 @@ def run_scan_command(command: ScanCommand, stdout: TextIO, stderr: TextIO) -> in
             sink=_StdoutSink(stdout),
             progress=progress,
             scheduler=command.scheduler,
+            text_bank=text_bank,
         )
     stderr.write(summary(report, [s.describe() for s in sources]))
     return 0
@@ -109,6 +122,8 @@ def summary(report: ScanReport, described: Sequence[str]) -> str:
         ("videos skipped", f"{s.videos_skipped:,}"),
         ("bytes read", f"{s.bytes:,}"),
         ("candidates", f"{s.candidates:,}"),
+        ("page texts read", f"{s.text_pages:,}"),
+        ("text candidates", f"{s.text_candidates:,}"),
         ("errors", ", ".join(f"{code} {n:,}" for code, n in sorted(s.errors.items())) or "none"),
         ("elapsed", f"{s.elapsed_s:,.1f} s"),
     ]

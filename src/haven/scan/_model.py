@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ._text import TextCandidate
 
 __all__ = ["Candidate", "CandidateSink", "ListSink", "ScanError", "ScanReport", "ScanStats"]
 
@@ -54,7 +57,11 @@ class Candidate:
 
 @runtime_checkable
 class CandidateSink(Protocol):
-    """Port: where candidates go as they are found (the web app's review queue)."""
+    """Port: where candidates go as they are found (the web app's review queue).
+
+    A sink that also has ``add_text(candidate: TextCandidate)`` receives the pages whose
+    text holds a case's identifiers as they are found.
+    """
 
     def add(self, candidate: Candidate) -> None: ...
 
@@ -99,6 +106,9 @@ class ScanStats:
     errors: Counter[str] = field(default_factory=Counter)
     """Errors by code."""
     candidates: int = 0
+    text_pages: int = 0
+    """Pages whose text was matched against a text bank."""
+    text_candidates: int = 0
     elapsed_s: float = 0.0
 
     def as_record(self) -> dict[str, Any]:
@@ -112,6 +122,8 @@ class ScanStats:
             "videos_skipped": self.videos_skipped,
             "errors": dict(sorted(self.errors.items())),
             "candidates": self.candidates,
+            "text_pages": self.text_pages,
+            "text_candidates": self.text_candidates,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -121,5 +133,7 @@ class ScanReport:
     """Everything a scan found, sorted (so two runs over the same site compare equal)."""
 
     candidates: list[Candidate] = field(default_factory=list)
+    text_candidates: list[TextCandidate] = field(default_factory=list)
+    """Pages whose text holds a case's personal identifiers (with a text bank)."""
     errors: list[ScanError] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._analyse import (
@@ -25,6 +27,7 @@ from ._fetch import Fetcher, FetchPolicy
 from ._html import extract
 from ._model import Candidate, CandidateSink, ScanError, ScanReport, ScanStats
 from ._sources import Blob, MediaRef, Page, Source, SourceContext
+from ._text import TextBank, TextCandidate, TextMatch, page_text
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -75,7 +78,15 @@ class _Executor(Protocol):
 
     async def run(self, tasks: list[MediaTask], fetcher: Fetcher) -> list[Outcome]: ...
 
+    async def match_text(self, body: bytes) -> tuple[str, list[TextMatch]]: ...
+
     def close(self) -> None: ...
+
+
+def match_page(body: bytes, bank: TextBank) -> tuple[str, list[TextMatch]]:
+    """A page's text and the cases whose identifiers it holds: what a worker runs per page."""
+    text = page_text(body)
+    return text, bank.match(text)
 
 
 class _LocalExecutor:
@@ -83,8 +94,11 @@ class _LocalExecutor:
 
     batch_size = 1
 
-    def __init__(self, bank: BankSnapshot | None, options: ScanOptions) -> None:
+    def __init__(
+        self, bank: BankSnapshot | None, options: ScanOptions, text_bank: TextBank | None = None
+    ) -> None:
         self.bank = bank
+        self.text_bank = text_bank
         self.options = options.analyse_options
         self.lanes = options.concurrency
         self.pool: ProcessPoolExecutor | None = None
@@ -125,6 +139,10 @@ class _LocalExecutor:
                     )
         return out
 
+    async def match_text(self, body: bytes) -> tuple[str, list[TextMatch]]:
+        assert self.text_bank is not None  # noqa: S101 - only called with a text bank
+        return await asyncio.to_thread(match_page, body, self.text_bank)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -133,7 +151,14 @@ class _LocalExecutor:
 class _DaskExecutor:
     """Ships batches of media tasks to Dask workers, which fetch, hash and match them."""
 
-    def __init__(self, client: Client, own: bool, bank: BankSnapshot | None, options: ScanOptions) -> None:
+    def __init__(
+        self,
+        client: Client,
+        own: bool,
+        bank: BankSnapshot | None,
+        options: ScanOptions,
+        text_bank: TextBank | None = None,
+    ) -> None:
         self.client: Any = cast(Any, client)  # distributed ships no type hints
         self.own = own
         self.policy = options.policy
@@ -143,6 +168,9 @@ class _DaskExecutor:
         self.lanes = 2 * workers
         # The snapshot travels to every worker once; tasks refer to it by key.
         self.bank: Any = self.client.scatter(bank, broadcast=True, hash=False) if bank is not None else None
+        self.text_bank: Any = (
+            self.client.scatter(text_bank, broadcast=True, hash=False) if text_bank is not None else None
+        )
 
     async def run(self, tasks: list[MediaTask], fetcher: Fetcher) -> list[Outcome]:
         future = self.client.submit(
@@ -151,12 +179,19 @@ class _DaskExecutor:
         result: list[Outcome] = await asyncio.to_thread(future.result)
         return result
 
+    async def match_text(self, body: bytes) -> tuple[str, list[TextMatch]]:
+        future = self.client.submit(match_page, body, self.text_bank, pure=False, retries=1)
+        result: tuple[str, list[TextMatch]] = await asyncio.to_thread(future.result)
+        return result
+
     def close(self) -> None:
         if self.own:
             self.client.close()
 
 
-def _dask_executor(scheduler: str | Client, bank: BankSnapshot | None, options: ScanOptions) -> _DaskExecutor:
+def _dask_executor(
+    scheduler: str | Client, bank: BankSnapshot | None, options: ScanOptions, text_bank: TextBank | None
+) -> _DaskExecutor:
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - depends on the installation
@@ -165,8 +200,8 @@ def _dask_executor(scheduler: str | Client, bank: BankSnapshot | None, options: 
         ) from None
     if isinstance(scheduler, str):
         client: Any = Client
-        return _DaskExecutor(client(scheduler, set_as_default=False), True, bank, options)
-    return _DaskExecutor(scheduler, False, bank, options)
+        return _DaskExecutor(client(scheduler, set_as_default=False), True, bank, options, text_bank)
+    return _DaskExecutor(scheduler, False, bank, options, text_bank)
 
 
 class _Run:
@@ -186,6 +221,7 @@ class _Run:
         self.report = ScanReport()
         self.stats = self.report.stats
         self.seen_media: set[str] = set()
+        self.seen_text: set[tuple[str, str]] = set()
         self.limit_reported = False
 
     def error(self, url: str, code: str, message: str, page_url: str | None = None) -> None:
@@ -213,6 +249,40 @@ class _Run:
         if data is not None:
             self.stats.bytes += len(data)
         return MediaTask(url, page_url, data)
+
+    async def match_text(self, page_url: str, body: bytes, executor: _Executor) -> None:
+        """Read the page's text for the text bank's identifiers: each case once per page."""
+        try:
+            text, matches = await executor.match_text(body)
+        except Exception as exc:  # a lost worker: report the page, go on
+            self.error(
+                page_url, "executor_failed", f"{page_url}: reading its text failed ({type(exc).__name__})."
+            )
+            return
+        self.stats.text_pages += 1
+        if not matches:
+            return
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        now = datetime.now(UTC)
+        for m in matches:
+            if (page_url, m.case_id) in self.seen_text:
+                continue
+            self.seen_text.add((page_url, m.case_id))
+            candidate = TextCandidate(
+                page_url=page_url,
+                case_id=m.case_id,
+                identifiers=m.identifiers,
+                kinds=m.kinds,
+                snippet=m.snippet[0],
+                spans=m.snippet[1],
+                found_at=now,
+                text_sha256=digest,
+            )
+            self.report.text_candidates.append(candidate)
+            self.stats.text_candidates += 1
+            add_text = getattr(self.sink, "add_text", None)
+            if add_text is not None:
+                add_text(candidate)
 
     def outcome(self, o: Outcome) -> None:
         if o.fetched:
@@ -258,16 +328,17 @@ async def scan_async(
     sink: CandidateSink | None = None,
     progress: Callable[[ScanStats], None] | None = None,
     scheduler: str | Client | None = None,
+    text_bank: TextBank | None = None,
 ) -> ScanReport:
     """:func:`scan` for callers that run an event loop already."""
     options = options or ScanOptions()
     executor: _Executor
     if scheduler is not None:
-        executor = await asyncio.to_thread(_dask_executor, scheduler, bank, options)
+        executor = await asyncio.to_thread(_dask_executor, scheduler, bank, options, text_bank)
     else:
-        executor = _LocalExecutor(bank, options)
+        executor = _LocalExecutor(bank, options, text_bank)
     try:
-        return await _scan(list(sources), bank, options, sink, progress, executor)
+        return await _scan(list(sources), bank, options, sink, progress, executor, text_bank)
     finally:
         await asyncio.to_thread(executor.close)
 
@@ -279,6 +350,7 @@ async def _scan(
     sink: CandidateSink | None,
     progress: Callable[[ScanStats], None] | None,
     executor: _Executor,
+    text_bank: TextBank | None = None,
 ) -> ScanReport:
     started = time.monotonic()
     run = _Run(bank, options, sink, progress)
@@ -301,6 +373,8 @@ async def _scan(
                         tasks: list[MediaTask | None] = []
                         if isinstance(found, Page):
                             run.stats.pages += 1
+                            if text_bank is not None and len(text_bank):
+                                await run.match_text(found.url, found.body, executor)
                             if not found.live:
                                 run.stats.bytes += len(found.body)
                             else:
@@ -374,6 +448,7 @@ async def _scan(
 
     report = run.report
     report.candidates.sort(key=Candidate.sort_key)
+    report.text_candidates.sort(key=TextCandidate.sort_key)
     report.errors.sort(key=lambda e: (e.url, e.code, e.message))
     report.stats.elapsed_s = time.monotonic() - started
     return report
@@ -387,6 +462,7 @@ def scan(
     sink: CandidateSink | None = None,
     progress: Callable[[ScanStats], None] | None = None,
     scheduler: str | Client | None = None,
+    text_bank: TextBank | None = None,
 ) -> ScanReport:
     """Scan ``sources`` for content in ``bank``; per-URL failures go in the report.
 
@@ -395,7 +471,19 @@ def scan(
     cluster's workers (the bank is sent to each worker once) with the same result
     as a local scan.  Without it, media are fetched here and hashed on ``jobs``
     processes.
+
+    ``text_bank``: a survivor's identifiers as keyed hashes; the text of every page is
+    matched against it too (on the cluster's workers when there is one), and the pages
+    that hold a case's identifiers are the report's ``text_candidates``.
     """
     return asyncio.run(
-        scan_async(sources, bank, options=options, sink=sink, progress=progress, scheduler=scheduler)
+        scan_async(
+            sources,
+            bank,
+            options=options,
+            sink=sink,
+            progress=progress,
+            scheduler=scheduler,
+            text_bank=text_bank,
+        )
     )

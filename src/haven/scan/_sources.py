@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final, Protocol, TypeAlias, runtime_checkable
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urldefrag, urljoin, urlsplit
 
 from ._fetch import Fetcher, FetchError, FetchResult
 from ._html import extract, has_media_extension
@@ -53,6 +53,7 @@ __all__ = [
     "Found",
     "MediaRef",
     "Page",
+    "SiteSearch",
     "Sitemap",
     "Source",
     "SourceContext",
@@ -435,6 +436,108 @@ class Crawl:
             )
 
 
+class SiteSearch:
+    """A site's own search page, run for each query (a forum's search for the title of a post
+    about her), and the site's pages its results link to.
+
+    ``template`` holds ``{query}`` (and may hold ``{page}``, 1, 2 ...).  The result pages
+    only lead to the posts: they are not scanned themselves, so that no address with a
+    query in it (her name, a title) becomes a candidate, a sighting or an error line; and
+    errors name the template, never a query.  Requests are spaced by ``delay_s`` (the
+    searched site's own rate limits are usually strict).
+    """
+
+    name: ClassVar[str] = "search"
+
+    def __init__(
+        self,
+        template: str,
+        queries: Iterable[str],
+        *,
+        pages: int = 1,
+        max_pages: int = 200,
+        delay_s: float = 1.0,
+    ) -> None:
+        if "{query}" not in template:
+            raise ValueError("a site-search address needs {query} where the search words go")
+        if not template.startswith(("http://", "https://")):
+            raise ValueError("a site-search address needs an http:// or https:// URL")
+        if not 1 <= pages <= 20:
+            raise ValueError("pages must be 1 to 20")
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        if delay_s < 0:
+            raise ValueError("delay_s must be 0 or more")
+        self.template = template
+        self.queries = [q.strip() for q in queries if q.strip()]
+        self.pages = pages
+        self.max_pages = max_pages
+        self.delay_s = delay_s
+
+    def describe(self) -> str:
+        return f"site search {self.template} ({len(self.queries)} queries)"
+
+    def _url(self, query: str, page: int) -> str:
+        return self.template.replace("{query}", quote_plus(query)).replace("{page}", str(page))
+
+    async def items(self, ctx: SourceContext) -> AsyncIterator[Found]:
+        secrets = [q for query in self.queries for q in {quote_plus(query), quote(query), query}]
+
+        def redact(text: str) -> str:
+            for secret in sorted(secrets, key=len, reverse=True):
+                text = text.replace(secret, "{query}")
+            return text
+
+        quiet = SourceContext(
+            ctx.fetcher,
+            lambda url, code, message, page_url: ctx.error(redact(url), code, redact(message), None),
+            ctx._count_bytes,
+            max_bytes=ctx.max_bytes,
+            concurrency=1,
+        )
+        site = _site_of(self.template.split("{", 1)[0])
+        seen: set[str] = set()
+        posts: list[str] = []
+        first = True
+        for query in self.queries:
+            for page in range(1, self.pages + 1):
+                if not first and self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                first = False
+                url = self._url(query, page)
+                found = await quiet.document(url)
+                if not isinstance(found, Page):
+                    break
+                new = 0
+                for link in extract(found.body, found.url).links:
+                    link = urldefrag(link).url
+                    host = _site_of(link)
+                    if (
+                        link in seen
+                        or redact(link) != link
+                        or not (host == site or host.endswith("." + site))
+                    ):
+                        continue
+                    seen.add(link)
+                    posts.append(link)
+                    new += 1
+                if not new or "{page}" not in self.template:
+                    break
+        if len(posts) > self.max_pages:
+            ctx.error(
+                self.template,
+                "limit",
+                f"The site search {self.template} found {len(posts)} pages; only the first "
+                f"{self.max_pages} were read.",
+            )
+        for post in posts[: self.max_pages]:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            found = await quiet.document(post)
+            if found is not None:
+                yield found
+
+
 # -- local files and archives ---------------------------------------------------------
 
 
@@ -498,8 +601,8 @@ class Warc:
             await asyncio.sleep(0)
 
 
-SOURCES: Final[dict[str, type[UrlList | Sitemap | Feed | Crawl | Folder | Warc]]] = {}
-for _cls in (UrlList, Sitemap, Feed, Crawl, Folder, Warc):
+SOURCES: Final[dict[str, type[UrlList | Sitemap | Feed | Crawl | SiteSearch | Folder | Warc]]] = {}
+for _cls in (UrlList, Sitemap, Feed, Crawl, SiteSearch, Folder, Warc):
     if _cls.name in SOURCES:
         raise RuntimeError(f"two sources are named {_cls.name!r}")
     SOURCES[_cls.name] = _cls

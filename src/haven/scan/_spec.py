@@ -5,6 +5,7 @@ sitemap:URL                 the pages a sitemap.xml (or sitemap index) lists
 feed:URL                    the items of an RSS or Atom feed
 urls:FILE                   the URLs in FILE, one a line (``urls:-`` reads standard input)
 warc:FILE, FILE.warc[.gz]   the pictures and videos archived in a WARC file
+search:URL                  a site's search page, URL with {query} (and {page}), run for each query
 DIR                         the picture and video files under a folder
 """
 
@@ -14,7 +15,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from ._sources import Crawl, Feed, Folder, Sitemap, Source, UrlList, Warc
+from ._sources import Crawl, Feed, Folder, Sitemap, SiteSearch, Source, UrlList, Warc
 
 __all__ = ["CrawlLimits", "SourceSpecError", "parse_source"]
 
@@ -36,10 +37,20 @@ def _url(text: str, what: str) -> str:
     return text
 
 
-def parse_source(text: str, limits: CrawlLimits | None = None) -> Source:
-    """A :class:`Source` from its text form (see the module docstring)."""
+def parse_source(
+    text: str, limits: CrawlLimits | None = None, *, queries: tuple[str, ...] = (), delay_s: float = 1.0
+) -> Source:
+    """A :class:`Source` from its text form (see the module docstring); ``queries`` are what a
+    ``search:`` source searches for."""
     limits = limits or CrawlLimits()
     kind, sep, rest = text.partition(":")
+    if sep and kind == "search":
+        if not queries:
+            raise SourceSpecError("search: needs something to search for: give --query or --query-file")
+        try:
+            return SiteSearch(_url(rest, "search:"), queries, max_pages=limits.max_pages, delay_s=delay_s)
+        except ValueError as exc:
+            raise SourceSpecError(str(exc)) from None
     if sep and kind == "sitemap":
         return Sitemap(_url(rest, "sitemap:"), max_pages=limits.max_pages)
     if sep and kind == "feed":
@@ -63,5 +74,5 @@ def parse_source(text: str, limits: CrawlLimits | None = None) -> Source:
         return Folder(text)
     raise SourceSpecError(
         f"{text!r} is not a source: give an http(s) URL to crawl, sitemap:URL, feed:URL, urls:FILE, "
-        "warc:FILE (or a .warc/.warc.gz file), or a folder"
+        "search:URL, warc:FILE (or a .warc/.warc.gz file), or a folder"
     )
