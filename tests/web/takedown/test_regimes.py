@@ -22,6 +22,10 @@ FULL = regimes.NoticeFacts(
     accurate=True,
     work="a photograph the survivor took of themselves in 2023",
     owner_authorised=True,
+    personal_information="their full name, mobile number and school",
+    data_subject_authorised=True,
+    search_queries=("lee survivor seoul",),
+    search_result_urls=("https://search.example/search?q=lee+survivor+seoul",),
 )
 
 EMPTY = {

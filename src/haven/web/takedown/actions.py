@@ -884,9 +884,35 @@ class NoticeInput:
     accurate: bool = False
     work: str = ""
     owner_authorised: bool = False
+    personal_information: str = ""  # what the URLs expose, described without repeating it
+    data_subject_authorised: bool = False
+    search_queries: list[str] = field(default_factory=list)
+    search_result_urls: list[str] = field(default_factory=list)
     survivor_name: str = ""
     recipient: str = ""  # default: the platform's abuse address or web form
     escalation_of: Notice | None = None
+
+
+MAX_SEARCH_ITEMS = 100  # search terms, and search results pages, in one request
+MAX_SEARCH_QUERY = 500
+
+
+def _search_facts(data: NoticeInput) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The search terms and results pages of a notice, blank lines dropped; refuses a list too long,
+    a term too long, or a results page that is not a public http(s) address."""
+    queries = tuple(q.strip() for q in data.search_queries if q.strip())
+    pages = [u.strip() for u in data.search_result_urls if u.strip()]
+    if len(queries) > MAX_SEARCH_ITEMS or len(pages) > MAX_SEARCH_ITEMS:
+        raise ActionError(
+            _("Give at most %(n)d search terms and %(n)d search results pages.") % {"n": MAX_SEARCH_ITEMS}
+        )
+    if any(len(q) > MAX_SEARCH_QUERY for q in queries):
+        raise ActionError(_("A search term is longer than %(n)d characters.") % {"n": MAX_SEARCH_QUERY})
+    try:
+        normalised = tuple(addresses.normalise(u) for u in pages)
+    except ActionError as exc:
+        raise ActionError(_("Search results page: %(error)s") % {"error": exc}) from None
+    return queries, normalised
 
 
 def _check_takedown_consent(case: Case) -> None:
@@ -976,7 +1002,20 @@ def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput
     language = data.language or platform.language
     if language not in regimes.LANGUAGES:
         raise ActionError(_("Notices can be written in English (en) or Korean (ko)."))
-    recipient = data.recipient.strip() or platform.abuse_email or platform.web_form_url
+    search_queries, search_result_urls = _search_facts(data)
+    if regime.via_web_form:
+        # The text is pasted into the platform's form, field by field: it is not an e-mail.
+        recipient = data.recipient.strip() or platform.web_form_url
+        if not recipient.lower().startswith(("https://", "http://")):
+            raise ActionError(
+                _(
+                    "This request is made through %(platform)s's web form: "
+                    "give the form's address as the recipient."
+                )
+                % {"platform": platform.name}
+            )
+    else:
+        recipient = data.recipient.strip() or platform.abuse_email or platform.web_form_url
     if not recipient:
         raise ActionError(
             _("%(platform)s has no abuse address or web form: give a recipient.")
@@ -998,6 +1037,10 @@ def draft_notice(*, actor: Any, sightings: Sequence[Sighting], data: NoticeInput
         accurate=data.accurate,
         work=data.work,
         owner_authorised=data.owner_authorised,
+        personal_information=data.personal_information,
+        data_subject_authorised=data.data_subject_authorised,
+        search_queries=search_queries,
+        search_result_urls=search_result_urls,
         date=timezone.localdate(),
     )
     try:

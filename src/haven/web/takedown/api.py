@@ -189,6 +189,18 @@ class NoticeIn(Input):
     accurate: bool = False
     work: str = Field("", max_length=500)
     owner_authorised: bool = False
+    personal_information: str = Field(
+        "",
+        max_length=1000,
+        description="what kind of personal information the URLs expose, not the information",
+    )
+    data_subject_authorised: bool = False
+    search_queries: list[Annotated[str, Field(max_length=actions.MAX_SEARCH_QUERY)]] = Field(
+        default_factory=list, max_length=actions.MAX_SEARCH_ITEMS
+    )
+    search_result_urls: list[Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=actions.MAX_SEARCH_ITEMS
+    )
     survivor_name: str = Field("", max_length=200)
     escalation_of: Id | None = None
 

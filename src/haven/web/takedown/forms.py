@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from . import regimes
-from .actions import ESCALATION_TARGETS, MAX_BULK_URLS
+from .actions import ESCALATION_TARGETS, MAX_BULK_URLS, MAX_SEARCH_ITEMS, MAX_SEARCH_QUERY
 from .models import NoticeReply, PlatformKind, SightingSource, SightingState
 
 LANGUAGE_CHOICES = [("en", _("English")), ("ko", _("Korean"))]
@@ -66,7 +66,8 @@ class NoticeForm(forms.Form):
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
-            "Required for a Digital Services Act notice: a substantiated explanation in your own words."
+            "Required for a Digital Services Act notice and for requests to delete personal information: "
+            "a substantiated explanation in your own words."
         ),
     )
     signer = forms.CharField(label=_("Signed by"), max_length=200)
@@ -81,6 +82,36 @@ class NoticeForm(forms.Form):
     )
     owner_authorised = forms.BooleanField(
         label=_("The survivor owns the copyright and has authorised us to act (DMCA only)"), required=False
+    )
+    personal_information = forms.CharField(
+        label=_("The personal information these URLs expose (personal-information requests)"),
+        required=False,
+        max_length=1000,
+        help_text=_(
+            "Say what kind of information it is, for example: their full name, mobile number and school. "
+            "Do not copy the information itself."
+        ),
+    )
+    data_subject_authorised = forms.BooleanField(
+        label=_(
+            "The survivor has authorised us to ask for their personal information to be deleted "
+            "(personal-information requests)"
+        ),
+        required=False,
+    )
+    search_queries = forms.CharField(
+        label=_("Search terms that bring up the results (search engines)"),
+        required=False,
+        max_length=MAX_SEARCH_ITEMS * (MAX_SEARCH_QUERY + 1),
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=_("One a line, as typed into the search engine."),
+    )
+    search_result_urls = forms.CharField(
+        label=_("URLs of the search results pages (search engines)"),
+        required=False,
+        max_length=MAX_SEARCH_ITEMS * 2001,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=_("One a line: the address of the results page for each search term."),
     )
     survivor_name = forms.CharField(
         label=_("Survivor's name (only with their consent to be named)"), required=False, max_length=200
@@ -100,6 +131,13 @@ class NoticeForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not may_name:
             del self.fields["survivor_name"]
+
+    # One a line, as NoticeInput takes them (the action checks each one).
+    def clean_search_queries(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["search_queries"].splitlines() if line.strip()]
+
+    def clean_search_result_urls(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["search_result_urls"].splitlines() if line.strip()]
 
 
 class ReplyForm(forms.Form):

@@ -41,6 +41,12 @@ class NoticeFacts:
     )
     work: str = ""  # DMCA: the survivor's own work that is copied
     owner_authorised: bool = False  # DMCA: the survivor owns the copyright and authorised the centre
+    # Personal-information requests: what kind of information the URLs expose ("their full name,
+    # mobile number and school"), described so that the notice does not spread it further.
+    personal_information: str = ""
+    data_subject_authorised: bool = False  # the survivor authorised the centre to ask for their data
+    search_queries: tuple[str, ...] = ()  # search engines: the terms that bring the results up
+    search_result_urls: tuple[str, ...] = ()  # search engines: the results pages that show them
     date: dt.date = field(default_factory=dt.date.today)
 
 
@@ -72,6 +78,16 @@ ELEMENTS: dict[str, tuple[Promise, str]] = {
         "owner_authorised",
     ),
     "contact": (_("a postal address or telephone number"), "contact"),
+    "personal_information": (
+        _("a description of the personal information exposed (without repeating it)"),
+        "personal_information",
+    ),
+    "data_subject_authorised": (
+        _("confirmation that the survivor authorised us to make this request for them"),
+        "data_subject_authorised",
+    ),
+    "search_queries": (_("the search terms that bring up the results"), "search_queries"),
+    "search_result_urls": (_("the URLs of the search results pages"), "search_result_urls"),
 }
 
 
@@ -81,11 +97,17 @@ def _has(facts: NoticeFacts, element: str) -> bool:
     value = getattr(facts, ELEMENTS[element][1])
     if isinstance(value, str):
         return bool(value.strip())
+    if isinstance(value, tuple):
+        return any(str(x).strip() for x in value)
     return bool(value)
 
 
+def _numbered(items: tuple[str, ...]) -> str:
+    return "\n".join(f"  {n}. {x}" for n, x in enumerate((x for x in items if x.strip()), 1))
+
+
 def _urls(facts: NoticeFacts) -> str:
-    return "\n".join(f"  {n}. {url}" for n, url in enumerate(facts.urls, 1))
+    return _numbered(facts.urls)
 
 
 def _contact(facts: NoticeFacts) -> str:
@@ -99,6 +121,8 @@ class Regime:
     name: ClassVar[Promise]
     required: ClassVar[tuple[str, ...]]
     deadline_hours: ClassVar[int | None] = None  # a duty the law sets; None: the platform's own time
+    # Made through the platform's web form, not by e-mail: the text is what the officer pastes there.
+    via_web_form: ClassVar[bool] = False
 
     def missing(self, facts: NoticeFacts) -> list[str]:
         return [e for e in self.required if not _has(facts, e)]
@@ -348,9 +372,311 @@ class PlatformPolicy(Regime):
         return Rendered(f"신고: 비동의 성적 촬영물 (URL {len(f.urls)}건)", body)
 
 
-REGIMES: dict[str, Regime] = {
-    r.code: r for r in (DsaArticle16(), TakeItDown(), Dmca512(), KoreaDeletion(), PlatformPolicy())
-}
+# --- personal information ------------------------------------------------------------------------
+# A survivor's name, phone number, e-mail, accounts or school, posted next to their pictures or instead.
+# These notices describe what is exposed (``personal_information``) rather than repeat it, and say
+# that the person it is about authorised the centre (``data_subject_authorised``).
+
+
+def _then(text: str) -> str:
+    """An optional sentence of the officer's, after the fixed wording."""
+    return f" {text.strip()}" if text.strip() else ""
+
+
+def _exposed(facts: NoticeFacts) -> str:
+    """What the URLs expose, as the officer described it, ready to end a sentence of ours."""
+    return facts.personal_information.strip().rstrip(".。").rstrip()
+
+
+class GdprErasure(Regime):
+    """EU GDPR (Regulation (EU) 2016/679), Art. 17(1)(c) and (d) right to erasure, with Art. 21(1)
+    objection, Art. 17(2) and Art. 19 (telling other controllers and recipients) and Art. 12(3)/(4)
+    (act without undue delay and within one month; say why when refusing).  The UK GDPR has the same
+    Art. 17.  The data subject asks; the centre makes the request for them, with their authorisation."""
+
+    code = "gdpr_erasure"
+    name = _("EU/UK GDPR, Art. 17 request for erasure of personal data")
+    required = (
+        "urls",
+        "personal_information",
+        "explanation",
+        "data_subject_authorised",
+        "notifier",
+        "notifier_email",
+        "signer",
+    )
+    deadline_hours = 30 * 24  # Art. 12(3): one month from receipt (extendable by two, with reasons)
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"To the data protection officer of {f.platform},\n\n"
+            "This is a request for erasure of personal data under Article 17 of Regulation (EU) 2016/679 "
+            "(General Data Protection Regulation), and of the UK GDPR where that applies. We make it for "
+            f"the data subject: {_who_en(f)}.\n\n"
+            f"1. The personal data: {_exposed(f)}. We describe it here rather than "
+            "repeat it.\n\n"
+            f"2. Where you publish it (URLs):\n{_urls(f)}\n\n"
+            "3. Grounds for erasure: the data subject never agreed to this publication and you have no "
+            "lawful basis for it, so the data are unlawfully processed (Article 17(1)(d)). The data "
+            "subject also objects to the processing, and nothing overrides that objection "
+            f"(Articles 21(1) and 17(1)(c)).{_then(f.explanation)}\n\n"
+            f"4. Authority: the data subject has authorised {f.notifier} to make this request for them "
+            "and to receive your answer. If you need to confirm who they are, ask us: we will answer in a "
+            "way that keeps them safe.\n\n"
+            "5. What we ask:\n"
+            "  - erase the data at every URL above, and the copies you hold;\n"
+            "  - because the data were made public, take reasonable steps to tell other controllers "
+            "processing them that their erasure has been requested (Article 17(2)), and tell each "
+            "recipient of the data about the erasure (Article 19);\n"
+            "  - tell us what you have done without undue delay, and within one month of receiving this "
+            "request at the latest (Article 12(3)). If you do not act, tell us why within the same time, "
+            "and that the data subject may complain to a supervisory authority and seek a judicial "
+            "remedy (Article 12(4)).\n\n"
+            f"6. The data subject's representative:\n{_contact(f)}\n\n"
+            f"{_ref_en(f)}{f.date.isoformat()}\n{f.signer}\n{f.notifier}\n"
+        )
+        return Rendered(f"GDPR Art. 17 request for erasure of personal data ({len(f.urls)} URLs)", body)
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"{f.platform} 개인정보 보호책임자(DPO) 귀중\n\n"
+            "본 요청은 EU 일반개인정보보호규정(GDPR, 규정 2016/679) 제17조(해당하는 경우 영국 GDPR 제17조)에 "
+            f"따른 개인정보 삭제 요청입니다. 본 기관은 정보주체를 대리하여 요청합니다. 정보주체: {_who_ko(f)}\n\n"
+            f"1. 해당 개인정보: {_exposed(f)}. 이 요청서에는 그 내용을 옮겨 적지 않고 "
+            "종류만 밝힙니다.\n\n"
+            f"2. 게시 위치(URL):\n{_urls(f)}\n\n"
+            "3. 삭제 사유: 정보주체는 이 게시에 동의한 적이 없고 귀사에는 이를 처리할 적법한 근거가 없으므로, "
+            "해당 개인정보는 불법적으로 처리되고 있습니다(제17조 제1항 (d)). 정보주체는 또한 그 처리에 "
+            f"반대하며, 이 반대에 우선하는 정당한 사유는 없습니다(제21조 제1항, 제17조 제1항 (c)).{_then(f.explanation)}\n\n"
+            f"4. 대리 권한: 정보주체는 {f.notifier}에 이 요청을 하고 회신을 받을 권한을 위임하였습니다. "
+            "신원 확인이 필요하면 본 기관에 문의해 주십시오. 정보주체의 안전을 해치지 않는 방법으로 "
+            "답하겠습니다.\n\n"
+            "5. 요청 사항:\n"
+            "  - 위 URL 전체의 해당 개인정보와 귀사가 보유한 사본을 삭제하여 주십시오.\n"
+            "  - 해당 정보가 공개되었으므로, 이를 처리하는 다른 컨트롤러에게 삭제 요청이 있었음을 알리는 "
+            "합리적인 조치를 하고(제17조 제2항), 해당 정보를 제공받은 자 각각에게 삭제 사실을 알려 "
+            "주십시오(제19조).\n"
+            "  - 부당한 지체 없이, 늦어도 본 요청을 받은 날부터 1개월 이내에 조치 결과를 알려 주십시오"
+            "(제12조 제3항). 조치하지 않는 경우에는 같은 기간 안에 그 이유와 함께, 정보주체가 감독기관에 "
+            "민원을 제기하고 사법적 구제를 청구할 수 있음을 알려 주십시오(제12조 제4항).\n\n"
+            f"6. 정보주체의 대리인:\n{_contact(f)}\n\n"
+            f"{_ref_ko(f)}{f.date.isoformat()}\n{f.signer}\n{f.notifier}\n"
+        )
+        return Rendered(f"GDPR 제17조 개인정보 삭제 요청 (URL {len(f.urls)}건)", body)
+
+
+class KoreaPrivacy(Regime):
+    """Korea: a request to delete information that infringes privacy, under the Act on Promotion of
+    Information and Communications Network Utilization and Information Protection, Art. 44-2 (the
+    provider deletes or takes a temporary measure "without delay" and tells both sides at once; a
+    temporary measure lasts up to 30 days, Art. 44-2(4)), and a request for erasure of personal
+    information by the data subject's representative under the Personal Information Protection Act,
+    Art. 36 and Art. 38(1).
+
+    The deadline is the one number these texts set: the Enforcement Decree of the PIPA, Art. 43(3),
+    gives a personal information controller 10 days from the request to report what it did.
+    Art. 44-2(2)'s "without delay" is stricter but names no time, so 240 hours is the latest the
+    platform may answer, not a promise that it may wait that long."""
+
+    code = "kr_privacy"
+    name = _("Korea: deletion of personal information (Network Act, Art. 44-2; PIPA, Art. 36)")
+    required = (
+        "urls",
+        "personal_information",
+        "explanation",
+        "data_subject_authorised",
+        "notifier",
+        "notifier_email",
+        "contact",
+        "signer",
+    )
+    deadline_hours = 10 * 24  # PIPA Enforcement Decree, Art. 43(3)
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"To {f.platform},\n\n"
+            f"{f.notifier} asks you to delete personal information about {_who_en(f)}, posted on your "
+            "service without their consent. We make this request under:\n"
+            "  - Article 44-2 of the Act on Promotion of Information and Communications Network "
+            "Utilization and Information Protection: the information infringes their privacy. When asked, "
+            "you must delete it or take a temporary measure without delay, and tell the applicant and the "
+            "person who posted it at once;\n"
+            "  - Articles 36 and 38(1) of the Personal Information Protection Act: this is a request for "
+            "erasure of personal information made by the data subject's representative. Where you process "
+            "this information as a personal information controller, you must tell us the result within "
+            "10 days of this request (Enforcement Decree, Article 43(3)).\n\n"
+            f"1. The information (URLs):\n{_urls(f)}\n\n"
+            f"2. What it exposes: {_exposed(f)}. We describe it rather than repeat "
+            "it.\n\n"
+            f"3. How it infringes their privacy: {f.explanation.strip()}\n\n"
+            "4. Authority: the person this information is about has authorised us to make this request "
+            "for them.\n\n"
+            "5. Please delete it at once, or at least block access to it while you decide, and tell us "
+            "what you have done.\n\n"
+            f"6. Requesting institution:\n{_contact(f)}\n\n"
+            f"{_ref_en(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(
+            f"Deletion request: personal information infringing privacy ({len(f.urls)} URLs)", body
+        )
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"{f.platform} 귀중\n\n"
+            f"{f.notifier}은(는) 귀사 서비스에 동의 없이 게시된 {_who_ko(f)}의 개인정보를 삭제하여 줄 것을 "
+            "요청합니다. 본 요청의 근거는 다음과 같습니다.\n"
+            "  - 「정보통신망 이용촉진 및 정보보호 등에 관한 법률」 제44조의2: 위 정보는 당사자의 사생활을 "
+            "침해합니다. 귀사는 이러한 요청을 받으면 지체 없이 해당 정보를 삭제하거나 임시조치를 하고, 그 "
+            "사실을 신청인과 게시자에게 곧바로 알려야 합니다.\n"
+            "  - 「개인정보 보호법」 제36조 및 제38조제1항: 본 요청은 정보주체의 대리인이 하는 개인정보 "
+            "삭제 요구입니다. 귀사가 개인정보처리자로서 이 정보를 처리하는 경우, 요구를 받은 날부터 10일 "
+            "이내에 그 결과를 알려야 합니다(같은 법 시행령 제43조제3항).\n\n"
+            f"1. 삭제 요청 정보(URL):\n{_urls(f)}\n\n"
+            f"2. 노출된 개인정보: {_exposed(f)}. 이 요청서에는 그 내용을 옮겨 적지 않고 "
+            "종류만 밝힙니다.\n\n"
+            f"3. 사생활 침해 사실의 소명: {f.explanation.strip()}\n\n"
+            "4. 위임: 위 정보의 당사자는 본 기관에 이 요청을 위임하였습니다.\n\n"
+            "5. 즉시 삭제하여 주시고, 판단에 시간이 필요하다면 그동안 접근을 차단하여 주십시오. 조치 결과를 "
+            "회신하여 주시기 바랍니다.\n\n"
+            f"6. 요청 기관:\n{_contact(f)}\n\n"
+            f"{_ref_ko(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(f"사생활 침해 개인정보 삭제 요청 (URL {len(f.urls)}건)", body)
+
+
+class PrivacyPolicy(Regime):
+    """A report under the platform's own privacy / doxxing policy (personal information posted
+    without consent), the counterpart of :class:`PlatformPolicy` for intimate imagery."""
+
+    code = "privacy_policy"
+    name = _("Platform policy report (personal information, doxxing)")
+    required = (
+        "urls",
+        "personal_information",
+        "data_subject_authorised",
+        "notifier",
+        "notifier_email",
+        "good_faith",
+    )
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"To the trust and safety team of {f.platform},\n\n"
+            "We report personal information posted on your service without consent, which your privacy "
+            "and harassment policies prohibit.\n\n"
+            f"URLs:\n{_urls(f)}\n\n"
+            f"What is exposed: {_exposed(f)}. It is about {_who_en(f)}. We describe "
+            "it rather than repeat it. Posted like this, it lets strangers find, contact and harass them."
+            f"{_then(f.explanation)}\n\n"
+            "The person it is about has authorised us to report it for them.\n\n"
+            "Please remove it, and keep it from being posted again.\n\n"
+            "We confirm in good faith that this report is accurate.\n\n"
+            f"Reported by:\n{_contact(f)}\n\n{_ref_en(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(f"Report: personal information posted without consent ({len(f.urls)} URLs)", body)
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"{f.platform} 운영정책팀 귀중\n\n"
+            "귀사의 개인정보 및 괴롭힘 관련 정책이 금지하는, 동의 없이 게시된 개인정보를 신고합니다.\n\n"
+            f"URL:\n{_urls(f)}\n\n"
+            f"노출된 정보: {_exposed(f)}. 이 정보의 당사자는 {_who_ko(f)}입니다. 이 "
+            "신고에는 그 내용을 옮겨 적지 않고 종류만 밝힙니다. 이렇게 게시된 정보로 낯선 사람이 당사자를 찾아내고 연락하며 괴롭힐 "
+            f"수 있습니다.{_then(f.explanation)}\n\n"
+            "위 정보의 당사자는 본 기관에 이 신고를 위임하였습니다.\n\n"
+            "삭제하여 주시고, 다시 게시되지 않도록 조치하여 주시기 바랍니다.\n\n"
+            "본 신고 내용이 정확함을 선의로 확인합니다.\n\n"
+            f"신고자:\n{_contact(f)}\n\n{_ref_ko(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(f"신고: 동의 없이 게시된 개인정보 (URL {len(f.urls)}건)", body)
+
+
+class SearchPersonalInfo(Regime):
+    """A search engine's request form for removing results that show personal information (contact
+    details, doxxing), such as Google's "Remove personal information from Google Search".  It is
+    made through the web form, not by e-mail: the text gives the officer each answer the form asks
+    for, in the form's order, to paste field by field.  No law sets a time."""
+
+    code = "search_pi_removal"
+    name = _("Search engine: removal of results with personal information (web form)")
+    required = (
+        "urls",
+        "search_result_urls",
+        "search_queries",
+        "personal_information",
+        "data_subject_authorised",
+        "notifier",
+        "notifier_email",
+        "signer",
+    )
+    via_web_form = True
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"Removal of search results with personal information: {f.platform}\n"
+            "The answers below follow the order of the search engine's removal form; paste each one into "
+            "its field.\n\n"
+            f"1. The personal information shown: {_exposed(f)}\n\n"
+            f"2. Who it is about: {_who_en(f)}\n"
+            "   Who is asking: an authorised representative, for them.\n"
+            f"   Our authority: {f.notifier} supports the person this information is about, who has "
+            "authorised us to ask for its removal for them.\n\n"
+            "3. Your details (the representative):\n"
+            f"   Full name: {f.signer}\n"
+            f"   Organisation: {f.notifier}\n"
+            f"   E-mail: {f.notifier_email}\n\n"
+            f"4. URLs of the pages with the information:\n{_urls(f)}\n\n"
+            f"5. URLs of the search results pages that show them:\n{_numbered(f.search_result_urls)}\n\n"
+            f"6. Search terms that bring them up:\n{_numbered(f.search_queries)}\n\n"
+            "7. Screenshots: attach the evidence captured of each page, where you have it.\n\n"
+            "8. Additional information: this information was posted without the consent of the person it "
+            f"is about, and exposes them to unwanted contact and harassment.{_then(f.explanation)}\n\n"
+            f"9. Signature: {f.signer}, for {f.notifier}\n"
+            f"   Date: {f.date.isoformat()}\n"
+            f"{_ref_en(f)}"
+        )
+        return Rendered(f"Search results removal: personal information ({len(f.urls)} URLs)", body)
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"개인정보가 표시되는 검색결과 삭제 요청: {f.platform}\n"
+            "아래 답변은 검색엔진 삭제 요청 양식의 순서를 따릅니다. 각 답변을 해당 칸에 붙여 넣으십시오.\n\n"
+            f"1. 표시되는 개인정보: {_exposed(f)}\n\n"
+            f"2. 정보의 당사자: {_who_ko(f)}\n"
+            "   요청자: 당사자를 대리할 권한을 받은 대리인\n"
+            f"   대리 권한: {f.notifier}은(는) 위 정보의 당사자를 지원하고 있으며, 당사자는 본 기관에 삭제 "
+            "요청을 위임하였습니다.\n\n"
+            "3. 요청자(대리인) 정보:\n"
+            f"   성명: {f.signer}\n"
+            f"   기관: {f.notifier}\n"
+            f"   이메일: {f.notifier_email}\n\n"
+            f"4. 개인정보가 게시된 페이지의 URL:\n{_urls(f)}\n\n"
+            f"5. 해당 페이지가 표시되는 검색결과 페이지의 URL:\n{_numbered(f.search_result_urls)}\n\n"
+            f"6. 해당 검색결과가 나오는 검색어:\n{_numbered(f.search_queries)}\n\n"
+            "7. 스크린샷: 각 페이지에 대해 수집해 둔 증거 캡처가 있으면 첨부하십시오.\n\n"
+            "8. 추가 정보: 이 정보는 당사자의 동의 없이 게시되었으며, 당사자가 원치 않는 연락과 괴롭힘에 "
+            f"노출되게 합니다.{_then(f.explanation)}\n\n"
+            f"9. 서명: {f.signer}, {f.notifier}\n"
+            f"   날짜: {f.date.isoformat()}\n"
+            f"{_ref_ko(f)}"
+        )
+        return Rendered(f"검색결과 삭제 요청: 개인정보 (URL {len(f.urls)}건)", body)
+
+
+_ALL: tuple[Regime, ...] = (
+    DsaArticle16(),
+    TakeItDown(),
+    Dmca512(),
+    KoreaDeletion(),
+    PlatformPolicy(),
+    GdprErasure(),
+    KoreaPrivacy(),
+    PrivacyPolicy(),
+    SearchPersonalInfo(),
+)
+REGIMES: dict[str, Regime] = {r.code: r for r in _ALL}
+if len(REGIMES) != len(_ALL):  # a notice records its regime by code: two with one code would be confused
+    raise ImportError("two legal regimes share a code")
 
 
 def regime(code: str) -> Regime:

@@ -414,6 +414,10 @@ NOTICE_FIELDS = {
     "accurate": "accurate",
     "work": "work",
     "owner_authorised": "owner_authorised",
+    "personal_information": "personal_information",
+    "data_subject_authorised": "data_subject_authorised",
+    "search_queries": "search_queries",
+    "search_result_urls": "search_result_urls",
     "contact": "notifier_address",
 }
 
