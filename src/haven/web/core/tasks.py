@@ -49,6 +49,15 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
     from haven.web.portal.models import MESSAGE_CONTEXT, PortalMessage
 
     messages = _reencrypt_rows(PortalMessage, (("body_encrypted", lambda _: MESSAGE_CONTEXT),), batch_size)
+    # A survivor's identifiers, and the found text around them.
+    from haven.web.monitoring.models import IDENTIFIER_CONTEXT, SNIPPET_CONTEXT, Identifier, TextCandidate
+
+    identifiers = _reencrypt_rows(
+        Identifier, (("value_encrypted", lambda _: IDENTIFIER_CONTEXT),), batch_size
+    )
+    identifiers += _reencrypt_rows(
+        TextCandidate, (("snippet_encrypted", lambda _: SNIPPET_CONTEXT),), batch_size
+    )
     # Federation: the keys peers issued to us, and the centre's own private keys.
     from haven.web.federation.actions import KEYS_CONTEXT
     from haven.web.federation.identity import EXCHANGE_CONTEXT, SIGNING_CONTEXT
@@ -63,7 +72,7 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
         ),
         batch_size,
     )
-    if rewritten or case_notes or screenshots or notices or messages or federation:
+    if rewritten or case_notes or screenshots or notices or messages or federation or identifiers:
         summary = {
             "cases": rewritten,
             **({"case_notes": case_notes} if case_notes else {}),
@@ -71,10 +80,11 @@ def reencrypt_with_current_key(batch_size: int = 200) -> int:
             **({"notices": notices} if notices else {}),
             **({"portal_messages": messages} if messages else {}),
             **({"federation": federation} if federation else {}),
+            **({"personal_information": identifiers} if identifiers else {}),
         }
         with transaction.atomic():
             append(actor="worker", event_type=EventType.KEYS_ROTATED, summary=summary)
-    return rewritten + case_notes + screenshots + notices + messages + federation
+    return rewritten + case_notes + screenshots + notices + messages + federation + identifiers
 
 
 def _reencrypt_rows(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import socket
 import threading
@@ -18,9 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from haven.web.accounts.roles import Perm
-from haven.web.audit.chain import append
+from haven.web.audit.chain import append, append_read
 from haven.web.audit.models import EventType
 from haven.web.cases.models import Case
+from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError
 from haven.web.notifications.actions import notify, users_who_can
@@ -29,8 +31,21 @@ from haven.web.takedown import addresses
 from haven.web.takedown.actions import record_evidence, sighting_for_copy
 from haven.web.takedown.models import Sighting, SightingSource
 
-from .bank import QueueSink, ScanBank
-from .models import Candidate, CandidateState, MonitorSource, Rejection, ScanRun, SourceKind
+from .bank import QueueSink, ScanBank, region_of, text_work
+from .models import (
+    IDENTIFIER_CONTEXT,
+    MAX_IDENTIFIERS,
+    SNIPPET_CONTEXT,
+    Candidate,
+    CandidateState,
+    Identifier,
+    IdentifierKind,
+    MonitorSource,
+    Rejection,
+    ScanRun,
+    SourceKind,
+    TextCandidate,
+)
 
 MAX_LISTED_URLS = 10_000
 KEPT_ERRORS = 50
@@ -49,6 +64,13 @@ class SourceInput:
 
 
 def _clean_target(kind: str, target: str) -> str:
+    if kind == SourceKind.SEARCH:
+        target = target.strip()
+        if target.count("{query}") != 1:
+            raise ActionError(_("Put {query} once in the address, where the search words go."))
+        # Checked as an address with a stand-in for the words; kept with its placeholders.
+        addresses.normalise(target.replace("{query}", "q").replace("{page}", "1"))
+        return target
     if kind == SourceKind.URLS:
         lines = [
             line.strip() for line in target.splitlines() if line.strip() and not line.strip().startswith("#")
@@ -126,9 +148,15 @@ def queue_run(*, actor: Any, source: MonitorSource) -> ScanRun:
     return run
 
 
-def _scan_source(source: MonitorSource) -> Any:
-    from haven.scan import Crawl, Feed, Sitemap, UrlList
+SEARCH_DELAY_S = 1.0
+"""Seconds between the requests of a site-search source."""
 
+
+def _scan_source(source: MonitorSource, queries: list[str]) -> Any:
+    from haven.scan import Crawl, Feed, Sitemap, SiteSearch, UrlList
+
+    if source.kind == SourceKind.SEARCH:
+        return SiteSearch(source.target, queries, max_pages=source.max_pages, delay_s=SEARCH_DELAY_S)
     if source.kind == SourceKind.CRAWL:
         return Crawl(
             source.target, depth=source.depth, max_pages=source.max_pages, same_site=source.same_site
@@ -156,6 +184,7 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
         try:
             bank = BankSnapshot.from_reader(ScanBank(run.organisation_id))
             run.bank_size = len(bank)
+            text = text_work(run.organisation_id)
             options = ScanOptions(
                 policy=FetchPolicy(
                     allow_loopback=getattr(settings, "HAVEN_FETCH_ALLOW_LOOPBACK", False),
@@ -163,11 +192,16 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
                     total_timeout_s=settings.HAVEN_FETCH_TIMEOUT_SECONDS,
                 )
             )
+            if source.kind == SourceKind.SEARCH and not text.queries:
+                raise ActionError(
+                    _("No case has keywords to search for: mark a keyword with “search for it” on a case.")
+                )
             report = scan(
-                [_scan_source(source)],
+                [_scan_source(source, text.queries)],
                 bank,
                 options=options,
                 scheduler=scheduler or settings.HAVEN_SCAN_SCHEDULER or None,
+                text_bank=text.bank,
             )
         except Exception as exc:  # a run that breaks is recorded, not lost: the next one is still scheduled
             run.status = ScanRun.Status.FAILED
@@ -176,12 +210,18 @@ def execute_run(run: ScanRun, *, scheduler: str | None = None) -> ScanRun:
             sink = QueueSink(run)
             for candidate in report.candidates:
                 sink.add(candidate)
+            for found in report.text_candidates:
+                sink.add_text(found)
             reported = sink.report_finds()
             run.status = ScanRun.Status.DONE
             run.stats = report.stats.as_record()
             run.errors = [e.as_record() for e in report.errors[:KEPT_ERRORS]]
             run.error_count = len(report.errors)
-            run.candidates = sink.added
+            run.candidates = sink.added + sink.text_added
+            if sink.text_added:
+                run.stats["text_candidates_queued"] = sink.text_added
+            if text.skipped:
+                run.stats["identifiers_skipped"] = text.skipped
             if reported:
                 run.stats["reported_to_centres"] = reported
     finally:
@@ -370,6 +410,245 @@ def reject(*, actor: Any, candidate: Candidate) -> None:
 
 
 def drop_pending(case: Case) -> int:
-    """Monitoring consent withdrawn: the case's unreviewed matches are deleted, inside the withdrawal."""
+    """Monitoring consent withdrawn: the case's unreviewed matches are deleted, inside the withdrawal,
+    and so are her identifiers and the unreviewed pages that showed them."""
     deleted, _ = Candidate.objects.filter(case=case, state=CandidateState.PENDING).delete()
-    return deleted
+    texts, _ = TextCandidate.objects.filter(case=case, state=CandidateState.PENDING).delete()
+    Identifier.objects.filter(case=case).delete()
+    return deleted + texts
+
+
+# --- personal identifiers ----------------------------------------------------------------------
+
+MAX_SPELLINGS = 10
+MAX_SPELLING_CHARS = 200
+
+
+@dataclass
+class IdentifierInput:
+    kind: str
+    value: str
+    alone: bool | None = None
+    search: bool = False
+
+
+def _clean_identifier(organisation_id: int, data: IdentifierInput) -> str:
+    from haven.scan import PersonalIdentifier, TextBank, TextBankError
+
+    if data.kind not in IdentifierKind.values:
+        raise ActionError(_("Unknown kind of identifier."))
+    if not isinstance(data.value, str) or "\x00" in data.value:
+        raise ActionError(_("The text must not contain NUL characters."))
+    lines = [line.strip() for line in data.value.replace("\r\n", "\n").split("\n") if line.strip()]
+    if not lines:
+        raise ActionError(_("Write the identifier first."))
+    if len(lines) > MAX_SPELLINGS:
+        raise ActionError(_("At most %(n)d spellings, one a line.") % {"n": MAX_SPELLINGS})
+    if any(len(line) > MAX_SPELLING_CHARS for line in lines):
+        raise ActionError(_("Keep each spelling to %(n)d characters or fewer.") % {"n": MAX_SPELLING_CHARS})
+    if data.search and data.kind not in (IdentifierKind.KEYWORD, IdentifierKind.NAME, IdentifierKind.HANDLE):
+        raise ActionError(_("Only names, handles and post titles can be searched for on sites."))
+    value = "\n".join(lines)
+    region = region_of(organisation_id)
+    try:
+        TextBank.build([PersonalIdentifier("new", "case", data.kind, value, data.alone, region)])
+    except TextBankError:
+        if data.kind == IdentifierKind.PHONE:
+            raise ActionError(
+                _(
+                    "This is not a phone number of %(country)s: write it as it is dialled there, or with + "
+                    "and its country code."
+                )
+                % {"country": region}
+            ) from None
+        if data.kind == IdentifierKind.EMAIL:
+            raise ActionError(_("This is not an e-mail address.")) from None
+        raise ActionError(
+            _(
+                "Write it with letters or digits, at most 64 of them a line (a long title: at most "
+                "200 characters)."
+            )
+        ) from None
+    return value
+
+
+def add_identifier(*, actor: Any, case: Case, data: IdentifierInput) -> Identifier:
+    """Record one of the survivor's identifiers, encrypted; audited by kind only.  Needs her consent
+    to monitoring: identifiers are looked for only while it stands, and go when it is withdrawn."""
+    from haven.web.cases.actions import current_consent
+    from haven.web.cases.models import ConsentScope
+
+    require(actor, Perm.VIEW_CONTACT)
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, case)
+    value = _clean_identifier(case.organisation_id, data)
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if not current_consent(case).get(ConsentScope.MONITOR):
+            raise ActionError(
+                _(
+                    "Record the survivor's consent to monitoring first: identifiers are looked for "
+                    "only with it."
+                )
+            )
+        if Identifier.objects.filter(case=case).count() >= MAX_IDENTIFIERS:
+            raise ActionError(_("At most %(n)d identifiers on a case.") % {"n": MAX_IDENTIFIERS})
+        identifier = Identifier.objects.create(
+            organisation_id=case.organisation_id,
+            case=case,
+            kind=data.kind,
+            value_encrypted=crypto.encrypt(value, IDENTIFIER_CONTEXT),
+            alone=data.alone,
+            search=data.search,
+            created_by=actor,
+        )
+        append(
+            actor=actor,
+            event_type=EventType.IDENTIFIER_ADDED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"identifier": identifier.pk, "kind": data.kind, "search": data.search},
+        )
+    return identifier
+
+
+def remove_identifier(*, actor: Any, identifier: Identifier) -> None:
+    require(actor, Perm.VIEW_CONTACT)
+    require(actor, Perm.EDIT_CASE)
+    same_organisation(actor, identifier)
+    with transaction.atomic():
+        case = identifier.case
+        pk, kind = identifier.pk, identifier.kind
+        identifier.delete()
+        append(
+            actor=actor,
+            event_type=EventType.IDENTIFIER_REMOVED,
+            organisation=case.organisation_id,
+            obj=case,
+            summary={"identifier": pk, "kind": kind},
+        )
+
+
+@dataclass(frozen=True)
+class ShownIdentifier:
+    identifier: Identifier
+    value: str
+    alone: bool
+
+
+def reveal_identifiers(*, actor: Any, case: Case) -> list[ShownIdentifier]:
+    """The case's identifiers in plain text; the showing is audited."""
+    from haven.scan import default_alone
+
+    require(actor, Perm.VIEW_CONTACT)
+    same_organisation(actor, case)
+    shown = []
+    for row in Identifier.objects.filter(case=case):
+        value = crypto.decrypt(row.value_encrypted, IDENTIFIER_CONTEXT)
+        alone = default_alone(row.kind, value) if row.alone is None else row.alone
+        shown.append(ShownIdentifier(row, value, alone))
+    append_read(
+        actor=actor, event_type=EventType.IDENTIFIERS_VIEWED, organisation=case.organisation_id, obj=case
+    )
+    return shown
+
+
+# --- review of personal information found -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snippet:
+    text: str
+    spans: list[tuple[int, int]]
+
+    @property
+    def masked(self) -> str:
+        from haven.scan import mask
+
+        return mask(self.text, self.spans)
+
+
+def snippet_of(candidate: TextCandidate) -> Snippet:
+    data = json.loads(crypto.decrypt(candidate.snippet_encrypted, SNIPPET_CONTEXT))
+    return Snippet(str(data["text"]), [(int(a), int(b)) for a, b in data["spans"]])
+
+
+def reveal_snippet(*, actor: Any, candidate: TextCandidate) -> Snippet:
+    """The found page's text around her identifiers, unmasked; audited."""
+    require(actor, Perm.REVIEW)
+    same_organisation(actor, candidate)
+    snippet = snippet_of(candidate)
+    append_read(
+        actor=actor,
+        event_type=EventType.TEXT_CANDIDATE_VIEWED,
+        organisation=candidate.organisation_id,
+        obj=candidate,
+        summary={"case": candidate.case.number},
+    )
+    return snippet
+
+
+def _pending_text(actor: Any, candidate: TextCandidate) -> TextCandidate:
+    require(actor, Perm.REVIEW)
+    same_organisation(actor, candidate)
+    locked = TextCandidate.objects.select_for_update(of=("self",)).select_related("case").get(pk=candidate.pk)
+    if locked.state != CandidateState.PENDING:
+        raise ActionError(_("This match has already been reviewed."))
+    return locked
+
+
+def confirm_text(*, actor: Any, candidate: TextCandidate, capture: bool = True) -> Sighting:
+    """The page does show her personal information: it goes to the takedown desk as a sighting
+    marked as personal information (its rechecks also ask whether the text is gone)."""
+    with transaction.atomic():
+        c = _pending_text(actor, candidate)
+        sighting = sighting_for_copy(
+            actor=actor, case=c.case, media_url="", page_url=c.page_url, source=SightingSource.MONITORING
+        )
+        if not sighting.personal_info:
+            sighting.personal_info = True
+            sighting.save(update_fields=["personal_info"])
+        c.state = CandidateState.CONFIRMED
+        c.decided_by = actor
+        c.decided_at = timezone.now()
+        c.sighting = sighting
+        c.save()
+        append(
+            actor=actor,
+            event_type=EventType.TEXT_CANDIDATE_CONFIRMED,
+            organisation=c.organisation_id,
+            obj=c,
+            summary={"case": c.case.number, "kinds": c.kinds, "sighting": sighting.pk},
+        )
+    if capture and sighting.state == "found":
+        with contextlib.suppress(ActionError):
+            record_evidence(actor=actor, sighting=sighting)
+    return sighting
+
+
+def reject_text(*, actor: Any, candidate: TextCandidate) -> None:
+    """Not her: this page with this text is not raised again for the case (a change to it is)."""
+    with transaction.atomic():
+        c = _pending_text(actor, candidate)
+        c.state = CandidateState.REJECTED
+        c.decided_by = actor
+        c.decided_at = timezone.now()
+        c.save()
+        append(
+            actor=actor,
+            event_type=EventType.TEXT_CANDIDATE_REJECTED,
+            organisation=c.organisation_id,
+            obj=c,
+            summary={"case": c.case.number, "kinds": c.kinds},
+        )
+
+
+def personal_info_present(case: Case, body: bytes) -> bool | None:
+    """Whether a page still holds the case's identifiers as its rule requires; None when the case
+    has none left to look for (withdrawn, removed): a recheck then judges by the page alone."""
+    from haven.scan import page_text
+
+    work = text_work(case.organisation_id, [case.pk])
+    if work.bank is None:
+        return None
+    return bool(work.bank.match(page_text(body)))

@@ -14,6 +14,17 @@ class MonitoringConfig(AppConfig):
 
         consent_withdrawn.connect(_withdrawn, dispatch_uid="monitoring.consent_withdrawn")
 
+        from haven.web.cases.views import CASE_PANELS
+        from haven.web.takedown.actions import TEXT_CHECKS
+
+        from .actions import personal_info_present
+        from .views import identifiers_panel
+
+        if personal_info_present not in TEXT_CHECKS:
+            TEXT_CHECKS.append(personal_info_present)
+        if identifiers_panel not in CASE_PANELS:
+            CASE_PANELS.append(identifiers_panel)
+
 
 def _withdrawn(sender: Any, case: Any, scope: str, **kwargs: Any) -> None:
     """Consent to monitoring withdrawn: the case's unreviewed matches go at once."""

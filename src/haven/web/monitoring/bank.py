@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from haven.scan import BankEntry, Candidate
+from haven.scan import BankEntry, Candidate, PersonalIdentifier, TextBank, TextBankError, TextCandidate
 from haven.signals import InvalidHashError, Md5, PdqHash
+from haven.web.accounts.models import Organisation
 from haven.web.cases.actions import current_consent
 from haven.web.cases.matching import extra_signals
 from haven.web.cases.models import Case, CaseStatus, ConsentScope, ContentItem
+from haven.web.core import crypto
 
-from .models import REJECTED_NEAR, Rejection, ScanRun
+from .models import IDENTIFIER_CONTEXT, REJECTED_NEAR, SNIPPET_CONTEXT, Identifier, Rejection, ScanRun
 from .models import Candidate as CandidateRow
+from .models import TextCandidate as TextCandidateRow
 
 
 def monitored_cases(organisation_id: int) -> list[int]:
@@ -74,6 +79,62 @@ class ScanBank:
         yield from ImportedBank(self.organisation_id).read_bank()
 
 
+def region_of(organisation_id: int) -> str:
+    """The country phone numbers are dialled in: the organisation's."""
+    country = Organisation.objects.filter(pk=organisation_id).values_list("country", flat=True).first()
+    return (country or "KR").upper()
+
+
+def plain_identifiers(rows: Any, region: str) -> list[PersonalIdentifier]:
+    return [
+        PersonalIdentifier(
+            id=str(row.pk),
+            case_id=str(row.case_id),
+            kind=row.kind,
+            value=crypto.decrypt(row.value_encrypted, IDENTIFIER_CONTEXT),
+            alone=row.alone,
+            region=region,
+        )
+        for row in rows
+    ]
+
+
+def _usable(identifier: PersonalIdentifier) -> bool:
+    try:
+        TextBank.build([identifier])
+    except TextBankError:
+        return False
+    return True
+
+
+@dataclass
+class TextWork:
+    """What a run looks for in page text: the bank (keyed hashes, under a key made for this run)
+    and what the site-search sources search for."""
+
+    bank: TextBank | None
+    queries: list[str]
+    skipped: int
+
+
+def text_work(organisation_id: int, cases: list[int] | None = None) -> TextWork:
+    """The identifiers of the organisation's consenting cases (or of ``cases`` among them), hashed
+    with a new key; identifiers that can no longer be read as their kind are skipped and counted."""
+    monitored = monitored_cases(organisation_id)
+    if cases is not None:
+        monitored = [c for c in monitored if c in cases]
+    rows = Identifier.objects.filter(organisation_id=organisation_id, case_id__in=monitored)
+    plain = plain_identifiers(rows, region_of(organisation_id))
+    good = [i for i in plain if _usable(i)]
+    searched = {str(row.pk) for row in rows if row.search}
+    queries = [
+        line.strip() for i in good if i.id in searched for line in i.value.splitlines() if line.strip()
+    ]
+    return TextWork(
+        TextBank.build(good) if good else None, list(dict.fromkeys(queries)), len(plain) - len(good)
+    )
+
+
 class QueueSink:
     """Files a scan's matches into the review queue (a :class:`haven.scan.CandidateSink`).
 
@@ -86,6 +147,7 @@ class QueueSink:
     def __init__(self, run: ScanRun) -> None:
         self.run = run
         self.added = 0
+        self.text_added = 0
         self._rejected: dict[int, list[tuple[str, PdqHash | None]]] = {}
         self.imported: list[tuple[int, Candidate]] = []
         """Matches on items imported from peer centres: reported to them by :meth:`report_finds`."""
@@ -147,6 +209,34 @@ class QueueSink:
         except IntegrityError:  # the same file at the same address, already queued
             return
         self.added += 1
+
+    def add_text(self, candidate: TextCandidate) -> None:
+        """A page that holds a case's identifiers: queued with its snippet encrypted, once per case,
+        page and text (a page whose text a reviewer rejected is not raised again until it changes)."""
+        case = (
+            Case.objects.filter(pk=int(candidate.case_id), organisation_id=self.run.organisation_id)
+            .prefetch_related("consents")
+            .first()
+        )
+        if case is None or not current_consent(case).get(ConsentScope.MONITOR):
+            return
+        snippet = json.dumps({"text": candidate.snippet, "spans": [list(s) for s in candidate.spans]})
+        try:
+            with transaction.atomic():
+                TextCandidateRow.objects.create(
+                    organisation_id=self.run.organisation_id,
+                    run=self.run,
+                    case=case,
+                    page_url=candidate.page_url[:2000],
+                    kinds=list(candidate.kinds),
+                    identifiers=[int(i) for i, _kind in candidate.identifiers],
+                    snippet_encrypted=crypto.encrypt(snippet, SNIPPET_CONTEXT),
+                    text_sha256=candidate.text_sha256,
+                    found_at=candidate.found_at,
+                )
+        except IntegrityError:
+            return
+        self.text_added += 1
 
     def report_finds(self) -> int:
         """Report the matches on peers' items to their centres, the best match per item and file."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import SourceKind
+from .models import IdentifierKind, SourceKind
 
 
 class SourceForm(forms.Form):
@@ -11,7 +11,10 @@ class SourceForm(forms.Form):
     kind = forms.ChoiceField(label=_("What to scan"), choices=SourceKind.choices)
     target = forms.CharField(
         label=_("Address"),
-        help_text=_("A start page, sitemap or feed URL; for a list, one URL a line."),
+        help_text=_(
+            "A start page, sitemap or feed URL; for a list, one URL a line; for a site's search, its address "
+            "with {query} where the search words go (and {page} for the page number)."
+        ),
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         max_length=200_000,
     )
@@ -28,3 +31,36 @@ class SourceForm(forms.Form):
         help_text=_("0: only when started by hand."),
     )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+
+class IdentifierForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=IdentifierKind.choices)
+    value = forms.CharField(
+        label=_("How it is written"),
+        help_text=_(
+            "One spelling a line (a nickname, a romanised name, a school's short name). Korean names are "
+            "also looked for in their usual romanised spellings; phone numbers in every common format."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocomplete": "off"}),
+        max_length=2000,
+    )
+    alone = forms.TypedChoiceField(
+        label=_("Enough on its own?"),
+        choices=[
+            ("", _("As usual for its kind")),
+            ("yes", _("Yes: a page with it alone is a match")),
+            ("no", _("No: only with another kind of identifier")),
+        ],
+        coerce=lambda v: {"yes": True, "no": False}.get(v),
+        empty_value=None,
+        required=False,
+        help_text=_(
+            "Usually a phone number, an e-mail address, a long handle or a post title is enough; a name or "
+            "a school only together with another kind."
+        ),
+    )
+    search = forms.BooleanField(
+        label=_("Also search for it on the sites' own search pages"),
+        required=False,
+        help_text=_("The searched site then sees these words. Names, handles and post titles only."),
+    )

@@ -12,6 +12,7 @@ class SourceKind(models.TextChoices):
     SITEMAP = "sitemap", _("A sitemap")
     FEED = "feed", _("An RSS or Atom feed")
     URLS = "urls", _("A list of URLs")
+    SEARCH = "search", _("A site's search, for the cases' keywords")
 
 
 class MonitorSource(models.Model):
@@ -161,3 +162,86 @@ class Rejection(models.Model):
 
 
 REJECTED_NEAR = 10
+
+
+# --- personal information ------------------------------------------------------------------------
+
+
+class IdentifierKind(models.TextChoices):
+    NAME = "name", _("Name")
+    PHONE = "phone", _("Phone number")
+    EMAIL = "email", _("E-mail address")
+    HANDLE = "handle", _("Social-media handle")
+    PLACE = "place", _("School or workplace")
+    KEYWORD = "keyword", _("Post title or keywords")
+
+
+IDENTIFIER_CONTEXT = "monitoring.Identifier.value"
+SNIPPET_CONTEXT = "monitoring.TextCandidate.snippet"
+MAX_IDENTIFIERS = 50
+"""Identifiers on one case."""
+
+
+class Identifier(models.Model):
+    """Something that identifies a survivor (her name, number, school ...), kept encrypted, that
+    monitoring looks for in page text while she consents to monitoring.  Scanners receive only
+    keyed hashes of it (``haven.scan.TextBank``)."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(_("kind"), max_length=16, choices=IdentifierKind.choices)
+    value_encrypted = models.BinaryField(editable=False)
+    alone = models.BooleanField(null=True, blank=True)
+    """Whether finding it alone raises a match; None: the kind's default (``haven.scan.default_alone``)."""
+    search = models.BooleanField(default=False)
+    """Also typed into the site-search sources (the searched site then sees it)."""
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of case {self.case_id}"
+
+
+class TextCandidate(models.Model):
+    """A page whose text holds a case's identifiers as the case's rule requires.  The snippet
+    around them is encrypted and shown masked until a reviewer asks (audited)."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(ScanRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="text_candidates")
+    page_url = models.URLField(max_length=2000)
+    kinds = models.JSONField(default=list)
+    identifiers = models.JSONField(default=list)  # Identifier pks found
+    snippet_encrypted = models.BinaryField(editable=False)
+    text_sha256 = models.CharField(max_length=64)
+    found_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=CandidateState.choices, default=CandidateState.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    sighting = models.ForeignKey(
+        "takedown.Sighting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["case_id", "found_at", "id"]
+        indexes = [models.Index(fields=["organisation", "state", "case"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "page_url", "text_sha256"], name="monitoring_text_candidate_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page_url} ~ case {self.case_id}"
+
+    @property
+    def kind_labels(self) -> list[str]:
+        labels = dict(IdentifierKind.choices)
+        return [str(labels.get(k, k)) for k in self.kinds]

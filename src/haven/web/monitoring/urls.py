@@ -12,4 +12,10 @@ urlpatterns = [
     path("monitoring/runs/<int:pk>/", views.run_detail, name="run"),
     path("monitoring/candidates/<int:pk>/image/", views.candidate_image, name="image"),
     path("monitoring/candidates/<int:pk>/decide/", views.decide, name="decide"),
+    path("monitoring/text/<int:pk>/decide/", views.text_decide, name="text_decide"),
+    path("cases/<str:number>/identifiers/", views.identifier_add, name="identifier_add"),
+    path("cases/<str:number>/identifiers/show/", views.identifiers_show, name="identifiers_show"),
+    path(
+        "cases/<str:number>/identifiers/<int:pk>/remove/", views.identifier_remove, name="identifier_remove"
+    ),
 ]

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,8 +21,16 @@ from haven.web.core.access import organisation_or_404, own_or_404
 from haven.web.core.errors import ActionError
 
 from . import actions
-from .forms import SourceForm
-from .models import Candidate, CandidateState, MonitorSource, ScanRun
+from .forms import IdentifierForm, SourceForm
+from .models import (
+    Candidate,
+    CandidateState,
+    Identifier,
+    IdentifierKind,
+    MonitorSource,
+    ScanRun,
+    TextCandidate,
+)
 
 PREVIEW_SIDE = 320
 PREVIEW_MAX_PIXELS = 60_000_000
@@ -93,7 +101,152 @@ def review(request: HttpRequest) -> HttpResponse:
         .order_by("case__number", "found_at", "id")[:200]
     )
     total = Candidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING).count()
-    return render(request, "monitoring/review.html", {"candidates": rows, "total": total})
+    texts = list(
+        TextCandidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING)
+        .select_related("case", "run__source")
+        .order_by("case__number", "found_at", "id")[:200]
+    )
+    reveal = request.GET.get("reveal", "")
+    pictures: dict[tuple[int, str], int] = {}
+    for c in Candidate.objects.filter(
+        organisation_id=_org(request),
+        state=CandidateState.PENDING,
+        page_url__in=[t.page_url for t in texts],
+    ).values("case_id", "page_url"):
+        key = (c["case_id"], c["page_url"])
+        pictures[key] = pictures.get(key, 0) + 1
+    text_rows = []
+    for t in texts:
+        if reveal == str(t.pk):
+            snippet, shown = actions.reveal_snippet(actor=staff_user(request), candidate=t), True
+        else:
+            snippet, shown = actions.snippet_of(t), False
+        text_rows.append(
+            {
+                "candidate": t,
+                "snippet": snippet.text if shown else snippet.masked,
+                "shown": shown,
+                "pictures": pictures.get((t.case_id, t.page_url), 0),
+            }
+        )
+    return render(
+        request,
+        "monitoring/review.html",
+        {
+            "candidates": rows,
+            "total": total,
+            "text_rows": text_rows,
+            "text_total": TextCandidate.objects.filter(
+                organisation_id=_org(request), state=CandidateState.PENDING
+            ).count(),
+        },
+    )
+
+
+@require_POST
+@staff_required(Perm.REVIEW)
+def text_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    candidate = _own(request, TextCandidate, pk)
+    user = staff_user(request)
+    decision = request.POST.get("decision")
+    try:
+        if decision == "confirm":
+            sighting = actions.confirm_text(actor=user, candidate=candidate)
+            messages.success(
+                request,
+                _("Confirmed: on the takedown desk for case %(case)s, as personal information.")
+                % {"case": sighting.case.number},
+            )
+        elif decision == "reject":
+            actions.reject_text(actor=user, candidate=candidate)
+            messages.success(
+                request, _("Rejected: this page is not raised again for this case unless it changes.")
+            )
+        else:
+            raise ActionError(_("Choose confirm or reject."))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("monitoring:review") + "#text-list")
+
+
+# --- a case's identifiers (a panel of the case page) ---------------------------------------------
+
+
+def identifiers_panel(request: HttpRequest, case: Any, forms: dict[str, Any]) -> dict[str, Any]:
+    rows = list(Identifier.objects.filter(case=case).values_list("kind", flat=True))
+    labels = dict(IdentifierKind.choices)
+    counts: dict[str, int] = {}
+    for kind in rows:
+        counts[str(labels.get(kind, kind))] = counts.get(str(labels.get(kind, kind)), 0) + 1
+    return {
+        "identifier_form": forms.get("identifier_form") or IdentifierForm(),
+        "identifiers_shown": forms.get("identifiers_shown"),
+        "identifier_counts": sorted(counts.items()),
+        "identifier_total": len(rows),
+    }
+
+
+def _case_page(request: HttpRequest, number: str) -> Any:
+    from haven.web.cases.views import _case
+
+    return _case(request, number)
+
+
+@require_POST
+@staff_required(Perm.VIEW_CONTACT)
+def identifier_add(request: HttpRequest, number: str) -> HttpResponse:
+    from haven.web.cases.views import _case_url, _render_case
+
+    case = _case_page(request, number)
+    form = IdentifierForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.add_identifier(
+                actor=staff_user(request), case=case, data=actions.IdentifierInput(**form.cleaned_data)
+            )
+        except ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("Recorded. The next scans look for it in the text of the pages they read.")
+            )
+            return redirect(_case_url(case, "identifiers-panel"))
+    return _render_case(request, case, forms={"identifier_form": form})
+
+
+@require_POST
+@staff_required(Perm.VIEW_CONTACT)
+def identifiers_show(request: HttpRequest, number: str) -> HttpResponse:
+    from haven.web.cases.views import _render_case
+    from haven.web.core.crypto import DecryptionError
+
+    case = _case_page(request, number)
+    try:
+        shown = actions.reveal_identifiers(actor=staff_user(request), case=case)
+    except DecryptionError:
+        messages.error(
+            request, _("The identifiers cannot be decrypted with the current keys. Ask your administrator.")
+        )
+        return _render_case(request, case)
+    return _render_case(request, case, forms={"identifiers_shown": shown})
+
+
+@require_POST
+@staff_required(Perm.VIEW_CONTACT)
+def identifier_remove(request: HttpRequest, number: str, pk: int) -> HttpResponse:
+    from haven.web.cases.views import _case_url
+
+    case = _case_page(request, number)
+    identifier = _own(request, Identifier, pk)
+    if identifier.case_id != case.pk:
+        raise Http404
+    try:
+        actions.remove_identifier(actor=staff_user(request), identifier=identifier)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Removed: scans no longer look for it."))
+    return redirect(_case_url(case, "identifiers-panel"))
 
 
 def _preview(data: bytes, sharp: bool) -> bytes:

@@ -1312,6 +1312,22 @@ def _next_check(sighting: Sighting, now: dt.datetime) -> dt.datetime | None:
     return now + RECHECK_WEEKLY
 
 
+TEXT_CHECKS: list[Callable[[Case, bytes], bool | None]] = []
+"""Whether a page still shows a case's personal information (True/False), or None when there is
+nothing to look for: monitoring registers its check from ``AppConfig.ready``, so that takedown
+never imports the app built on top of it."""
+
+
+def _text_still_there(sighting: Sighting, results: Sequence[tuple[Any, Any]]) -> bool | None:
+    if not sighting.personal_info or not results or not 200 <= results[0][1].status < 300:
+        return None
+    for check in TEXT_CHECKS:
+        present = check(sighting.case, results[0][1].body)
+        if present is not None:
+            return present
+    return None
+
+
 @dataclass
 class RecheckOutcome:
     gone: bool
@@ -1342,6 +1358,7 @@ def recheck(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> 
             failure = str(exc)
             break
     analysed = [_analyse_media(sighting.case, result) for _, result in results]
+    text_there = _text_still_there(sighting, results)
     with transaction.atomic():
         sighting = Sighting.objects.select_for_update(of=("self",)).select_related("case").get(pk=sighting.pk)
         rows = []
@@ -1362,6 +1379,8 @@ def recheck(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = None) -> 
                     if media.status in (404, 410)
                     else _("the media no longer matches")
                 )
+            elif media is None and text_there is False:
+                gone, reason = True, _("her personal information is no longer on the page")
             else:
                 reason = _("still online (HTTP %(status)d)") % {"status": page.status}
         sighting.checks_done += 1

@@ -102,6 +102,9 @@ class Sighting(models.Model):
     url_key = models.CharField(max_length=64)  # SHA-256 of the normalised URL: unique per case
     host = models.CharField(max_length=253)
     media_url = models.URLField(_("media URL"), max_length=2000, blank=True)
+    personal_info = models.BooleanField(_("her personal information"), default=False)
+    """The page shows the survivor's personal information (found by its text); a recheck also
+    asks whether that text is gone."""
     source = models.CharField(_("source"), max_length=16, choices=SightingSource.choices)
     platform = models.ForeignKey(
         Platform, on_delete=models.SET_NULL, null=True, blank=True, related_name="sightings"
