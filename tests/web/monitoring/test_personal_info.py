@@ -177,15 +177,19 @@ def test_a_personal_information_notice_can_be_drafted_for_the_sighting(
 
 
 def test_withdrawing_monitoring_consent_deletes_her_identifiers_and_waiting_pages(
-    site: TestSite, identified: Case, officer: Persona, counsellor: Persona
+    site: TestSite, identified: Case, officer: Persona, counsellor: Persona, reviewer: Persona
 ) -> None:
     _run(officer, _forum(site, "/pi5"))
-    assert TextCandidate.objects.count() == 1
+    site.put("/pi5/post/4", "<p>김지은 한빛고 또 올라옴</p>")
+    _run(officer, site.url("/pi5/post/4"), kind="urls")
+    first, _second = TextCandidate.objects.order_by("pk")
+    actions.reject_text(actor=reviewer.user, candidate=first)
     case_actions.record_consent(
         actor=counsellor.user, case=identified, scope="monitor", granted=False, method="phone"
     )
     assert Identifier.objects.count() == 0
-    assert TextCandidate.objects.count() == 0
+    assert list(TextCandidate.objects.all()) == [first]  # the reviewed one, as a record of the decision
+    assert actions.snippet_of(TextCandidate.objects.get()).text == ""
     assert text_work(identified.organisation_id).bank is None
 
 
@@ -309,3 +313,28 @@ def test_a_search_source_without_keywords_fails_with_a_reason(
     run = _run(officer, site.url("/pis2/search?q={query}"), kind="search")
     assert run.status == "failed"
     assert "keywords" in run.failure
+
+
+def test_the_api_lists_text_matches_masked_and_takes_decisions(
+    site: TestSite, identified: Case, officer: Persona, reviewer: Persona, outsider: Persona, analyst: Persona
+) -> None:
+    _run(officer, _forum(site, "/pi7"))
+    listed = reviewer.api().get("/api/v1/text-candidates")
+    assert listed.status_code == 200
+    [row] = listed.json()
+    assert row["case"] == identified.number
+    assert "●●●" in row["snippet"]
+    assert "2468" not in row["snippet"]
+    assert outsider.api().get("/api/v1/text-candidates").json() == []
+    assert analyst.api().get("/api/v1/text-candidates").status_code == 403
+    url = f"/api/v1/text-candidates/{row['id']}/decision"
+    assert (
+        outsider.api().post(url, {"decision": "reject"}, content_type="application/json").status_code == 404
+    )
+    bad = reviewer.api().post(url, {"decision": "maybe"}, content_type="application/json")
+    assert bad.status_code == 422
+    done = reviewer.api().post(url, {"decision": "reject"}, content_type="application/json")
+    assert done.status_code == 200
+    assert done.json()["state"] == "rejected"
+    again = reviewer.api().post(url, {"decision": "confirm"}, content_type="application/json")
+    assert again.status_code == 422

@@ -411,9 +411,14 @@ def reject(*, actor: Any, candidate: Candidate) -> None:
 
 def drop_pending(case: Case) -> int:
     """Monitoring consent withdrawn: the case's unreviewed matches are deleted, inside the withdrawal,
-    and so are her identifiers and the unreviewed pages that showed them."""
+    and so are her identifiers, the unreviewed pages that showed them, and the text kept around them
+    on reviewed ones."""
     deleted, _ = Candidate.objects.filter(case=case, state=CandidateState.PENDING).delete()
     texts, _ = TextCandidate.objects.filter(case=case, state=CandidateState.PENDING).delete()
+    # Reviewed pages stay as the record of the decision, without the text around her identifiers.
+    TextCandidate.objects.filter(case=case).update(
+        snippet_encrypted=crypto.encrypt(json.dumps({"text": "", "spans": []}), SNIPPET_CONTEXT)
+    )
     Identifier.objects.filter(case=case).delete()
     return deleted + texts
 

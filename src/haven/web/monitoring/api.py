@@ -15,7 +15,7 @@ from haven.web.core.api import Input
 from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
-from .models import Candidate, CandidateState, MonitorSource, ScanRun, SourceKind
+from .models import Candidate, CandidateState, MonitorSource, ScanRun, SourceKind, TextCandidate
 
 router = Router(tags=["monitoring"])
 
@@ -205,3 +205,55 @@ def decide(request: HttpRequest, pk: PathId, payload: DecisionIn) -> CandidateOu
     else:  # pragma: no cover - the schema's pattern refuses it first
         raise ActionError("decision is confirm or reject")
     return CandidateOut.of(Candidate.objects.select_related("case").get(pk=pk))
+
+
+class TextCandidateOut(Schema):
+    id: int
+    case: str
+    page_url: str
+    kinds: list[str]
+    snippet: str = Field(..., description="The page's text around her identifiers, each replaced by ●●●.")
+    text_sha256: str
+    found_at: dt.datetime
+    state: str
+    sighting: int | None
+
+    @staticmethod
+    def of(c: TextCandidate) -> TextCandidateOut:
+        return TextCandidateOut(
+            id=c.pk,
+            case=c.case.number,
+            page_url=c.page_url,
+            kinds=list(c.kinds),
+            snippet=actions.snippet_of(c).masked,
+            text_sha256=c.text_sha256,
+            found_at=c.found_at,
+            state=c.state,
+            sighting=c.sighting_id,
+        )
+
+
+@router.get("/text-candidates", response={200: list[TextCandidateOut], **ERRORS})
+def list_text_candidates(
+    request: HttpRequest, state: CandidateState = CandidateState.PENDING, limit: int = 200
+) -> list[TextCandidateOut]:
+    """Pages whose text holds a case's personal identifiers, masked (the web page shows them, audited)."""
+    user = _user(request)
+    require(user, Perm.REVIEW)
+    rows = TextCandidate.objects.filter(organisation_id=_org(user), state=state).select_related("case")
+    return [TextCandidateOut.of(c) for c in rows[: max(1, min(limit, 1000))]]
+
+
+@router.post("/text-candidates/{pk}/decision", response={200: TextCandidateOut, **ERRORS})
+def decide_text(request: HttpRequest, pk: PathId, payload: DecisionIn) -> TextCandidateOut:
+    user = _user(request)
+    require(user, Perm.REVIEW)
+    candidate = TextCandidate.objects.filter(pk=pk).select_related("case").first()
+    same_organisation(user, candidate)
+    if candidate is None:
+        raise NotFound
+    if payload.decision == "confirm":
+        actions.confirm_text(actor=user, candidate=candidate)
+    else:
+        actions.reject_text(actor=user, candidate=candidate)
+    return TextCandidateOut.of(TextCandidate.objects.select_related("case").get(pk=pk))
