@@ -19,7 +19,7 @@ from haven.web.monitoring.models import Identifier, ScanRun, TextCandidate
 from haven.web.takedown import actions as takedown
 from haven.web.takedown.models import Sighting
 from tests.scan.site import TestSite
-from tests.web.conftest import Persona
+from tests.web.conftest import Mailbox, Persona
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -148,8 +148,8 @@ def test_a_rechecked_page_counts_as_removed_when_her_information_is_gone(
     assert Sighting.objects.get(pk=sighting.pk).state == "removed"
 
 
-def test_a_personal_information_notice_can_be_drafted_for_the_sighting(
-    site: TestSite, identified: Case, officer: Persona, reviewer: Persona, platform: object
+def test_an_officer_sends_a_personal_information_notice_and_the_recheck_sees_the_text_go(
+    site: TestSite, identified: Case, officer: Persona, reviewer: Persona, platform: object, mailbox: Mailbox
 ) -> None:
     _run(officer, _forum(site, "/pi4"))
     confirmed = actions.confirm_text(actor=reviewer.user, candidate=TextCandidate.objects.get())
@@ -174,6 +174,14 @@ def test_a_personal_information_notice_can_be_drafted_for_the_sighting(
     assert sighting.url in body
     assert "휴대전화 번호" in body
     assert "2468" not in body  # described, not repeated
+    # The platform takes the text down when the notice arrives; the recheck sees it gone.
+    mailbox.on_message = lambda message: site.put("/pi4/post/1", "<p>삭제된 게시물입니다</p>")
+    takedown.send_notice(actor=officer.user, notice=notice)
+    assert len(mailbox.messages) == 1
+    assert "2468" not in mailbox.messages[0].as_string()
+    outcome = takedown.recheck(actor="worker", sighting=Sighting.objects.get(pk=sighting.pk))
+    assert outcome.gone
+    assert Sighting.objects.get(pk=sighting.pk).state == "removed"
 
 
 def test_withdrawing_monitoring_consent_deletes_her_identifiers_and_waiting_pages(
