@@ -107,8 +107,9 @@ def test_a_counsellor_records_her_identifiers_and_reviews_the_page_that_leaked_t
             assert TextCandidate.objects.count() == 1
 
             page.goto(f"{live_server.url}/monitoring/")
+            expect(page.get_by_text("1 page with her personal information waits for review.")).to_be_visible()
             expect(
-                page.get_by_role("heading", name="Personal information found in page text")
+                page.get_by_role("heading", name="Her personal information on a page: Phone number")
             ).to_be_visible()
             snippet = page.locator("[data-snippet]")
             expect(snippet).to_contain_text("●●●")

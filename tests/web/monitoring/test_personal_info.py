@@ -117,6 +117,8 @@ def test_review_masks_her_identifiers_until_shown_and_confirming_makes_a_persona
     assert "2468" not in body
     assert "한빛고" not in body
     assert AuditEvent.objects.filter(event_type="text_candidate.viewed").count() == 0
+    # With the picture matches of her case, and marked where both are on the same page.
+    assert body.index(identified.number) < body.index("data-snippet")
     shown = web.get(f"/monitoring/?reveal={found.pk}").content.decode()
     assert "김 지은" in shown
     assert "010 2468 1357" in shown

@@ -94,51 +94,51 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @staff_required(Perm.REVIEW)
 def review(request: HttpRequest) -> HttpResponse:
-    """Matches waiting for review, grouped by case; pictures blurred until asked for."""
-    rows = (
-        Candidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING)
-        .select_related("case", "content_item", "run__source")
-        .order_by("case__number", "found_at", "id")[:200]
+    """Matches waiting for review, grouped by case: found pictures (blurred until asked for) and
+    pages whose text holds her identifiers (masked until asked for), each marked where the other
+    kind was found on the same page."""
+    org = _org(request)
+    pending = Candidate.objects.filter(organisation_id=org, state=CandidateState.PENDING)
+    pictures = list(
+        pending.select_related("case", "content_item", "run__source").order_by(
+            "case__number", "found_at", "id"
+        )[:200]
     )
-    total = Candidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING).count()
+    text_pending = TextCandidate.objects.filter(organisation_id=org, state=CandidateState.PENDING)
     texts = list(
-        TextCandidate.objects.filter(organisation_id=_org(request), state=CandidateState.PENDING)
-        .select_related("case", "run__source")
-        .order_by("case__number", "found_at", "id")[:200]
+        text_pending.select_related("case", "run__source").order_by("case__number", "found_at", "id")[:200]
     )
     reveal = request.GET.get("reveal", "")
-    pictures: dict[tuple[int, str], int] = {}
-    for c in Candidate.objects.filter(
-        organisation_id=_org(request),
-        state=CandidateState.PENDING,
-        page_url__in=[t.page_url for t in texts],
-    ).values("case_id", "page_url"):
+    pictures_on: dict[tuple[int, str], int] = {}
+    for c in pending.filter(page_url__in=[t.page_url for t in texts]).values("case_id", "page_url"):
         key = (c["case_id"], c["page_url"])
-        pictures[key] = pictures.get(key, 0) + 1
-    text_rows = []
+        pictures_on[key] = pictures_on.get(key, 0) + 1
+    text_pages = {(t.case_id, t.page_url) for t in texts}
+    groups: dict[int, dict[str, Any]] = {}
+    for c in pictures:
+        group = groups.setdefault(c.case_id, {"case": c.case, "pictures": [], "texts": []})
+        group["pictures"].append({"candidate": c, "text_too": (c.case_id, c.page_url) in text_pages})
     for t in texts:
         if reveal == str(t.pk):
             snippet, shown = actions.reveal_snippet(actor=staff_user(request), candidate=t), True
         else:
             snippet, shown = actions.snippet_of(t), False
-        text_rows.append(
+        group = groups.setdefault(t.case_id, {"case": t.case, "pictures": [], "texts": []})
+        group["texts"].append(
             {
                 "candidate": t,
                 "snippet": snippet.text if shown else snippet.masked,
                 "shown": shown,
-                "pictures": pictures.get((t.case_id, t.page_url), 0),
+                "pictures": pictures_on.get((t.case_id, t.page_url), 0),
             }
         )
     return render(
         request,
         "monitoring/review.html",
         {
-            "candidates": rows,
-            "total": total,
-            "text_rows": text_rows,
-            "text_total": TextCandidate.objects.filter(
-                organisation_id=_org(request), state=CandidateState.PENDING
-            ).count(),
+            "groups": sorted(groups.values(), key=lambda g: g["case"].number),
+            "total": pending.count(),
+            "text_total": text_pending.count(),
         },
     )
 
@@ -166,7 +166,7 @@ def text_decide(request: HttpRequest, pk: int) -> HttpResponse:
             raise ActionError(_("Choose confirm or reject."))
     except ActionError as exc:
         messages.error(request, str(exc))
-    return redirect(reverse("monitoring:review") + "#text-list")
+    return redirect(reverse("monitoring:review") + "#review-list")
 
 
 # --- a case's identifiers (a panel of the case page) ---------------------------------------------
