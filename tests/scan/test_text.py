@@ -9,6 +9,8 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from haven.cli import main
 from haven.scan import (
@@ -367,3 +369,43 @@ def _options(policy: FetchPolicy) -> object:
     from haven.scan import ScanOptions
 
     return ScanOptions(policy=policy)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=400))
+def test_any_text_is_matched_without_error_and_spans_lie_inside_it(text: str) -> None:
+    bank = _FUZZ_BANK
+    for m in bank.match(text):
+        for a, b in m.spans:
+            assert 0 <= a < b <= len(text)
+    assert normalise(text) == normalise(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("<>/=\"' abcdpimgscriptalt김지은0123456789-&;#x")), max_size=300)
+)
+def test_any_markup_gives_page_text_without_error(html: str) -> None:
+    assert isinstance(page_text(html), str)
+
+
+def test_a_planted_phone_is_found_whatever_text_surrounds_it() -> None:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.text(alphabet=st.sampled_from(list("가나다라 abc.,!?\n")), max_size=80),
+        st.sampled_from(["010-1357-2468", "010 1357 2468", "+82 10 1357 2468", "01013572468"]),
+    )
+    def check(around: str, number: str) -> None:
+        assert {m.case_id for m in _FUZZ_BANK.match(f"{around} {number} {around}")} == {"f"}
+
+    check()
+
+
+_FUZZ_BANK = TextBank.build(
+    [
+        PersonalIdentifier("1", "f", "phone", "010-1357-2468"),
+        PersonalIdentifier("2", "f", "name", "김지은"),
+        PersonalIdentifier("3", "f", "email", "a.b@example.com"),
+        PersonalIdentifier("4", "f", "keyword", "one two three four five six seven eight"),
+    ]
+)

@@ -770,11 +770,16 @@ _KO_DIGITS: Final = {
 _AS_DIGIT: Final = {"o": "0", "l": "1", **_KO_DIGITS}
 _MASKS: Final = frozenset("x*●○■□?#")
 _DIGITLIKE = "0-9ol공영일이삼사오육륙칠팔구x*●○■□?#"
-_PHONE_RUN = re.compile(rf"\+?[{_DIGITLIKE}](?:[{_DIGITLIKE}]|[ \-.()/_·~]){{6,30}}")
+_DIGIT_START = "0-9ol공영일이삼사오육륙칠팔구"
+_PHONE_RUN = re.compile(rf"\+?[{_DIGIT_START}](?:[{_DIGITLIKE}]|[ \-.()/_·~]){{6,}}")
 
 
 def _digits_of(text: str) -> str:
     return "".join(_AS_DIGIT.get(c, c) for c in text if c.isdigit() or c in _AS_DIGIT or c == "+")
+
+
+_ASCII_PHONE = re.compile(r"\+?\d[\d \-.()/]{5,22}\d")
+_LONGEST_RUN = 40
 
 
 def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple[int, int]]]:
@@ -782,34 +787,30 @@ def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple
 
     for m in _PHONE_RUN.finditer(norm):
         run = m.group().rstrip(" -.()/_·~")
-        span = (m.start(), m.start() + len(run))
-        real = sum(1 for c in run if c.isdigit() or c in _KO_DIGITS)
-        masks = sum(1 for c in run if c in _MASKS)
-        if masks:
+        # The run as a whole (digit words, stand-in letters, masks), and the runs of plain digits in
+        # it: a number next to noise that looks like digits ("lol 010-…", "??? 010-…", "번호 010-… 이라고",
+        # where 이 is also the word for 2) is found by the latter.
+        pieces = [(run, 0)] if len(run) <= _LONGEST_RUN else []
+        pieces += [(p.group(), p.start()) for p in _ASCII_PHONE.finditer(run) if p.group() != run]
+        seen: set[str] = set()
+        for piece, offset in pieces:
+            span = (m.start() + offset, m.start() + offset + len(piece))
+            real = sum(1 for c in piece if c.isdigit() or c in _KO_DIGITS)
+            masks = sum(1 for c in piece if c in _MASKS)
             if 3 <= masks <= 8 and real >= 5:
                 chars = "".join(
                     "*" if c in _MASKS else _AS_DIGIT.get(c, c)
-                    for c in run
+                    for c in piece
                     if c.isdigit() or c in _AS_DIGIT or c in _MASKS
                 )
                 for region in regions:
                     code = str(phonenumbers.country_code_for_region(region))
-                    if run.startswith("+" + code):
+                    if piece.startswith("+" + code):
                         chars = "0" + chars[len(code) :]
                 yield "m:" + chars, span
-            continue
-        if real < 7:
-            continue
-        # Korean digit words are also ordinary syllables ("번호 010-1234-5678 이라고"): the run
-        # is tried as it is and cut to its first and last ASCII digits.
-        forms = [(_digits_of(run), span)]
-        ascii_at = [k for k, c in enumerate(run) if c.isascii() and c.isdigit()]
-        if ascii_at:
-            first, last = ascii_at[0], ascii_at[-1] + 1
-            if run[:first].lstrip("+") or run[last:]:
-                forms.insert(0, (_digits_of(run[first:last]), (span[0] + first, span[0] + last)))
-        seen: set[str] = set()
-        for digits, span in forms:
+            if real < 7:
+                continue
+            digits = _digits_of(piece)
             for region in regions or ("ZZ",):
                 try:
                     number = phonenumbers.parse(digits, region)
