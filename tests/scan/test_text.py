@@ -409,3 +409,40 @@ _FUZZ_BANK = TextBank.build(
         PersonalIdentifier("4", "f", "keyword", "one two three four five six seven eight"),
     ]
 )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "번호는 이 010-일이삼사-오육칠팔 이라고",  # digit words next to a syllable that is also a digit
+        "010–1234–5678",  # en dashes
+        "010ㅡ1234ㅡ5678",  # the Hangul vowel drawn as a dash
+        "010♡1234♡5678",
+        "jieun.kim 골뱅이 example닷컴",  # "dot com" said in Korean
+    ],
+)
+def test_more_ways_of_writing_her_number_and_address(bank: TextBank, text: str) -> None:
+    assert cases(bank, text) == {"c1"}
+
+
+def test_a_school_is_also_found_by_its_usual_short_name() -> None:
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "c", "name", "이하늘"),
+            PersonalIdentifier("2", "c", "place", "새솔여자고등학교"),
+            PersonalIdentifier("3", "d", "name", "Mia Chen"),
+            PersonalIdentifier("4", "d", "place", "Lakeside High School"),
+        ]
+    )
+    assert cases(bank, "이하늘 새솔여고 3학년") == {"c"}
+    assert cases(bank, "Mia Chen, Lakeside High, class of 2024") == {"d"}
+
+
+def test_a_reworded_title_matches_only_when_its_words_stand_close_together() -> None:
+    bank = TextBank.build([PersonalIdentifier("1", "c", "keyword", "Haeundae flight attendant girl part 5")])
+    assert cases(bank, "NEW: flight attendant girl from Haeundae, part 5") == {"c"}
+    assert cases(bank, "Haeundae attendant girl part 5") == {"c"}  # one word dropped
+    far = (
+        "Haeundae beach today. " + "Nothing else here at all. " * 40 + "A flight attendant, a girl, part two."
+    )
+    assert cases(bank, far) == set()

@@ -430,6 +430,9 @@ class _Variant:
     keys: tuple[bytes, ...]
     need: int
     weak: bool
+    near: int = 0
+    """For a variant of several keys: the most characters of text that ``need`` of them must lie
+    within (0: anywhere on the page)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,8 +509,36 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
                 names += _korean_name_spellings(compact)
                 if 2 <= len(words) <= 3 and len(compact) > len(words):  # "Ji-eun Kim" as "Kim Ji-eun"
                     names.append("".join(words[-1:] + words[:-1]))
+            elif identifier.kind == "place":
+                names += _short_place_names(compact)
             forms += [([f"w:{n}"], 1, False) for n in dict.fromkeys(names)]
+            if identifier.kind == "keyword":
+                forms += _reworded_title(words, compact)
     return forms
+
+
+# How schools are usually shortened: 한빛고등학교 -> 한빛고, 한빛여자고등학교 -> 한빛여고.
+_SHORT_PLACES: Final = (
+    ("여자고등학교", "여고"), ("여자중학교", "여중"), ("여자대학교", "여대"), ("고등학교", "고"),
+    ("중학교", "중"), ("초등학교", "초"), ("대학교", "대"), ("highschool", "high"),
+    ("middleschool", "middle"), ("university", "univ"),
+)  # fmt: skip
+
+
+def _short_place_names(compact: str) -> list[str]:
+    for long, short in _SHORT_PLACES:
+        if compact.endswith(long) and len(compact) > len(long):
+            return [compact[: -len(long)] + short]
+    return []
+
+
+def _reworded_title(words: list[str], compact: str) -> list[tuple[list[str], int, bool]]:
+    """A title of four words or more, with one word dropped or the words in another order: all
+    but one of its words, close together on the page (see :attr:`_Variant.near`)."""
+    distinct = list(dict.fromkeys(w for w in words if len(w) >= 2 and len(w) <= MAX_WINDOW_CHARS))
+    if len(distinct) < 4:
+        return []
+    return [([f"w:{w}" for w in distinct], len(distinct) - 1, False)]
 
 
 def normalise_email(text: str) -> str:
@@ -595,7 +626,9 @@ class TextBank:
                 for t in texts:
                     if t.startswith("w:"):
                         lengths.add(len(t) - 2)
-                variants.append(_Variant(tuple(_mac(key, t) for t in texts), need, weak))
+                # Words of a title must stand close together: as close as three times the title.
+                near = 3 * sum(len(t) - 2 for t in texts) + 20 if len(texts) > 1 else 0
+                variants.append(_Variant(tuple(_mac(key, t) for t in texts), need, weak, near))
             if ident.kind == "phone":
                 regions.add(ident.region)
             alone = default_alone(ident.kind, ident.value) if ident.alone is None else ident.alone
@@ -617,7 +650,7 @@ class TextBank:
                     "kind": e.kind,
                     "alone": e.alone,
                     "variants": [
-                        {"keys": [k.hex() for k in v.keys], "need": v.need, "weak": v.weak}
+                        {"keys": [k.hex() for k in v.keys], "need": v.need, "weak": v.weak, "near": v.near}
                         for v in e.variants
                     ],
                 }
@@ -716,6 +749,10 @@ class TextBank:
             present = {m for m in variant.keys if m in found}
             if len(present) < variant.need:
                 continue
+            if variant.near and variant.need > 1:
+                present = _close_together(present, found, variant.need, variant.near)
+                if not present:
+                    continue
             strong = entry.alone and not variant.weak
             spans = sorted({s for m in present for s in found[m]})
             old = by_case.setdefault(entry.case_id, {}).get(entry.id)
@@ -742,6 +779,18 @@ class TextBank:
         return out
 
 
+def _close_together(
+    present: set[bytes], found: dict[bytes, list[tuple[int, int]]], need: int, near: int
+) -> set[bytes]:
+    """The keys of the first stretch of ``near`` characters that holds ``need`` different ones."""
+    places = sorted((a, b, k) for k in present for a, b in found[k])
+    for i, (start, _end, _key) in enumerate(places):
+        inside = {k for a, b, k in places[i:] if b - start <= near}
+        if len(inside) >= need:
+            return inside
+    return set()
+
+
 def _entries_of(records: Sequence[Any]) -> Iterator[_Entry]:
     for r in records:
         if not isinstance(r, dict):
@@ -757,7 +806,10 @@ def _entries_of(records: Sequence[Any]) -> Iterator[_Entry]:
             need = int(v["need"])
             if not 1 <= need <= len(keys):
                 raise TextBankError(f"identifier {r.get('id')}: need must be 1 to {len(keys)}")
-            variants.append(_Variant(keys, need, bool(v.get("weak", False))))
+            near = int(v.get("near", 0))
+            if near < 0:
+                raise TextBankError(f"identifier {r.get('id')}: near must be 0 or more")
+            variants.append(_Variant(keys, need, bool(v.get("weak", False)), near))
         yield _Entry(str(r["id"]), str(r["case"]), kind, bool(r["alone"]), tuple(variants))
 
 
@@ -771,7 +823,9 @@ _AS_DIGIT: Final = {"o": "0", "l": "1", **_KO_DIGITS}
 _MASKS: Final = frozenset("x*●○■□?#")
 _DIGITLIKE = "0-9ol공영일이삼사오육륙칠팔구x*●○■□?#"
 _DIGIT_START = "0-9ol공영일이삼사오육륙칠팔구"
-_PHONE_RUN = re.compile(rf"\+?[{_DIGIT_START}](?:[{_DIGITLIKE}]|[ \-.()/_·~]){{6,}}")
+# Separators people put between digit groups; "ㅡ" (a Hangul vowel drawn as a dash) as NFKD leaves it.
+_PHONE_SEPARATORS = " \\-.()/_·~\u2010-\u2015\u2212\u1173♡♥*"
+_PHONE_RUN = re.compile(rf"\+?[{_DIGIT_START}](?:[{_DIGITLIKE}]|[{_PHONE_SEPARATORS}]){{6,}}")
 
 
 def _digits_of(text: str) -> str:
@@ -779,6 +833,7 @@ def _digits_of(text: str) -> str:
 
 
 _ASCII_PHONE = re.compile(r"\+?\d[\d \-.()/]{5,22}\d")
+_PHONE_TRAILING = " -.()/_·~\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u1173♡♥"
 _LONGEST_RUN = 40
 
 
@@ -786,12 +841,20 @@ def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple
     import phonenumbers
 
     for m in _PHONE_RUN.finditer(norm):
-        run = m.group().rstrip(" -.()/_·~")
-        # The run as a whole (digit words, stand-in letters, masks), and the runs of plain digits in
-        # it: a number next to noise that looks like digits ("lol 010-…", "??? 010-…", "번호 010-… 이라고",
-        # where 이 is also the word for 2) is found by the latter.
+        run = m.group().rstrip(_PHONE_TRAILING)
+        # The run as a whole (digit words, stand-in letters, masks), its runs of plain digits, and its
+        # space-separated parts taken a few at a time: a number next to noise that passes for digits
+        # ("lol 010-…", "??? 010-…", "번호는 이 010-사구삼구-팔사일칠", where 이 is also the word for 2)
+        # is one of those.
         pieces = [(run, 0)] if len(run) <= _LONGEST_RUN else []
         pieces += [(p.group(), p.start()) for p in _ASCII_PHONE.finditer(run) if p.group() != run]
+        parts = [(p.group(), p.start()) for p in re.finditer(r"\S+", run)]
+        if len(parts) > 1:
+            for i in range(len(parts)):
+                for j in range(i, min(len(parts), i + 4)):
+                    start, end = parts[i][1], parts[j][1] + len(parts[j][0])
+                    if (i, j) != (0, len(parts) - 1) and end - start <= _LONGEST_RUN:
+                        pieces.append((run[start:end], start))
         seen: set[str] = set()
         for piece, offset in pieces:
             span = (m.start() + offset, m.start() + offset + len(piece))
@@ -824,15 +887,19 @@ def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple
 
 
 _AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|골뱅이)\s*[\])}>]\s*|\s+(?:at|골뱅이)\s+)"
-_DOT = r"(?:\s*\.\s*|\s*[\[({<]\s*(?:dot|점)\s*[\])}>]\s*|\s+(?:dot|점)\s+)"
-_EMAIL_IN_TEXT = re.compile(rf"[a-z0-9._%+\-]+{_AT}[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*{_DOT}[a-z]{{2,}}\b")
+_DOT = r"(?:\s*\.\s*|\s*[\[({<]\s*(?:dot|점|닷|쩜)\s*[\])}>]\s*|\s+(?:dot|점|쩜)\s+|\s*닷\s*)"
+# "naver닷컴": the top-level domain said in Korean.
+_TLD_WORDS: Final = {"컴": "com", "넷": "net", "넷트": "net", "오알지": "org", "케이알": "kr"}
+_EMAIL_IN_TEXT = re.compile(
+    rf"[a-z0-9._%+\-]+{_AT}[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*{_DOT}(?:[a-z]{{2,}}\b|컴|넷트|넷|오알지|케이알)"
+)
 _AT_RE = re.compile(_AT)
 _DOT_RE = re.compile(_DOT)
 
 
 def _email_of(m: re.Match[str]) -> str:
     local, domain = _AT_RE.split(m.group(), maxsplit=1)
-    return local + "@" + ".".join(p for p in _DOT_RE.split(domain) if p)
+    return local + "@" + ".".join(_TLD_WORDS.get(p, p) for p in _DOT_RE.split(domain) if p)
 
 
 # -- what a text scan finds ----------------------------------------------------------------------
