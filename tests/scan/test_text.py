@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -174,7 +175,8 @@ def test_mask_merges_overlaps_and_ignores_spans_outside() -> None:
 def test_the_bank_holds_no_identifier_in_readable_form(bank: TextBank, tmp_path: Path) -> None:
     path = tmp_path / "bank.jsonl"
     bank.write(path)
-    body = path.read_text(encoding="utf-8").lower()
+    # The keys and hashes are hex; what is left around them must hold none of her words or digits.
+    body = re.sub(r"[0-9a-f]{32,64}", "", path.read_text(encoding="utf-8").lower())
     for secret in ("김지은", "jieun", "1234", "5678", "example", "한빛", "soyeon", "park"):
         assert secret not in body
     assert os.stat(path).st_mode & 0o077 == 0
@@ -442,7 +444,5 @@ def test_a_reworded_title_matches_only_when_its_words_stand_close_together() -> 
     bank = TextBank.build([PersonalIdentifier("1", "c", "keyword", "Haeundae flight attendant girl part 5")])
     assert cases(bank, "NEW: flight attendant girl from Haeundae, part 5") == {"c"}
     assert cases(bank, "Haeundae attendant girl part 5") == {"c"}  # one word dropped
-    far = (
-        "Haeundae beach today. " + "Nothing else here at all. " * 40 + "A flight attendant, a girl, part two."
-    )
+    far = "Haeundae beach, part one. " + "Nothing else here at all. " * 40 + "A flight attendant, a girl."
     assert cases(bank, far) == set()
