@@ -440,9 +440,82 @@ def test_a_school_is_also_found_by_its_usual_short_name() -> None:
     assert cases(bank, "Mia Chen, Lakeside High, class of 2024") == {"d"}
 
 
-def test_a_reworded_title_matches_only_when_its_words_stand_close_together() -> None:
-    bank = TextBank.build([PersonalIdentifier("1", "c", "keyword", "Haeundae flight attendant girl part 5")])
-    assert cases(bank, "NEW: flight attendant girl from Haeundae, part 5") == {"c"}
-    assert cases(bank, "Haeundae attendant girl part 5") == {"c"}  # one word dropped
-    far = "Haeundae beach, part one. " + "Nothing else here at all. " * 40 + "A flight attendant, a girl."
+def test_a_reworded_title_counts_with_another_kind_when_its_words_stand_close_together() -> None:
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "c", "keyword", "Haeundae flight attendant girl part 5"),
+            PersonalIdentifier("2", "c", "name", "Yuna Seo"),
+        ]
+    )
+    assert cases(bank, "Haeundae flight attendant girl part 5") == {"c"}  # as recorded: enough alone
+    assert cases(bank, "NEW: flight attendant girl from Haeundae, part 5 (Yuna Seo)") == {"c"}
+    assert cases(bank, "Yuna Seo: Haeundae attendant girl part 5") == {"c"}  # one word dropped
+    # Reworded alone is not enough: titles share their common words.
+    assert cases(bank, "flight attendant girl from Haeundae, part 5") == set()
+    far = (
+        "Yuna Seo at Haeundae beach, part one. "
+        + "Nothing else here at all. " * 40
+        + "A flight attendant, a girl."
+    )
     assert cases(bank, far) == set()
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("박세희", "Se-hee Park"),
+        ("박소연", "PARK So-yun"),
+        ("김혜경", "KIM HYE KYUNG"),
+        ("송지윤", "Song Jee Yoon"),
+        ("김하린", "Kim Ha Lin"),
+        ("이지영", "Lee Ji-young"),
+        ("추지현", "Ji-hyeon Choo"),
+        ("남궁민", "Min Namkoong"),
+        ("김하린", "김ㅤ하린"),  # a Hangul filler inside
+    ],
+)
+def test_korean_names_as_people_spell_them(name: str, written: str) -> None:
+    bank = TextBank.build(
+        [PersonalIdentifier("1", "c", "name", name), PersonalIdentifier("2", "c", "place", "한빛고")]
+    )
+    assert cases(bank, f"{written} 한빛고") == {"c"}
+
+
+def test_a_handle_with_dots_or_underscores_is_enough_alone_only_as_written() -> None:
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "f", "handle", "nayeon.kim"),
+            PersonalIdentifier("2", "g", "handle", "@madison_f"),
+        ]
+    )
+    assert cases(bank, "instagram.com/nayeon.kim") == {"f"}
+    assert cases(bank, "ｎａｙｅｏｎ．ｋｉｍ") == {"f"}
+    assert cases(bank, "@MADISON_F posted again") == {"g"}
+    assert cases(bank, "Nayeon Kim 본인이래요") == set()  # a name in a sentence
+    assert cases(bank, "M a d i s o n  F l e t c h e r") == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "email her at jieun.kim@example.com",
+        "jieun.kim [@] example.com",
+        "jieun.kim(@)example.com",
+        "번호는 010_1234_5678이래",
+        "번호는 공일공-일이삼사-오육칠팔이래",
+        "번호는 0l0 l234 5678이래",
+        "0I0 1234 5678",
+    ],
+)
+def test_addresses_and_numbers_next_to_words_that_look_like_part_of_them(bank: TextBank, text: str) -> None:
+    assert cases(bank, text) == {"c1"}
+
+
+def test_schools_short_names_in_english_too() -> None:
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "c", "name", "Amy Ross"),
+            PersonalIdentifier("2", "c", "place", "Ashford High School"),
+        ]
+    )
+    assert cases(bank, "Amy Ross (Ashford HS)") == {"c"}

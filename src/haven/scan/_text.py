@@ -104,6 +104,7 @@ _LEAD_AS_TAIL: Final = {
     16: 25, 17: 26, 18: 27,
 }  # fmt: skip
 
+_FILLERS: Final = frozenset("\u115f\u1160\u3164\uffa0")
 _fold_cache: dict[str, str] = {}
 
 
@@ -115,8 +116,8 @@ def _fold(ch: str) -> str:
     code = ord(ch)
     if _HANGUL_FIRST <= code <= _HANGUL_LAST:
         out = ch  # NFKD would split a syllable into jamo
-    elif unicodedata.category(ch) == "Cf":
-        out = ""  # zero-width spaces and joiners, soft hyphens: a common disguise
+    elif unicodedata.category(ch) == "Cf" or ch in _FILLERS:
+        out = ""  # zero-width spaces and joiners, soft hyphens, Hangul fillers: common disguises
     else:
         decomposed = unicodedata.normalize("NFKD", ch)
         kept = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
@@ -266,23 +267,36 @@ _RR_TAIL: Final = (
 )  # fmt: skip
 # The spellings of common surnames that people actually use (passports, profiles).
 _SURNAMES: Final = {
-    "김": ("kim", "gim"), "이": ("lee", "yi", "rhee", "li", "i"), "박": ("park", "pak", "bak"),
-    "최": ("choi", "choe"), "정": ("jung", "jeong", "chung"), "강": ("kang", "gang"),
+    "김": ("kim", "gim"), "이": ("lee", "yi", "rhee", "rhie", "li", "i"), "박": ("park", "pak", "bak"),
+    "최": ("choi", "choe"), "정": ("jung", "jeong", "chung", "joung"), "강": ("kang", "gang"),
     "조": ("cho", "jo"), "윤": ("yoon", "yun"), "장": ("jang", "chang"), "임": ("lim", "im", "yim"),
     "한": ("han",), "오": ("oh", "o"), "서": ("seo", "suh"), "신": ("shin", "sin"),
     "권": ("kwon", "gwon"), "황": ("hwang",), "안": ("ahn", "an"), "송": ("song",),
     "류": ("ryu", "yoo", "yu"), "유": ("yoo", "yu"), "전": ("jeon", "jun", "chun"),
-    "홍": ("hong",), "고": ("ko", "go"), "문": ("moon", "mun"), "양": ("yang",),
-    "손": ("son", "sohn"), "배": ("bae",), "백": ("baek", "paik"), "허": ("heo", "hur", "huh"),
+    "홍": ("hong",), "고": ("ko", "go", "koh"), "문": ("moon", "mun"), "양": ("yang",),
+    "손": ("son", "sohn"), "배": ("bae", "pae"), "백": ("baek", "paik"), "허": ("heo", "hur", "huh"),
     "노": ("noh", "roh", "no"), "남": ("nam",), "심": ("shim", "sim"), "하": ("ha",),
     "곽": ("kwak", "gwak"), "성": ("sung", "seong"), "차": ("cha",), "주": ("joo", "ju"),
     "우": ("woo", "u"), "구": ("koo", "gu"), "민": ("min",), "진": ("jin",), "나": ("na", "ra"),
+    "추": ("choo", "chu"), "엄": ("um", "eom"), "천": ("chun", "cheon"), "변": ("byun", "byeon"),
+    "공": ("kong", "gong"), "염": ("yeom", "yum"), "여": ("yeo", "yuh"), "표": ("pyo",), "길": ("gil", "kil"),
+    "위": ("wi", "wee"), "석": ("seok", "suk"), "설": ("seol", "sul"), "마": ("ma",),
+    "기": ("ki", "gi"),
+    "반": ("ban", "bahn"), "방": ("bang",), "왕": ("wang",), "탁": ("tak",), "육": ("yook", "yuk"),
+    "도": ("do", "doh"), "제": ("je", "jae"), "봉": ("bong",), "편": ("pyun", "pyeon"),
+    "명": ("myung", "myeong"),
+    "함": ("ham",), "지": ("ji", "jee"), "현": ("hyun", "hyeon"), "채": ("chae",), "원": ("won",),
+    "남궁": ("namkoong", "namgung"), "황보": ("hwangbo",), "제갈": ("jegal",), "선우": ("sunwoo", "seonu"),
+    "독고": ("dokgo",),
 }  # fmt: skip
 _DOUBLE_SURNAMES: Final = ("남궁", "황보", "제갈", "선우", "독고", "사공", "서문")
 # Other spellings of a syllable's parts that names are commonly written with.
-_ALT_LEAD: Final = {"g": "k", "d": "t", "b": "p", "j": "ch"}
-_ALT_VOWEL: Final = {"eo": "u", "u": "oo", "eu": "u", "i": "ee"}
-_MAX_NAME_SPELLINGS: Final = 48
+_ALT_LEAD: Final = {"g": ("k",), "d": ("t",), "b": ("p",), "j": ("ch",), "r": ("l",), "s": ("sh",)}
+_ALT_VOWEL: Final = {
+    "eo": ("u", "o"), "u": ("oo",), "eu": ("u",), "i": ("ee",), "yeo": ("yu", "you"), "ui": ("ee", "i"),
+    "yu": ("yoo",), "ae": ("ai",), "oe": ("oi",),
+}  # fmt: skip
+_MAX_NAME_SPELLINGS: Final = 64
 
 
 def _syllable_parts(ch: str) -> tuple[str, str, str]:
@@ -305,9 +319,10 @@ def _given_spellings(given: str) -> list[str]:
     options = []
     for ch in given:
         lead, vowel, tail = _syllable_parts(ch)
-        leads = [lead] + ([_ALT_LEAD[lead]] if lead in _ALT_LEAD else [])
-        vowels = [vowel] + ([_ALT_VOWEL[vowel]] if vowel in _ALT_VOWEL else [])
-        options.append(sorted({a + b + tail for a in leads for b in vowels}))
+        leads = [lead, *_ALT_LEAD.get(lead, ())]
+        vowels = [vowel, *_ALT_VOWEL.get(vowel, ())]
+        # The Revised Romanisation first, so that a cap keeps it.
+        options.append(list(dict.fromkeys(a + b + tail for a in leads for b in vowels)))
     return ["".join(p) for p in product(*options)][:_MAX_NAME_SPELLINGS]
 
 
@@ -324,7 +339,7 @@ def _korean_name_spellings(name: str) -> list[str]:
     for g in _given_spellings(given):
         for f in families:
             out += [f + g, g + f]
-    return list(dict.fromkeys(out))[: 2 * _MAX_NAME_SPELLINGS]
+    return list(dict.fromkeys(out))[: 8 * _MAX_NAME_SPELLINGS]
 
 
 # -- page text --------------------------------------------------------------------------------
@@ -486,6 +501,11 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
             if not _EMAIL.match(email):
                 raise TextBankError(f"{spelling!r} is not an e-mail address")
             forms.append(([f"e:{email}"], 1, False))
+        elif identifier.kind == "handle" and _PUNCTUATED.fullmatch(literal := _handle_literal(spelling)):
+            # "nayeon.kim" as written is hers; "Nayeon Kim" in a sentence may be anyone's name: the
+            # handle's letters without its dots and underscores count only with another kind.
+            forms.append(([f"h:{literal}"], 1, False))
+            forms.append(([f"w:{normalise(spelling)}"], 1, True))
         else:
             compact = normalise(spelling)
             if not compact:
@@ -494,6 +514,7 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
             if identifier.kind == "keyword" and (
                 len(words) > _WHOLE_TITLE_WORDS or len(compact) > MAX_WINDOW_CHARS
             ):
+                forms += _reworded_title(words, compact)
                 shingles = list(
                     dict.fromkeys(
                         "".join(words[k : k + _SHINGLE_WORDS])[:MAX_WINDOW_CHARS]
@@ -521,24 +542,35 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
 _SHORT_PLACES: Final = (
     ("여자고등학교", "여고"), ("여자중학교", "여중"), ("여자대학교", "여대"), ("고등학교", "고"),
     ("중학교", "중"), ("초등학교", "초"), ("대학교", "대"), ("highschool", "high"),
-    ("middleschool", "middle"), ("university", "univ"),
+    ("middleschool", "middle"), ("university", "univ"), ("highschool", "hs"), ("middleschool", "ms"),
+    ("internationalschool", "intl"), ("international", "intl"), ("university", "uni"),
 )  # fmt: skip
 
 
 def _short_place_names(compact: str) -> list[str]:
-    for long, short in _SHORT_PLACES:
-        if compact.endswith(long) and len(compact) > len(long):
-            return [compact[: -len(long)] + short]
-    return []
+    return [
+        compact[: -len(long)] + short
+        for long, short in _SHORT_PLACES
+        if compact.endswith(long) and len(compact) > len(long)
+    ]
 
 
 def _reworded_title(words: list[str], compact: str) -> list[tuple[list[str], int, bool]]:
     """A title of four words or more, with one word dropped or the words in another order: all
-    but one of its words, close together on the page (see :attr:`_Variant.near`)."""
+    but one of its words, close together on the page (see :attr:`_Variant.near`).  Weak: titles
+    share their common words ("my ex from … album"), so this counts only with another kind."""
     distinct = list(dict.fromkeys(w for w in words if len(w) >= 2 and len(w) <= MAX_WINDOW_CHARS))
     if len(distinct) < 4:
         return []
-    return [([f"w:{w}" for w in distinct], len(distinct) - 1, False)]
+    return [([f"w:{w}" for w in distinct], len(distinct) - 1, True)]
+
+
+_PUNCTUATED = re.compile(r"\w+(?:[._]+\w+)+")
+
+
+def _handle_literal(text: str) -> str:
+    norm, _pos = _normalised(text.strip())
+    return norm.lstrip("@").strip()
 
 
 def normalise_email(text: str) -> str:
@@ -585,6 +617,7 @@ class TextBank:
                     self._index.setdefault(key_, []).append((e, v))
         self.wants_phones = any(k.kind == "phone" for k in self.entries)
         self.wants_emails = any(k.kind == "email" for k in self.entries)
+        self.wants_handles = any(k.kind == "handle" for k in self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -725,8 +758,13 @@ class TextBank:
                 mac = _mac(key, text)
                 if mac in index:
                     found.setdefault(mac, []).append(span)
+        if self.wants_handles:
+            for m in _PUNCTUATED.finditer(norm):
+                mac = _mac(key, "h:" + m.group())
+                if mac in index:
+                    found.setdefault(mac, []).append(m.span())
         if self.wants_emails:
-            for m in _EMAIL_IN_TEXT.finditer(norm):
+            for m in (*_PLAIN_EMAIL.finditer(norm), *_EMAIL_IN_TEXT.finditer(norm)):
                 mac = _mac(key, "e:" + _email_of(m))
                 if mac in index:
                     found.setdefault(mac, []).append(m.span())
@@ -819,10 +857,10 @@ _KO_DIGITS: Final = {
     "공": "0", "영": "0", "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5", "육": "6", "륙": "6",
     "칠": "7", "팔": "8", "구": "9",
 }  # fmt: skip
-_AS_DIGIT: Final = {"o": "0", "l": "1", **_KO_DIGITS}
+_AS_DIGIT: Final = {"o": "0", "l": "1", "i": "1", **_KO_DIGITS}
 _MASKS: Final = frozenset("x*●○■□?#")
-_DIGITLIKE = "0-9ol공영일이삼사오육륙칠팔구x*●○■□?#"
-_DIGIT_START = "0-9ol공영일이삼사오육륙칠팔구"
+_DIGITLIKE = "0-9oli공영일이삼사오육륙칠팔구x*●○■□?#"
+_DIGIT_START = "0-9oli공영일이삼사오육륙칠팔구"
 # Separators people put between digit groups; "ㅡ" (a Hangul vowel drawn as a dash) as NFKD leaves it.
 _PHONE_SEPARATORS = " \\-.()/_·~\u2010-\u2015\u2212\u1173♡♥*"
 _PHONE_RUN = re.compile(rf"\+?[{_DIGIT_START}](?:[{_DIGITLIKE}]|[{_PHONE_SEPARATORS}]){{6,}}")
@@ -832,7 +870,7 @@ def _digits_of(text: str) -> str:
     return "".join(_AS_DIGIT.get(c, c) for c in text if c.isdigit() or c in _AS_DIGIT or c == "+")
 
 
-_ASCII_PHONE = re.compile(r"\+?\d[\d \-.()/]{5,22}\d")
+_ASCII_PHONE = re.compile(r"\+?[\doli][\doli \-.()/_~·\u2010-\u2015\u2212\u1173♡♥]{5,22}[\doli]")
 _PHONE_TRAILING = " -.()/_·~\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u1173♡♥"
 _LONGEST_RUN = 40
 
@@ -847,6 +885,12 @@ def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple
         # ("lol 010-…", "??? 010-…", "번호는 이 010-사구삼구-팔사일칠", where 이 is also the word for 2)
         # is one of those.
         pieces = [(run, 0)] if len(run) <= _LONGEST_RUN else []
+        # A particle glued on ("…오육칠팔이래": 이 is also 2) or a word before: a syllable off each end.
+        for cut_start, cut_end in ((0, 1), (1, 0), (1, 1), (0, 2)):
+            inner = run[cut_start : len(run) - cut_end]
+            ends = run[:cut_start] + run[len(run) - cut_end :]
+            if 7 <= len(inner) <= _LONGEST_RUN and all(c in _KO_DIGITS for c in ends):
+                pieces.append((inner.strip(), cut_start + (len(inner) - len(inner.lstrip()))))
         pieces += [(p.group(), p.start()) for p in _ASCII_PHONE.finditer(run) if p.group() != run]
         parts = [(p.group(), p.start()) for p in re.finditer(r"\S+", run)]
         if len(parts) > 1:
@@ -886,13 +930,15 @@ def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple
                         yield "p:" + e164, span
 
 
-_AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|골뱅이)\s*[\])}>]\s*|\s+(?:at|골뱅이)\s+)"
+_AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|골뱅이|@)\s*[\])}>]\s*|\s+(?:at|골뱅이)\s+)"
 _DOT = r"(?:\s*\.\s*|\s*[\[({<]\s*(?:dot|점|닷|쩜)\s*[\])}>]\s*|\s+(?:dot|점|쩜)\s+|\s*닷\s*)"
 # "naver닷컴": the top-level domain said in Korean.
 _TLD_WORDS: Final = {"컴": "com", "넷": "net", "넷트": "net", "오알지": "org", "케이알": "kr"}
 _EMAIL_IN_TEXT = re.compile(
     rf"[a-z0-9._%+\-]+{_AT}[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*{_DOT}(?:[a-z]{{2,}}\b|컴|넷트|넷|오알지|케이알)"
 )
+# Plain addresses are read first: "email her at jieun.kim@…" must not be read as "her at jieun.kim".
+_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b")
 _AT_RE = re.compile(_AT)
 _DOT_RE = re.compile(_DOT)
 
