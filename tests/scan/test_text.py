@@ -440,23 +440,22 @@ def test_a_school_is_also_found_by_its_usual_short_name() -> None:
     assert cases(bank, "Mia Chen, Lakeside High, class of 2024") == {"d"}
 
 
-def test_a_reworded_title_counts_with_another_kind_when_its_words_stand_close_together() -> None:
+def test_a_reworded_title_matches_with_a_word_dropped_or_two_swapped_and_only_in_order() -> None:
     bank = TextBank.build(
         [
             PersonalIdentifier("1", "c", "keyword", "Haeundae flight attendant girl part 5"),
-            PersonalIdentifier("2", "c", "name", "Yuna Seo"),
+            PersonalIdentifier("2", "d", "keyword", "my ex from Busan album 5"),
+            PersonalIdentifier("3", "e", "keyword", "카페 알바생 사진 공유합니다"),
         ]
     )
-    assert cases(bank, "Haeundae flight attendant girl part 5") == {"c"}  # as recorded: enough alone
-    assert cases(bank, "NEW: flight attendant girl from Haeundae, part 5 (Yuna Seo)") == {"c"}
-    assert cases(bank, "Yuna Seo: Haeundae attendant girl part 5") == {"c"}  # one word dropped
-    # Reworded alone is not enough: titles share their common words.
-    assert cases(bank, "flight attendant girl from Haeundae, part 5") == set()
-    far = (
-        "Yuna Seo at Haeundae beach, part one. "
-        + "Nothing else here at all. " * 40
-        + "A flight attendant, a girl."
-    )
+    assert cases(bank, "Haeundae flight attendant girl part 5") == {"c"}
+    assert cases(bank, "[펌] Haeundae attendant girl part 5 ㅋㅋ") == {"c"}  # one word dropped
+    assert cases(bank, "Haeundae flight girl attendant part 5") == {"c"}  # two neighbours swapped
+    assert cases(bank, "flight attendant girl from Haeundae, part 5") == set()  # out of order
+    assert cases(bank, "My ex from Gangnam sent me this album, so weird.") == set()
+    assert cases(bank, "카페 알바생 사진을 공유합니다") == {"e"}  # with a particle
+    assert cases(bank, "신촌 카페 알바생 구해요. 사진 공유합니다") == set()
+    far = "Haeundae beach, part one. " + "Nothing else here at all. " * 40 + "A flight attendant, a girl."
     assert cases(bank, far) == set()
 
 

@@ -293,8 +293,8 @@ _DOUBLE_SURNAMES: Final = ("남궁", "황보", "제갈", "선우", "독고", "�
 # Other spellings of a syllable's parts that names are commonly written with.
 _ALT_LEAD: Final = {"g": ("k",), "d": ("t",), "b": ("p",), "j": ("ch",), "r": ("l",), "s": ("sh",)}
 _ALT_VOWEL: Final = {
-    "eo": ("u", "o"), "u": ("oo",), "eu": ("u",), "i": ("ee",), "yeo": ("yu", "you"), "ui": ("ee", "i"),
-    "yu": ("yoo",), "ae": ("ai",), "oe": ("oi",),
+    "eo": ("u", "o", "uh"), "u": ("oo",), "eu": ("u",), "i": ("ee",), "yeo": ("yu", "you"),
+    "ui": ("ee", "i"), "yu": ("yoo",), "ae": ("ai",), "oe": ("oi",), "a": ("ah",),
 }  # fmt: skip
 _MAX_NAME_SPELLINGS: Final = 64
 
@@ -445,9 +445,10 @@ class _Variant:
     keys: tuple[bytes, ...]
     need: int
     weak: bool
-    near: int = 0
-    """For a variant of several keys: the most characters of text that ``need`` of them must lie
-    within (0: anywhere on the page)."""
+    chain: bool = False
+    """For a variant of several keys (a title's words, in order): ``need`` of them must follow one
+    another on the page, a few characters apart, in their order with at most one word dropped or
+    two neighbours swapped; otherwise (False) they may be anywhere on the page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,13 +557,12 @@ def _short_place_names(compact: str) -> list[str]:
 
 
 def _reworded_title(words: list[str], compact: str) -> list[tuple[list[str], int, bool]]:
-    """A title of four words or more, with one word dropped or the words in another order: all
-    but one of its words, close together on the page (see :attr:`_Variant.near`).  Weak: titles
-    share their common words ("my ex from … album"), so this counts only with another kind."""
+    """A title of four words or more with one word dropped or two neighbouring words swapped: its
+    words one after another on the page (see :attr:`_Variant.chain`)."""
     distinct = list(dict.fromkeys(w for w in words if len(w) >= 2 and len(w) <= MAX_WINDOW_CHARS))
-    if len(distinct) < 4:
+    if len(distinct) < 4 or len(distinct) != len([w for w in words if len(w) >= 2]):
         return []
-    return [([f"w:{w}" for w in distinct], len(distinct) - 1, True)]
+    return [([f"w:{w}" for w in distinct], len(distinct) - 1, False)]
 
 
 _PUNCTUATED = re.compile(r"\w+(?:[._]+\w+)+")
@@ -659,9 +659,8 @@ class TextBank:
                 for t in texts:
                     if t.startswith("w:"):
                         lengths.add(len(t) - 2)
-                # Words of a title must stand close together: as close as three times the title.
-                near = 3 * sum(len(t) - 2 for t in texts) + 20 if len(texts) > 1 else 0
-                variants.append(_Variant(tuple(_mac(key, t) for t in texts), need, weak, near))
+                chain = ident.kind == "keyword" and len(texts) > 1 and need == len(texts) - 1
+                variants.append(_Variant(tuple(_mac(key, t) for t in texts), need, weak, chain))
             if ident.kind == "phone":
                 regions.add(ident.region)
             alone = default_alone(ident.kind, ident.value) if ident.alone is None else ident.alone
@@ -683,7 +682,7 @@ class TextBank:
                     "kind": e.kind,
                     "alone": e.alone,
                     "variants": [
-                        {"keys": [k.hex() for k in v.keys], "need": v.need, "weak": v.weak, "near": v.near}
+                        {"keys": [k.hex() for k in v.keys], "need": v.need, "weak": v.weak, "chain": v.chain}
                         for v in e.variants
                     ],
                 }
@@ -787,8 +786,8 @@ class TextBank:
             present = {m for m in variant.keys if m in found}
             if len(present) < variant.need:
                 continue
-            if variant.near and variant.need > 1:
-                present = _close_together(present, found, variant.need, variant.near)
+            if variant.chain:
+                present = _in_order(variant.keys, found, variant.need)
                 if not present:
                     continue
             strong = entry.alone and not variant.weak
@@ -817,16 +816,37 @@ class TextBank:
         return out
 
 
-def _close_together(
-    present: set[bytes], found: dict[bytes, list[tuple[int, int]]], need: int, near: int
-) -> set[bytes]:
-    """The keys of the first stretch of ``near`` characters that holds ``need`` different ones."""
-    places = sorted((a, b, k) for k in present for a, b in found[k])
-    for i, (start, _end, _key) in enumerate(places):
-        inside = {k for a, b, k in places[i:] if b - start <= near}
-        if len(inside) >= need:
-            return inside
+_CHAIN_GAP: Final = 3
+"""Characters between two words of a title on the page: a space, a comma, a particle (사진을 풉니다)."""
+
+
+def _in_order(keys: tuple[bytes, ...], found: dict[bytes, list[tuple[int, int]]], need: int) -> set[bytes]:
+    """The keys of a run of a title's words that follow one another on the page in the title's
+    order, with one word dropped or two neighbours swapped (``need`` words or more); empty if none."""
+    places = sorted((a, b, i) for i, k in enumerate(keys) for a, b in found.get(k, ()))
+    for first in range(len(places)):
+        run = [places[first]]
+        for place in places[first + 1 :]:
+            gap = place[0] - run[-1][1]
+            if gap > _CHAIN_GAP:
+                break
+            if gap >= 0:
+                run.append(place)
+        order = [i for _a, _b, i in run]
+        if len(order) >= need and _nearly_in_order(order, len(keys)):
+            return {keys[i] for i in order}
     return set()
+
+
+def _nearly_in_order(order: list[int], n: int) -> bool:
+    if len(set(order)) != len(order):
+        return False
+    whole = list(range(n))
+    if len(order) == n - 1:
+        return any(order == whole[:k] + whole[k + 1 :] for k in range(n))
+    if len(order) == n:
+        return order == whole or any(order == [*whole[:k], k + 1, k, *whole[k + 2 :]] for k in range(n - 1))
+    return False
 
 
 def _entries_of(records: Sequence[Any]) -> Iterator[_Entry]:
@@ -844,10 +864,7 @@ def _entries_of(records: Sequence[Any]) -> Iterator[_Entry]:
             need = int(v["need"])
             if not 1 <= need <= len(keys):
                 raise TextBankError(f"identifier {r.get('id')}: need must be 1 to {len(keys)}")
-            near = int(v.get("near", 0))
-            if near < 0:
-                raise TextBankError(f"identifier {r.get('id')}: near must be 0 or more")
-            variants.append(_Variant(keys, need, bool(v.get("weak", False)), near))
+            variants.append(_Variant(keys, need, bool(v.get("weak", False)), bool(v.get("chain", False))))
         yield _Entry(str(r["id"]), str(r["case"]), kind, bool(r["alone"]), tuple(variants))
 
 
