@@ -459,6 +459,17 @@ def test_a_reworded_title_matches_with_a_word_dropped_or_two_swapped_and_only_in
     assert cases(bank, far) == set()
 
 
+def test_a_title_that_is_another_cases_title_minus_a_word_raises_only_that_case() -> None:
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "a", "keyword", "신촌 카페 알바생 사진 공유합니다"),
+            PersonalIdentifier("2", "b", "keyword", "대구 카페 알바생 사진 공유합니다"),
+        ]
+    )
+    assert cases(bank, "[펌] 대구 카페 알바생 사진 공유합니다") == {"b"}
+    assert cases(bank, "카페 알바생 사진 공유합니다") == {"a", "b"}  # either: the reviewer decides
+
+
 @pytest.mark.parametrize(
     ("name", "written"),
     [

@@ -780,34 +780,43 @@ class TextBank:
         for mac, spans in found.items():
             for e, v in self._index[mac]:
                 hits.setdefault((e, v), []).extend(spans)
-        by_case: dict[str, dict[str, tuple[str, bool, list[tuple[int, int]]]]] = {}
+        # case -> identifier -> (kind, enough alone, spans, found only as a reworded title)
+        by_case: dict[str, dict[str, tuple[str, bool, list[tuple[int, int]], bool]]] = {}
         for (e, v), spans in sorted(hits.items()):
             entry, variant = self.entries[e], self.entries[e].variants[v]
             present = {m for m in variant.keys if m in found}
             if len(present) < variant.need:
                 continue
             if variant.chain:
-                present = _in_order(variant.keys, found, variant.need)
-                if not present:
+                spans = _in_order(variant.keys, found, variant.need)
+                if not spans:
                     continue
+            else:
+                spans = sorted({s for m in present for s in found[m]})
             strong = entry.alone and not variant.weak
-            spans = sorted({s for m in present for s in found[m]})
+            reworded = variant.chain
             old = by_case.setdefault(entry.case_id, {}).get(entry.id)
             if old is not None:
                 strong = strong or old[1]
                 spans = sorted(set(old[2]) | set(spans))
-            by_case[entry.case_id][entry.id] = (entry.kind, strong, spans)
+                reworded = reworded and old[3]
+            by_case[entry.case_id][entry.id] = (entry.kind, strong, spans, reworded)
+        _drop_titles_of_others(by_case)
         out = []
         for case_id, idents in sorted(by_case.items()):
-            kinds = {kind for kind, _s, _sp in idents.values()}
-            if not any(s for _k, s, _sp in idents.values()) and len(kinds) < self.min_kinds.get(case_id, 2):
+            if not idents:
                 continue
-            spans = sorted({s for _k, _s, sp in idents.values() for s in sp})
+            kinds = {kind for kind, _s, _sp, _r in idents.values()}
+            if not any(s for _k, s, _sp, _r in idents.values()) and len(kinds) < self.min_kinds.get(
+                case_id, 2
+            ):
+                continue
+            spans = sorted({s for _k, _s, sp, _r in idents.values() for s in sp})
             original = [(pos[a], pos[b - 1] + 1) for a, b in spans]
             out.append(
                 TextMatch(
                     case_id=case_id,
-                    identifiers=tuple(sorted((i, k) for i, (k, _s, _sp) in idents.items())),
+                    identifiers=tuple(sorted((i, k) for i, (k, _s, _sp, _r) in idents.items())),
                     kinds=tuple(sorted(kinds)),
                     spans=tuple(original),
                     snippet=_snippet(text, original),
@@ -820,9 +829,35 @@ _CHAIN_GAP: Final = 3
 """Characters between two words of a title on the page: a space, a comma, a particle (사진을 풉니다)."""
 
 
-def _in_order(keys: tuple[bytes, ...], found: dict[bytes, list[tuple[int, int]]], need: int) -> set[bytes]:
-    """The keys of a run of a title's words that follow one another on the page in the title's
-    order, with one word dropped or two neighbours swapped (``need`` words or more); empty if none."""
+def _drop_titles_of_others(
+    by_case: dict[str, dict[str, tuple[str, bool, list[tuple[int, int]], bool]]],
+) -> None:
+    """A title found only reworded (a word dropped) where the page shows another case's title as it
+    was recorded is that other title: formulaic titles ("신촌 카페 알바생 사진 공유합니다", "대구 카페 …")
+    differ by one word."""
+    exact = {
+        case: [
+            span
+            for kind, _s, spans, reworded in idents.values()
+            if kind == "keyword" and not reworded
+            for span in spans
+        ]
+        for case, idents in by_case.items()
+    }
+    for case, idents in by_case.items():
+        others = [span for other, spans in exact.items() if other != case for span in spans]
+        if not others:
+            continue
+        for ident, (_kind, _strong, spans, reworded) in list(idents.items()):
+            if reworded and any(a < d and c < b for a, b in spans for c, d in others):
+                del idents[ident]
+
+
+def _in_order(
+    keys: tuple[bytes, ...], found: dict[bytes, list[tuple[int, int]]], need: int
+) -> list[tuple[int, int]]:
+    """Where a run of a title's words follows one another on the page in the title's order, with one
+    word dropped or two neighbours swapped (``need`` words or more); empty if nowhere."""
     places = sorted((a, b, i) for i, k in enumerate(keys) for a, b in found.get(k, ()))
     for first in range(len(places)):
         run = [places[first]]
@@ -834,8 +869,8 @@ def _in_order(keys: tuple[bytes, ...], found: dict[bytes, list[tuple[int, int]]]
                 run.append(place)
         order = [i for _a, _b, i in run]
         if len(order) >= need and _nearly_in_order(order, len(keys)):
-            return {keys[i] for i in order}
-    return set()
+            return [(a, b) for a, b, _i in run]
+    return []
 
 
 def _nearly_in_order(order: list[int], n: int) -> bool:
