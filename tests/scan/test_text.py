@@ -482,6 +482,8 @@ def test_a_title_that_is_another_cases_title_minus_a_word_raises_only_that_case(
         ("추지현", "Ji-hyeon Choo"),
         ("남궁민", "Min Namkoong"),
         ("김하린", "김ㅤ하린"),  # a Hangul filler inside
+        ("김혜진", "Hae-jin Kim"),
+        ("이예은", "YI Yeh-eun"),
     ],
 )
 def test_korean_names_as_people_spell_them(name: str, written: str) -> None:
@@ -515,6 +517,7 @@ def test_a_handle_with_dots_or_underscores_is_enough_alone_only_as_written() -> 
         "번호는 공일공-일이삼사-오육칠팔이래",
         "번호는 0l0 l234 5678이래",
         "0I0 1234 5678",
+        "메일은 jieun.kim 골뱅이 example 점 com이래",  # a particle glued to the domain
     ],
 )
 def test_addresses_and_numbers_next_to_words_that_look_like_part_of_them(bank: TextBank, text: str) -> None:

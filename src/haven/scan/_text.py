@@ -294,7 +294,7 @@ _DOUBLE_SURNAMES: Final = ("남궁", "황보", "제갈", "선우", "독고", "�
 _ALT_LEAD: Final = {"g": ("k",), "d": ("t",), "b": ("p",), "j": ("ch",), "r": ("l",), "s": ("sh",)}
 _ALT_VOWEL: Final = {
     "eo": ("u", "o", "uh"), "u": ("oo",), "eu": ("u",), "i": ("ee",), "yeo": ("yu", "you"),
-    "ui": ("ee", "i"), "yu": ("yoo",), "ae": ("ai",), "oe": ("oi",), "a": ("ah",),
+    "ui": ("ee", "i"), "yu": ("yoo",), "ae": ("ai",), "oe": ("oi",), "a": ("ah",), "ye": ("yeh", "ae"),
 }  # fmt: skip
 _MAX_NAME_SPELLINGS: Final = 64
 
@@ -544,7 +544,8 @@ _SHORT_PLACES: Final = (
     ("여자고등학교", "여고"), ("여자중학교", "여중"), ("여자대학교", "여대"), ("고등학교", "고"),
     ("중학교", "중"), ("초등학교", "초"), ("대학교", "대"), ("highschool", "high"),
     ("middleschool", "middle"), ("university", "univ"), ("highschool", "hs"), ("middleschool", "ms"),
-    ("internationalschool", "intl"), ("international", "intl"), ("university", "uni"),
+    ("internationalschool", "intl"),
+    ("internationalschool", "international"), ("international", "intl"), ("university", "uni"),
 )  # fmt: skip
 
 
@@ -987,10 +988,10 @@ _DOT = r"(?:\s*\.\s*|\s*[\[({<]\s*(?:dot|점|닷|쩜)\s*[\])}>]\s*|\s+(?:dot|점
 # "naver닷컴": the top-level domain said in Korean.
 _TLD_WORDS: Final = {"컴": "com", "넷": "net", "넷트": "net", "오알지": "org", "케이알": "kr"}
 _EMAIL_IN_TEXT = re.compile(
-    rf"[a-z0-9._%+\-]+{_AT}[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*{_DOT}(?:[a-z]{{2,}}\b|컴|넷트|넷|오알지|케이알)"
+    rf"[a-z0-9._%+\-]+{_AT}[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*{_DOT}(?:[a-z]{{2,}}(?![a-z0-9])|컴|넷트|넷|오알지|케이알)"
 )
 # Plain addresses are read first: "email her at jieun.kim@…" must not be read as "her at jieun.kim".
-_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b")
+_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}(?![a-z0-9])")
 _AT_RE = re.compile(_AT)
 _DOT_RE = re.compile(_DOT)
 
