@@ -71,7 +71,7 @@ IDENTIFIER_KINDS: Final = ("name", "phone", "email", "handle", "place", "keyword
 
 MAX_WINDOW_CHARS: Final = 64
 MAX_WINDOW_TOKENS: Final = 32
-MAX_TEXT_CHARS: Final = 1_000_000
+MAX_TEXT_CHARS: Final = 300_000
 """Page text beyond this is not read (a hostile page may be endless)."""
 SNIPPET_CONTEXT: Final = 120
 _DIGEST_BYTES: Final = 16
@@ -566,7 +566,8 @@ def _reworded_title(words: list[str], compact: str) -> list[tuple[list[str], int
     return [([f"w:{w}" for w in distinct], len(distinct) - 1, False)]
 
 
-_PUNCTUATED = re.compile(r"\w+(?:[._]+\w+)+")
+# From the start of a word only, and bounded: a page of "ooooo…" must cost linear time.
+_PUNCTUATED = re.compile(r"(?<![\w.])[^\W_]{1,64}(?:[._]{1,3}[^\W_]{1,64}){1,8}")
 
 
 def _handle_literal(text: str) -> str:
@@ -600,6 +601,7 @@ class TextBank:
         regions: Iterable[str] = (),
         min_kinds: dict[str, int] | None = None,
         lengths: Iterable[int] | None = None,
+        lengths_unspaced: Iterable[int] | None = None,
     ) -> None:
         if len(key) < 16:
             raise TextBankError("a text bank's key must be at least 16 bytes")
@@ -610,7 +612,11 @@ class TextBank:
         for case, n in self.min_kinds.items():
             if not 1 <= n <= len(IDENTIFIER_KINDS):
                 raise TextBankError(f"case {case}: min_kinds must be 1 to {len(IDENTIFIER_KINDS)}")
+        # The lengths of the windows worth hashing, apart for windows that begin in a script written
+        # without spaces (a Korean page is mostly one-syllable tokens: it need not try the lengths of
+        # romanised names).
         self.lengths = frozenset(lengths or ())
+        self.lengths_unspaced = frozenset(lengths_unspaced or ())
         self._index: dict[bytes, list[tuple[int, int]]] = {}
         for e, entry in enumerate(self.entries):
             for v, variant in enumerate(entry.variants):
@@ -636,6 +642,7 @@ class TextBank:
             regions=state["regions"],
             min_kinds=state["min_kinds"],
             lengths=state["lengths"],
+            lengths_unspaced=state["lengths_unspaced"],
         )
 
     @classmethod
@@ -651,6 +658,7 @@ class TextBank:
         key = key or secrets.token_bytes(32)
         entries = []
         lengths: set[int] = set()
+        lengths_unspaced: set[int] = set()
         regions: set[str] = set()
         for ident in identifiers:
             if ident.kind not in IDENTIFIER_KINDS:
@@ -659,14 +667,21 @@ class TextBank:
             for texts, need, weak in _forms(ident):
                 for t in texts:
                     if t.startswith("w:"):
-                        lengths.add(len(t) - 2)
+                        (lengths_unspaced if _unspaced(t[2]) else lengths).add(len(t) - 2)
                 chain = ident.kind == "keyword" and len(texts) > 1 and need == len(texts) - 1
                 variants.append(_Variant(tuple(_mac(key, t) for t in texts), need, weak, chain))
             if ident.kind == "phone":
                 regions.add(ident.region)
             alone = default_alone(ident.kind, ident.value) if ident.alone is None else ident.alone
             entries.append(_Entry(ident.id, ident.case_id, ident.kind, alone, tuple(variants)))
-        return cls(key, entries, regions=regions, min_kinds=min_kinds, lengths=lengths)
+        return cls(
+            key,
+            entries,
+            regions=regions,
+            min_kinds=min_kinds,
+            lengths=lengths,
+            lengths_unspaced=lengths_unspaced,
+        )
 
     # -- file form -------------------------------------------------------------------------
 
@@ -676,6 +691,7 @@ class TextBank:
             "regions": list(self.regions),
             "min_kinds": self.min_kinds,
             "lengths": sorted(self.lengths),
+            "lengths_unspaced": sorted(self.lengths_unspaced),
             "entries": [
                 {
                     "id": e.id,
@@ -697,7 +713,7 @@ class TextBank:
         state = self.as_state()
         fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            header = {k: state[k] for k in ("key", "regions", "min_kinds", "lengths")}
+            header = {k: state[k] for k in ("key", "regions", "min_kinds", "lengths", "lengths_unspaced")}
             out.write(json.dumps({"format": self.FORMAT, "version": 1, **header}) + "\n")
             for entry in state["entries"]:
                 out.write(json.dumps(entry) + "\n")
@@ -728,6 +744,7 @@ class TextBank:
                 regions=[str(r) for r in header.get("regions", [])],
                 min_kinds={str(k): int(v) for k, v in (header.get("min_kinds") or {}).items()},
                 lengths=[int(n) for n in header.get("lengths", [])],
+                lengths_unspaced=[int(n) for n in header.get("lengths_unspaced", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, TextBankError):
@@ -739,15 +756,19 @@ class TextBank:
     def _found_keys(self, norm: str) -> dict[bytes, list[tuple[int, int]]]:
         """The bank keys present in the normalised text, with where."""
         found: dict[bytes, list[tuple[int, int]]] = {}
-        index, key, lengths = self._index, self.key, self.lengths
-        if lengths:
-            longest = max(lengths)
+        index, key = self._index, self.key
+        if self.lengths or self.lengths_unspaced:
+            longest = {True: max(self.lengths_unspaced, default=0), False: max(self.lengths, default=0)}
             tokens = _tokens(norm)
             for i in range(len(tokens)):
+                unspaced = _unspaced(tokens[i].text[0])
+                lengths = self.lengths_unspaced if unspaced else self.lengths
+                if not lengths:
+                    continue
                 joined = ""
                 for j in range(i, min(len(tokens), i + MAX_WINDOW_TOKENS)):
                     joined += tokens[j].text
-                    if len(joined) > longest:
+                    if len(joined) > longest[unspaced]:
                         break
                     if len(joined) in lengths:
                         mac = _mac(key, "w:" + joined)
@@ -764,10 +785,10 @@ class TextBank:
                 if mac in index:
                     found.setdefault(mac, []).append(m.span())
         if self.wants_emails:
-            for m in (*_PLAIN_EMAIL.finditer(norm), *_EMAIL_IN_TEXT.finditer(norm)):
-                mac = _mac(key, "e:" + _email_of(m))
+            for text, span in _emails(norm):
+                mac = _mac(key, "e:" + text)
                 if mac in index:
-                    found.setdefault(mac, []).append(m.span())
+                    found.setdefault(mac, []).append(span)
         return found
 
     def match(self, text: str) -> list[TextMatch]:
@@ -926,13 +947,18 @@ def _digits_of(text: str) -> str:
 _ASCII_PHONE = re.compile(r"\+?[\doli][\doli \-.()/_~·\u2010-\u2015\u2212\u1173♡♥]{5,22}[\doli]")
 _PHONE_TRAILING = " -.()/_·~\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u1173♡♥"
 _LONGEST_RUN = 40
+_JUNK_RUN = 200
+_MAX_PARSES = 2000
 
 
 def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple[int, int]]]:
     import phonenumbers
 
+    parses = 0
     for m in _PHONE_RUN.finditer(norm):
         run = m.group().rstrip(_PHONE_TRAILING)
+        if len(run) > _JUNK_RUN or parses > _MAX_PARSES:
+            continue  # a wall of digits is not a number anyone reads; and a page's cost is bounded
         # The run as a whole (digit words, stand-in letters, masks), its runs of plain digits, and its
         # space-separated parts taken a few at a time: a number next to noise that passes for digits
         # ("lol 010-…", "??? 010-…", "번호는 이 010-사구삼구-팔사일칠", where 이 is also the word for 2)
@@ -971,6 +997,7 @@ def _phone_texts(norm: str, regions: Sequence[str]) -> Iterator[tuple[str, tuple
             if real < 7:
                 continue
             digits = _digits_of(piece)
+            parses += 1
             for region in regions or ("ZZ",):
                 try:
                     number = phonenumbers.parse(digits, region)
@@ -987,18 +1014,33 @@ _AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|골뱅이|@)\s*[\])}>]\s*|\s+(?:at|골뱅�
 _DOT = r"(?:\s*\.\s*|\s*[\[({<]\s*(?:dot|점|닷|쩜)\s*[\])}>]\s*|\s+(?:dot|점|쩜)\s+|\s*닷\s*)"
 # "naver닷컴": the top-level domain said in Korean.
 _TLD_WORDS: Final = {"컴": "com", "넷": "net", "넷트": "net", "오알지": "org", "케이알": "kr"}
+# Bounded like real addresses (64-character local part, 63-character labels, ten labels), so that a
+# hostile page of "a.a.a.a…" costs linear time.
 _EMAIL_IN_TEXT = re.compile(
-    rf"[a-z0-9._%+\-]+{_AT}[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*{_DOT}(?:[a-z]{{2,}}(?![a-z0-9])|컴|넷트|넷|오알지|케이알)"
+    rf"[a-z0-9._%+\-]{{1,64}}{_AT}[a-z0-9\-]{{1,63}}(?:{_DOT}[a-z0-9\-]{{1,63}}){{0,8}}{_DOT}"
+    rf"(?:[a-z]{{2,24}}(?![a-z0-9])|컴|넷트|넷|오알지|케이알)"
 )
 # Plain addresses are read first: "email her at jieun.kim@…" must not be read as "her at jieun.kim".
-_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}(?![a-z0-9])")
+_PLAIN_EMAIL = re.compile(
+    r"(?<![a-z0-9._%+\-])[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){0,8}\.[a-z]{2,24}(?![a-z0-9])"
+)
+_EMAIL_FROM_EACH_WORD = re.compile(rf"(?<![a-z0-9._%+\-])(?=({_EMAIL_IN_TEXT.pattern}))")
 _AT_RE = re.compile(_AT)
 _DOT_RE = re.compile(_DOT)
 
 
-def _email_of(m: re.Match[str]) -> str:
-    local, domain = _AT_RE.split(m.group(), maxsplit=1)
+def _email_of(text: str) -> str:
+    local, domain = _AT_RE.split(text, maxsplit=1)
     return local + "@" + ".".join(_TLD_WORDS.get(p, p) for p in _DOT_RE.split(domain) if p)
+
+
+def _emails(norm: str) -> Iterator[tuple[str, tuple[int, int]]]:
+    """Addresses in the text: plain ones, and disguised ones tried from every word, so that "her at
+    jieun.kim @ naver.com" yields "jieun.kim@naver.com" as well as the "her@jieun.kim" it begins with."""
+    for m in _PLAIN_EMAIL.finditer(norm):
+        yield _email_of(m.group()), m.span()
+    for m in _EMAIL_FROM_EACH_WORD.finditer(norm):
+        yield _email_of(m.group(1)), m.span(1)
 
 
 # -- what a text scan finds ----------------------------------------------------------------------
