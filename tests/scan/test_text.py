@@ -532,3 +532,16 @@ def test_schools_short_names_in_english_too() -> None:
         ]
     )
     assert cases(bank, "Amy Ross (Ashford HS)") == {"c"}
+
+
+def test_one_piece_of_text_read_as_two_kinds_counts_once() -> None:
+    bank = TextBank.build(
+        [
+            PersonalIdentifier("1", "a", "name", "Chloe Fisher"),
+            PersonalIdentifier("2", "a", "handle", "chloe_fisher"),
+            PersonalIdentifier("3", "a", "place", "Ashford High School"),
+        ]
+    )
+    assert cases(bank, "Chloe Fisher") == set()  # her name, also her handle without its underscore
+    assert cases(bank, "Chloe Fisher, Ashford HS") == {"a"}
+    assert cases(bank, "@chloe_fisher") == {"a"}

@@ -816,7 +816,7 @@ class TextBank:
             else:
                 spans = sorted({s for m in present for s in found[m]})
             strong = entry.alone and not variant.weak
-            reworded = variant.chain
+            reworded = variant.chain or variant.need < len(variant.keys)  # found approximately
             old = by_case.setdefault(entry.case_id, {}).get(entry.id)
             if old is not None:
                 strong = strong or old[1]
@@ -829,9 +829,8 @@ class TextBank:
             if not idents:
                 continue
             kinds = {kind for kind, _s, _sp, _r in idents.values()}
-            if not any(s for _k, s, _sp, _r in idents.values()) and len(kinds) < self.min_kinds.get(
-                case_id, 2
-            ):
+            strong = any(s for _k, s, _sp, _r in idents.values())
+            if not strong and len(_distinct_kinds(idents)) < self.min_kinds.get(case_id, 2):
                 continue
             spans = sorted({s for _k, _s, sp, _r in idents.values() for s in sp})
             original = [(pos[a], pos[b - 1] + 1) for a, b in spans]
@@ -849,6 +848,21 @@ class TextBank:
 
 _CHAIN_GAP: Final = 3
 """Characters between two words of a title on the page: a space, a comma, a particle (사진을 풉니다)."""
+
+
+def _distinct_kinds(idents: dict[str, tuple[str, bool, list[tuple[int, int]], bool]]) -> set[str]:
+    """The kinds found in different places of the text: "Chloe Fisher" read as her name and as her
+    handle "chloe_fisher" is one piece of evidence, not two."""
+    counted: list[tuple[int, int]] = []
+    kinds: set[str] = set()
+    for kind, _strong, spans, _r in sorted(idents.values(), key=lambda v: (len(v[2]), v[0])):
+        if kind in kinds:
+            counted += spans
+            continue
+        if any(not any(a < d and c < b for c, d in counted) for a, b in spans):
+            kinds.add(kind)
+            counted += spans
+    return kinds
 
 
 def _drop_titles_of_others(
