@@ -522,7 +522,7 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
                         for k in range(len(words) - _SHINGLE_WORDS + 1)
                     )
                 )
-                forms.append(([f"w:{s}" for s in shingles], math.ceil(0.6 * len(shingles)), False))
+                forms.append(([f"w:{s}" for s in shingles], math.ceil(0.75 * len(shingles)), False))
                 continue
             if len(compact) > MAX_WINDOW_CHARS:
                 raise TextBankError(f"{spelling[:40]!r}… is longer than {MAX_WINDOW_CHARS} letters")
