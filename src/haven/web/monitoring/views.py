@@ -110,8 +110,8 @@ def review(request: HttpRequest) -> HttpResponse:
     )
     reveal = request.GET.get("reveal", "")
     pictures_on: dict[tuple[int, str], int] = {}
-    for c in pending.filter(page_url__in=[t.page_url for t in texts]).values("case_id", "page_url"):
-        key = (c["case_id"], c["page_url"])
+    for row in pending.filter(page_url__in=[t.page_url for t in texts]).values("case_id", "page_url"):
+        key = (row["case_id"], row["page_url"])
         pictures_on[key] = pictures_on.get(key, 0) + 1
     text_pages = {(t.case_id, t.page_url) for t in texts}
     groups: dict[int, dict[str, Any]] = {}
