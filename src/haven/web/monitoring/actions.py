@@ -10,7 +10,7 @@ import socket
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -348,13 +348,27 @@ def due_sources(now: dt.datetime | None = None) -> list[MonitorSource]:
 # --- review ------------------------------------------------------------------------------------
 
 
-def _pending(actor: Any, candidate: Candidate) -> Candidate:
+_Match = TypeVar("_Match", Candidate, TextCandidate)
+
+
+def _pending(actor: Any, candidate: _Match) -> _Match:
+    """A match (of a picture or of page text) locked for its decision, which is taken once."""
     require(actor, Perm.REVIEW)
     same_organisation(actor, candidate)
-    locked = Candidate.objects.select_for_update(of=("self",)).select_related("case").get(pk=candidate.pk)
+    model = type(candidate)
+    locked = model.objects.select_for_update(of=("self",)).select_related("case").get(pk=candidate.pk)
     if locked.state != CandidateState.PENDING:
         raise ActionError(_("This match has already been reviewed."))
     return locked
+
+
+def _decided(c: Candidate | TextCandidate, actor: Any, state: str, sighting: Sighting | None = None) -> None:
+    c.state = state
+    c.decided_by = actor
+    c.decided_at = timezone.now()
+    if sighting is not None:
+        c.sighting = sighting
+    c.save()
 
 
 def confirm(*, actor: Any, candidate: Candidate, capture: bool = True) -> Sighting:
@@ -369,11 +383,7 @@ def confirm(*, actor: Any, candidate: Candidate, capture: bool = True) -> Sighti
             page_url=c.page_url,
             source=SightingSource.MONITORING,
         )
-        c.state = CandidateState.CONFIRMED
-        c.decided_by = actor
-        c.decided_at = timezone.now()
-        c.sighting = sighting
-        c.save()
+        _decided(c, actor, CandidateState.CONFIRMED, sighting)
         append(
             actor=actor,
             event_type=EventType.CANDIDATE_CONFIRMED,
@@ -392,10 +402,7 @@ def reject(*, actor: Any, candidate: Candidate) -> None:
     """Not the case's content: this file (and near copies) will not be raised again for the case."""
     with transaction.atomic():
         c = _pending(actor, candidate)
-        c.state = CandidateState.REJECTED
-        c.decided_by = actor
-        c.decided_at = timezone.now()
-        c.save()
+        _decided(c, actor, CandidateState.REJECTED)
         Rejection.objects.create(organisation_id=c.organisation_id, case=c.case, sha256=c.sha256, pdq=c.pdq)
         # The same file found elsewhere for this case goes too.
         others = Candidate.objects.filter(case=c.case, sha256=c.sha256, state=CandidateState.PENDING)
@@ -593,31 +600,18 @@ def reveal_snippet(*, actor: Any, candidate: TextCandidate) -> Snippet:
     return snippet
 
 
-def _pending_text(actor: Any, candidate: TextCandidate) -> TextCandidate:
-    require(actor, Perm.REVIEW)
-    same_organisation(actor, candidate)
-    locked = TextCandidate.objects.select_for_update(of=("self",)).select_related("case").get(pk=candidate.pk)
-    if locked.state != CandidateState.PENDING:
-        raise ActionError(_("This match has already been reviewed."))
-    return locked
-
-
 def confirm_text(*, actor: Any, candidate: TextCandidate, capture: bool = True) -> Sighting:
     """The page does show her personal information: it goes to the takedown desk as a sighting
     marked as personal information (its rechecks also ask whether the text is gone)."""
     with transaction.atomic():
-        c = _pending_text(actor, candidate)
+        c = _pending(actor, candidate)
         sighting = sighting_for_copy(
             actor=actor, case=c.case, media_url="", page_url=c.page_url, source=SightingSource.MONITORING
         )
         if not sighting.personal_info:
             sighting.personal_info = True
             sighting.save(update_fields=["personal_info"])
-        c.state = CandidateState.CONFIRMED
-        c.decided_by = actor
-        c.decided_at = timezone.now()
-        c.sighting = sighting
-        c.save()
+        _decided(c, actor, CandidateState.CONFIRMED, sighting)
         append(
             actor=actor,
             event_type=EventType.TEXT_CANDIDATE_CONFIRMED,
@@ -634,11 +628,8 @@ def confirm_text(*, actor: Any, candidate: TextCandidate, capture: bool = True) 
 def reject_text(*, actor: Any, candidate: TextCandidate) -> None:
     """Not her: this page with this text is not raised again for the case (a change to it is)."""
     with transaction.atomic():
-        c = _pending_text(actor, candidate)
-        c.state = CandidateState.REJECTED
-        c.decided_by = actor
-        c.decided_at = timezone.now()
-        c.save()
+        c = _pending(actor, candidate)
+        _decided(c, actor, CandidateState.REJECTED)
         append(
             actor=actor,
             event_type=EventType.TEXT_CANDIDATE_REJECTED,
