@@ -153,3 +153,21 @@ def test_too_many_query_fields_and_a_crash_are_json_too(counsellor: Persona) -> 
     assert json.loads(answer.content) == {"detail": "server error"}
     page = ApiJsonErrorsMiddleware(crashed)(RequestFactory().get("/cases/"))
     assert page["Content-Type"].startswith("text/html")  # pages keep their HTML
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "/api/v1/sightings?case=HV%00X",
+        "/api/v1/sightings?x%00=1",
+        "/api/v1/cases/HV-%00/",
+        "/api/v1/cases?q=%00",
+    ],
+)
+def test_a_nul_in_an_api_address_is_a_json_400_on_either_database(officer: Persona, address: str) -> None:
+    # PostgreSQL refuses to compare text holding NUL; SQLite does not: both answer the same.
+    events = AuditEvent.objects.count()
+    response = officer.api().get(address)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "the address must not contain NUL characters"}
+    assert AuditEvent.objects.count() == events

@@ -78,6 +78,13 @@ _API_ERRORS = {
 }
 
 
+def _has_nul(request: HttpRequest) -> bool:
+    # The raw query string, not request.GET: parsing it here would raise for too many fields
+    # outside the view, where the JSON answer for that is given.
+    query = request.META.get("QUERY_STRING", "")
+    return "\x00" in request.path or "\x00" in query or "%00" in query
+
+
 class ApiJsonErrorsMiddleware:
     """Under /api/, every error is JSON like the API's own (``{"detail": ...}``): a 404 for an
     unknown path, a 405 for a wrong method, a body over Django's size limit (413, with the limit),
@@ -108,6 +115,11 @@ class ApiJsonErrorsMiddleware:
         return None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(_API_PREFIXES) and _has_nul(request):
+            from django.http import JsonResponse
+
+            # PostgreSQL cannot compare a text with NUL in it: refused here, for every endpoint.
+            return JsonResponse({"detail": "the address must not contain NUL characters"}, status=400)
         response = self.get_response(request)
         detail = _API_ERRORS.get(response.status_code)
         if (
