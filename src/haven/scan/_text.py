@@ -515,7 +515,7 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
             if identifier.kind == "keyword" and (
                 len(words) > _WHOLE_TITLE_WORDS or len(compact) > MAX_WINDOW_CHARS
             ):
-                forms += _reworded_title(words, compact)
+                forms += _reworded_title(words)
                 shingles = list(
                     dict.fromkeys(
                         "".join(words[k : k + _SHINGLE_WORDS])[:MAX_WINDOW_CHARS]
@@ -535,7 +535,7 @@ def _forms(identifier: PersonalIdentifier) -> list[tuple[list[str], int, bool]]:
                 names += _short_place_names(compact)
             forms += [([f"w:{n}"], 1, False) for n in dict.fromkeys(names)]
             if identifier.kind == "keyword":
-                forms += _reworded_title(words, compact)
+                forms += _reworded_title(words)
     return forms
 
 
@@ -557,7 +557,7 @@ def _short_place_names(compact: str) -> list[str]:
     ]
 
 
-def _reworded_title(words: list[str], compact: str) -> list[tuple[list[str], int, bool]]:
+def _reworded_title(words: list[str]) -> list[tuple[list[str], int, bool]]:
     """A title of four words or more with one word dropped or two neighbouring words swapped: its
     words one after another on the page (see :attr:`_Variant.chain`)."""
     distinct = list(dict.fromkeys(w for w in words if len(w) >= 2 and len(w) <= MAX_WINDOW_CHARS))
@@ -576,12 +576,8 @@ def _handle_literal(text: str) -> str:
 
 
 def normalise_email(text: str) -> str:
-    return normalise_address_text(text).replace(" ", "")
-
-
-def normalise_address_text(text: str) -> str:
     norm, _pos = _normalised(text)
-    return norm.strip()
+    return norm.replace(" ", "").strip()
 
 
 class TextBank:
@@ -652,19 +648,28 @@ class TextBank:
         *,
         key: bytes | None = None,
         min_kinds: dict[str, int] | None = None,
+        skipped: list[PersonalIdentifier] | None = None,
     ) -> TextBank:
         """Hash the identifiers with ``key`` (a new random one by default).  An identifier that
-        cannot be used (a phone number that is none) raises :class:`TextBankError`."""
+        cannot be used (a phone number that is none) raises :class:`TextBankError`; or, given a
+        ``skipped`` list, is left out and appended to it."""
         key = key or secrets.token_bytes(32)
         entries = []
         lengths: set[int] = set()
         lengths_unspaced: set[int] = set()
         regions: set[str] = set()
         for ident in identifiers:
-            if ident.kind not in IDENTIFIER_KINDS:
-                raise TextBankError(f"identifier {ident.id}: unknown kind {ident.kind!r}")
+            try:
+                if ident.kind not in IDENTIFIER_KINDS:
+                    raise TextBankError(f"identifier {ident.id}: unknown kind {ident.kind!r}")
+                forms = _forms(ident)
+            except TextBankError:
+                if skipped is None:
+                    raise
+                skipped.append(ident)
+                continue
             variants = []
-            for texts, need, weak in _forms(ident):
+            for texts, need, weak in forms:
                 for t in texts:
                     if t.startswith("w:"):
                         (lengths_unspaced if _unspaced(t[2]) else lengths).add(len(t) - 2)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from haven.scan import BankEntry, Candidate, PersonalIdentifier, TextBank, TextBankError, TextCandidate
+from haven.scan import BankEntry, Candidate, PersonalIdentifier, TextBank, TextCandidate
 from haven.signals import InvalidHashError, Md5, PdqHash
 from haven.web.accounts.models import Organisation
 from haven.web.cases.actions import current_consent
@@ -23,9 +23,11 @@ from .models import Candidate as CandidateRow
 from .models import TextCandidate as TextCandidateRow
 
 
-def monitored_cases(organisation_id: int) -> list[int]:
-    """Open cases of the organisation whose current consent covers monitoring."""
+def monitored_cases(organisation_id: int, among: Iterable[int] | None = None) -> list[int]:
+    """Open cases of the organisation (or of ``among`` them) whose current consent covers monitoring."""
     cases = Case.objects.filter(organisation_id=organisation_id).exclude(status=CaseStatus.CLOSED)
+    if among is not None:
+        cases = cases.filter(pk__in=list(among))
     return [c.pk for c in cases.prefetch_related("consents") if current_consent(c).get(ConsentScope.MONITOR)]
 
 
@@ -99,14 +101,6 @@ def plain_identifiers(rows: Any, region: str) -> list[PersonalIdentifier]:
     ]
 
 
-def _usable(identifier: PersonalIdentifier) -> bool:
-    try:
-        TextBank.build([identifier])
-    except TextBankError:
-        return False
-    return True
-
-
 @dataclass
 class TextWork:
     """What a run looks for in page text: the bank (keyed hashes, under a key made for this run)
@@ -120,19 +114,20 @@ class TextWork:
 def text_work(organisation_id: int, cases: list[int] | None = None) -> TextWork:
     """The identifiers of the organisation's consenting cases (or of ``cases`` among them), hashed
     with a new key; identifiers that can no longer be read as their kind are skipped and counted."""
-    monitored = monitored_cases(organisation_id)
-    if cases is not None:
-        monitored = [c for c in monitored if c in cases]
-    rows = Identifier.objects.filter(organisation_id=organisation_id, case_id__in=monitored)
-    plain = plain_identifiers(rows, region_of(organisation_id))
-    good = [i for i in plain if _usable(i)]
-    searched = {str(row.pk) for row in rows if row.search}
-    queries = [
-        line.strip() for i in good if i.id in searched for line in i.value.splitlines() if line.strip()
-    ]
-    return TextWork(
-        TextBank.build(good) if good else None, list(dict.fromkeys(queries)), len(plain) - len(good)
+    rows = list(
+        Identifier.objects.filter(
+            organisation_id=organisation_id, case_id__in=monitored_cases(organisation_id, cases)
+        )
     )
+    plain = plain_identifiers(rows, region_of(organisation_id))
+    skipped: list[PersonalIdentifier] = []
+    bank = TextBank.build(plain, skipped=skipped)
+    unusable = {i.id for i in skipped}
+    searched = {str(row.pk) for row in rows if row.search} - unusable
+    queries = [
+        line.strip() for i in plain if i.id in searched for line in i.value.splitlines() if line.strip()
+    ]
+    return TextWork(bank if len(bank) else None, list(dict.fromkeys(queries)), len(skipped))
 
 
 class QueueSink:
@@ -151,6 +146,18 @@ class QueueSink:
         self._rejected: dict[int, list[tuple[str, PdqHash | None]]] = {}
         self.imported: list[tuple[int, Candidate]] = []
         """Matches on items imported from peer centres: reported to them by :meth:`report_finds`."""
+
+    def _monitored(self, case_id: int) -> Case | None:
+        """The run's organisation's case, if its consent covers monitoring now (a withdrawal during
+        a long scan still counts)."""
+        case = (
+            Case.objects.filter(pk=case_id, organisation_id=self.run.organisation_id)
+            .prefetch_related("consents")
+            .first()
+        )
+        if case is None or not current_consent(case).get(ConsentScope.MONITOR):
+            return None
+        return case
 
     def _was_rejected(self, case_id: int, sha256: str, pdq: PdqHash | None) -> bool:
         if case_id not in self._rejected:
@@ -173,12 +180,7 @@ class QueueSink:
             self.imported.append((imported, candidate))
             return
         case_id = int(candidate.case_id)
-        case = (
-            Case.objects.filter(pk=case_id, organisation_id=self.run.organisation_id)
-            .prefetch_related("consents")
-            .first()
-        )
-        if case is None or not current_consent(case).get(ConsentScope.MONITOR):
+        if self._monitored(case_id) is None:
             return
         try:
             pdq = PdqHash.from_hex(candidate.pdq) if candidate.pdq else None
@@ -213,12 +215,8 @@ class QueueSink:
     def add_text(self, candidate: TextCandidate) -> None:
         """A page that holds a case's identifiers: queued with its snippet encrypted, once per case,
         page and text (a page whose text a reviewer rejected is not raised again until it changes)."""
-        case = (
-            Case.objects.filter(pk=int(candidate.case_id), organisation_id=self.run.organisation_id)
-            .prefetch_related("consents")
-            .first()
-        )
-        if case is None or not current_consent(case).get(ConsentScope.MONITOR):
+        case = self._monitored(int(candidate.case_id))
+        if case is None:
             return
         snippet = json.dumps({"text": candidate.snippet, "spans": [list(s) for s in candidate.spans]})
         try:

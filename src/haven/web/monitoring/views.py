@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import Any
 
 from django.contrib import messages
@@ -175,9 +176,7 @@ def text_decide(request: HttpRequest, pk: int) -> HttpResponse:
 def identifiers_panel(request: HttpRequest, case: Any, forms: dict[str, Any]) -> dict[str, Any]:
     rows = list(Identifier.objects.filter(case=case).values_list("kind", flat=True))
     labels = dict(IdentifierKind.choices)
-    counts: dict[str, int] = {}
-    for kind in rows:
-        counts[str(labels.get(kind, kind))] = counts.get(str(labels.get(kind, kind)), 0) + 1
+    counts = Counter(str(labels.get(kind, kind)) for kind in rows)
     return {
         "identifier_form": forms.get("identifier_form") or IdentifierForm(),
         "identifiers_shown": forms.get("identifiers_shown"),
