@@ -84,9 +84,11 @@ class _Executor(Protocol):
 
 
 def match_page(body: bytes, bank: TextBank) -> tuple[str, list[TextMatch]]:
-    """A page's text and the cases whose identifiers it holds: what a worker runs per page."""
+    """The cases whose identifiers a page's text holds, and the SHA-256 of that text when there are
+    any: what a worker runs per page (the text itself does not travel back)."""
     text = page_text(body)
-    return text, bank.match(text)
+    matches = bank.match(text)
+    return (hashlib.sha256(text.encode("utf-8")).hexdigest() if matches else ""), matches
 
 
 class _LocalExecutor:
@@ -253,7 +255,7 @@ class _Run:
     async def match_text(self, page_url: str, body: bytes, executor: _Executor) -> None:
         """Read the page's text for the text bank's identifiers: each case once per page."""
         try:
-            text, matches = await executor.match_text(body)
+            digest, matches = await executor.match_text(body)
         except Exception as exc:  # a lost worker: report the page, go on
             self.error(
                 page_url, "executor_failed", f"{page_url}: reading its text failed ({type(exc).__name__})."
@@ -262,7 +264,6 @@ class _Run:
         self.stats.text_pages += 1
         if not matches:
             return
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         now = datetime.now(UTC)
         for m in matches:
             if (page_url, m.case_id) in self.seen_text:
