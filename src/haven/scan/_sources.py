@@ -343,6 +343,12 @@ def _site_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def _on_site(url: str, site: str) -> bool:
+    """Whether the URL is on the site (see :func:`_site_of`) or one of its subdomains."""
+    host = _site_of(url)
+    return host == site or host.endswith("." + site)
+
+
 class Crawl:
     """Pages reachable from a start page by links, breadth first, within limits.
 
@@ -383,8 +389,7 @@ class Crawl:
             return False
         if not self.same_site:
             return True
-        host = _site_of(url)
-        return host == site or host.endswith("." + site)
+        return _on_site(url, site)
 
     async def items(self, ctx: SourceContext) -> AsyncIterator[Found]:
         site = _site_of(self.url)
@@ -511,12 +516,7 @@ class SiteSearch:
                 new = 0
                 for link in extract(found.body, found.url).links:
                     link = urldefrag(link).url
-                    host = _site_of(link)
-                    if (
-                        link in seen
-                        or redact(link) != link
-                        or not (host == site or host.endswith("." + site))
-                    ):
+                    if link in seen or redact(link) != link or not _on_site(link, site):
                         continue
                     seen.add(link)
                     posts.append(link)
