@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from django.http import HttpRequest
 from ninja import Field, Path, Router, Schema, Status
@@ -131,6 +131,20 @@ class DecisionIn(Input):
     decision: str = Field(..., pattern="^(confirm|reject)$")
 
 
+_Match = TypeVar("_Match", Candidate, TextCandidate)
+
+
+def _to_review(request: HttpRequest, model: type[_Match], pk: int) -> tuple[Any, _Match]:
+    """The reviewer and a match (of a picture or of page text) of her organisation, or 404."""
+    user = _user(request)
+    require(user, Perm.REVIEW)
+    candidate = model.objects.filter(pk=pk).select_related("case").first()
+    same_organisation(user, candidate)
+    if candidate is None:
+        raise NotFound
+    return user, candidate
+
+
 def _source(request: HttpRequest, pk: int) -> MonitorSource:
     user = _user(request)
     require(user, Perm.MANAGE_SOURCES)
@@ -192,12 +206,7 @@ def list_candidates(
 
 @router.post("/candidates/{pk}/decision", response={200: CandidateOut, **ERRORS})
 def decide(request: HttpRequest, pk: PathId, payload: DecisionIn) -> CandidateOut:
-    user = _user(request)
-    require(user, Perm.REVIEW)
-    candidate = Candidate.objects.filter(pk=pk).select_related("case").first()
-    same_organisation(user, candidate)
-    if candidate is None:
-        raise NotFound
+    user, candidate = _to_review(request, Candidate, pk)
     if payload.decision == "confirm":
         actions.confirm(actor=user, candidate=candidate)
     elif payload.decision == "reject":
@@ -246,12 +255,7 @@ def list_text_candidates(
 
 @router.post("/text-candidates/{pk}/decision", response={200: TextCandidateOut, **ERRORS})
 def decide_text(request: HttpRequest, pk: PathId, payload: DecisionIn) -> TextCandidateOut:
-    user = _user(request)
-    require(user, Perm.REVIEW)
-    candidate = TextCandidate.objects.filter(pk=pk).select_related("case").first()
-    same_organisation(user, candidate)
-    if candidate is None:
-        raise NotFound
+    user, candidate = _to_review(request, TextCandidate, pk)
     if payload.decision == "confirm":
         actions.confirm_text(actor=user, candidate=candidate)
     else:
