@@ -239,7 +239,17 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
+# The six UN languages and Korean.  Arabic is written right to left: pages take ``dir`` from
+# Django's LANGUAGES_BIDI and the style sheets use logical properties only (docs/languages.md).
+LANGUAGES = [
+    ("ar", _("Arabic")),
+    ("en", _("English")),
+    ("es", _("Spanish")),
+    ("fr", _("French")),
+    ("ko", _("Korean")),
+    ("ru", _("Russian")),
+    ("zh-hans", _("Simplified Chinese")),
+]
 LOCALE_PATHS = [WEB_DIR / "locale"]
 FORMAT_MODULE_PATH = ["haven.web.formats"]
 USE_I18N = True

@@ -121,7 +121,7 @@ def stored(request: HttpRequest, pk: int) -> HttpResponse:
     fmt = request.GET.get("format", "")
     if fmt not in CONTENT_TYPES:
         return HttpResponse("Unknown format.\n", status=400, content_type="text/plain")
-    language = (get_language() or "en")[:2]
+    language = get_language() or "en"
     report = Report.from_dict(
         kept.data.get(language) or kept.data.get("en") or next(iter(kept.data.values()))
     )
