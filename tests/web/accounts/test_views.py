@@ -240,7 +240,7 @@ def test_a_signed_in_user_visiting_login_goes_to_the_dashboard(counsellor: Perso
 def test_the_login_page_speaks_korean(db: None) -> None:
     response = Client().get(LOGIN, headers={"accept-language": "ko"})
     html = response.content.decode()
-    assert '<html lang="ko">' in html
+    assert '<html lang="ko" dir="ltr">' in html
     assert "로그인" in html
     assert "비밀번호" in html
 
@@ -250,7 +250,7 @@ def test_the_language_switcher_remembers_korean(counsellor: Persona) -> None:
     response = client.post("/i18n/setlang/", {"language": "ko", "next": DASHBOARD})
     assert response.status_code == 302
     html = client.get(DASHBOARD).content.decode()
-    assert '<html lang="ko">' in html
+    assert '<html lang="ko" dir="ltr">' in html
     assert "대시보드" in html
 
 

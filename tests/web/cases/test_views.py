@@ -770,7 +770,7 @@ def test_the_case_page_speaks_korean(counsellor: Persona, case: Case, client_of:
         .get(reverse("cases:detail", args=[case.number]), headers={"accept-language": "ko"})
         .content.decode()
     )
-    assert '<html lang="ko">' in html
+    assert '<html lang="ko" dir="ltr">' in html
     assert "동의" in html  # consent
     assert "비동의 유포" in html  # non-consensual distribution
     assert "Consent" not in html

@@ -110,10 +110,10 @@ def test_no_answer_under_the_portal_sets_a_cookie_whatever_made_it() -> None:
 
 def test_the_language_follows_the_lang_parameter_then_accept_language(org_a: Organisation) -> None:
     korean = Client().get("/portal/", HTTP_ACCEPT_LANGUAGE="ko")
-    assert '<html lang="ko">' in korean.content.decode()
+    assert '<html lang="ko" dir="ltr">' in korean.content.decode()
     assert "빠른 나가기" in korean.content.decode()
     english = Client().get("/portal/?lang=en", HTTP_ACCEPT_LANGUAGE="ko")
-    assert '<html lang="en">' in english.content.decode()
+    assert '<html lang="en" dir="ltr">' in english.content.decode()
     assert "Quick exit" in english.content.decode()
     assert "?lang=en" in english.content.decode()
 
