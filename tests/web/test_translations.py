@@ -4,10 +4,12 @@ glossary fixes for the sensitive terms."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polib
 import pytest
@@ -115,3 +117,67 @@ def test_the_catalogues_hold_every_message_in_the_code(
         assert not committed - current, (
             f"{locale}: messages no longer used (run makemessages): {sorted(committed - current)}"
         )
+
+
+# The English forms of each sensitive term a glossary fixes (case-insensitive, whole words).
+SENSITIVE = {
+    "survivor": r"\bsurvivors?\b|\bsurvivor['’]s\b",
+    "consent": r"\bconsent(s|ed|ing)?\b",
+    "withdraw": r"\bwithdr[ae]w(s|al|als|n|ing)?\b",
+}
+_ARABIC_MARKS = re.compile("[\u064b-\u0652\u0670\u0640]")  # short vowels, shadda, sukun, tatweel
+
+
+def _folded(text: str) -> str:
+    return _ARABIC_MARKS.sub("", text).casefold()
+
+
+def _strays(entries: list[polib.POEntry], glossary: dict[str, Any]) -> list[str]:
+    """Translations of messages using a sensitive English term that lack the glossary's word."""
+    wrong = []
+    for term, english in SENSITIVE.items():
+        stems = [_folded(s) for s in glossary["enforced"][term]["match"]]
+        exceptions = glossary["exceptions"].get(term, [])
+        for entry in entries:
+            if entry.obsolete or entry.msgid in exceptions or not re.search(english, entry.msgid, re.I):
+                continue
+            for text in _translation(entry):
+                if not any(stem in _folded(text) for stem in stems):
+                    wrong.append(f"{term}: {entry.msgid!r} -> {text!r}")
+    return wrong
+
+
+def _glossary(locale: str) -> dict[str, Any]:
+    return dict(json.loads((WEB / "locale" / locale / "glossary.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_each_sensitive_term_is_translated_with_the_glossary_word(locale: str) -> None:
+    """One word for survivor, consent and withdraw, everywhere: a translation of a message that uses
+    the English term contains the glossary's word (any of its stems), unless the glossary lists the
+    message as a deliberate exception."""
+    glossary = _glossary(locale)
+    assert glossary["language"] == locale
+    assert set(glossary["enforced"]) == set(SENSITIVE)
+    for term in ("survivor", "consent", "withdraw (consent)", "intimate image", "hash", "case"):
+        assert glossary["terms"][term]["use"], (locale, term)
+    po = polib.pofile(str(_po(locale)))
+    messages = {e.msgid for e in po}
+    for term, exceptions in glossary["exceptions"].items():
+        assert set(exceptions) <= messages, f"{locale}: an exception for {term} names a message that is gone"
+    wrong = _strays(list(po), glossary)
+    assert not wrong, f"{locale} strays from its glossary:\n" + "\n".join(wrong)
+
+
+def test_the_glossary_check_catches_a_stray_word() -> None:
+    right = polib.POEntry(
+        msgid="The survivor withdrew consent.", msgstr="La sobreviviente retiró su consentimiento."
+    )
+    stray = polib.POEntry(
+        msgid="The survivor withdrew consent.", msgstr="La víctima retiró su consentimiento."
+    )
+    assert _strays([right], _glossary("es")) == []
+    assert _strays([stray], _glossary("es")) == [f"survivor: {stray.msgid!r} -> {stray.msgstr!r}"]
+    # Arabic is compared without its short vowels: سُحبت is a form of سحب.
+    arabic = polib.POEntry(msgid="Consent withdrawn", msgstr="سُحبت الموافقة")
+    assert _strays([arabic], _glossary("ar")) == []
