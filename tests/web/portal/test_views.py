@@ -323,3 +323,19 @@ def test_the_landing_page_shows_each_centres_child_protection_contacts(org_a: Or
     page = Client().get("/portal/").content.decode()
     assert "Youth line 1388<br>Police 112" in page
     assert "[the centre adds the number here]" not in page
+
+
+@pytest.mark.parametrize("language", ["ar", "en", "es", "fr", "ko", "ru", "zh-hans"])
+def test_every_language_is_one_tap_away_and_none_leaves_a_cookie(org_a: Organisation, language: str) -> None:
+    from django.conf import settings
+
+    response = Client().get(f"/portal/?lang={language}")
+    page = response.content.decode()
+    direction = "rtl" if language == "ar" else "ltr"
+    assert f'<html lang="{language}" dir="{direction}">' in page
+    assert response["Content-Language"] == language
+    assert not response.cookies
+    for code, _name in settings.LANGUAGES:
+        link = f'href="?lang={code}" lang="{code}"'
+        assert (link in page) is (code != language), code
+    assert f'<span aria-current="true" lang="{language}">' in page
