@@ -824,7 +824,12 @@ def _add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="only survivors with this value, such as sex=female or age=18-25 (one filter at a time)",
     )
     r.add_argument("--format", choices=("csv", "json", "pdf"), default="csv")
-    r.add_argument("--language", choices=("en", "ko"), default="en", help="of the labels and the PDF")
+    r.add_argument(
+        "--language",
+        choices=("ar", "en", "es", "fr", "ko", "ru", "zh-hans"),
+        default="en",
+        help="of the labels and the PDF (a PDF in Arabic or Russian is made in English for now)",
+    )
     r.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output (a PDF needs one)")
     r.add_argument(
         "--fetch",

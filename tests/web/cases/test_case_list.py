@@ -161,3 +161,37 @@ def test_a_printable_summary_leaves_out_the_contact_details_and_is_audited(
     assert "secret note" not in text
     assert AuditEvent.objects.filter(event_type=EventType.CASE_PRINTED).get().actor == counsellor.user
     assert signed_in(officer.user).get(reverse("cases:summary_pdf", args=[case.number])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("language", "font", "word"),
+    [
+        ("fr", "Helvetica", "Confidentiel"),
+        ("ko", "HYSMyeongJo", None),
+        ("zh-hans", "STSong", None),
+        # No PDF font sets Arabic or Russian yet: their summaries are printed in English, not as boxes.
+        ("ar", "Helvetica", "Confidential"),
+        ("ru", "Helvetica", "Confidential"),
+    ],
+)
+def test_the_summary_is_printed_in_a_font_with_the_page_language_script(
+    counsellor: Persona, language: str, font: str, word: str | None
+) -> None:
+    from django.utils import translation
+    from pypdf import PdfReader
+
+    case = actions.create_case(actor=counsellor.user, platforms="forum.example")
+    client = signed_in(counsellor.user)
+    client.cookies["django_language"] = language
+    with translation.override("en"):  # the request activates the cookie's language: leave none behind
+        response = client.get(reverse("cases:summary_pdf", args=[case.number]))
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.content))
+    fonts = {str(f["/BaseFont"]) for page in reader.pages for f in page["/Resources"]["/Font"].values()}
+    assert any(font in f for f in fonts), fonts
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert case.number in text
+    if word is None:  # the title, in the page's language and script
+        with translation.override(language):
+            word = translation.gettext("Case %(number)s") % {"number": case.number}
+    assert word in text

@@ -9,6 +9,8 @@ import io
 import zoneinfo
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 from django_tasks_db.models import DBTaskResult
 
 from haven.web.accounts.models import Organisation
@@ -39,9 +41,13 @@ def test_the_reports_are_made_once_in_every_language_and_audited(
     assert set(kept) == {"acosav-yearly", "gbvims-monthly"}
     report = kept["acosav-yearly"]
     assert report.period == "2025-12"
-    assert set(report.data) == {"en", "ko"}
+    assert set(report.data) == {code for code, _name in settings.LANGUAGES}
     assert report.data["en"]["tables"][0]["title"] == "Survivors supported"
     assert report.data["ko"]["tables"][0]["title"] == "지원한 피해자"
+    with translation.override("ar"):
+        arabic = translation.gettext("Survivors supported")
+    assert arabic != "Survivors supported"
+    assert report.data["ar"]["tables"][0]["title"] == arabic
     events = AuditEvent.objects.filter(event_type=EventType.REPORT_PRODUCED)
     assert {(e.actor_label, e.summary["format"]) for e in events} == {("worker", "stored")}
     assert store_monthly_reports(now=NEW_YEAR) == 0  # kept already: not made again

@@ -309,19 +309,20 @@ def _summary_text(case: Case) -> str:
 @staff_required(Perm.EXPORT_CASES)
 def case_summary_pdf(request: HttpRequest, number: str) -> HttpResponse:
     """A printable summary of the case (no contact details); each printing audited."""
-    from django.utils.translation import get_language
+    from django.utils.translation import get_language, override
 
-    from haven.web.core.pdf import render_pdf
+    from haven.web.core.pdf import pdf_language, render_pdf
 
     user = staff_user(request)
     case = _case(request, number)
-    title = _("Case %(number)s") % {"number": case.number}
-    pdf = render_pdf(
-        title,
-        _summary_text(case),
-        korean=get_language() == "ko",
-        footer=" · ".join([case.organisation.name, case.number, _("Confidential")]),
-    )
+    language = pdf_language(get_language())
+    with override(language):
+        pdf = render_pdf(
+            _("Case %(number)s") % {"number": case.number},
+            _summary_text(case),
+            language=language,
+            footer=" · ".join([case.organisation.name, case.number, _("Confidential")]),
+        )
     append_read(actor=user, event_type=EventType.CASE_PRINTED, organisation=case.organisation_id, obj=case)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="case-{case.number}.pdf"'

@@ -1172,6 +1172,12 @@ def report(
     if fmt == "pdf" and not out_path:
         print("haven report: a PDF needs --out FILE", file=sys.stderr)
         return 1
+    if fmt == "pdf":
+        from haven.web.core.pdf import pdf_language
+
+        if pdf_language(language) != language:
+            print(f"haven report: no PDF font for {language!r} yet: the PDF is in English", file=sys.stderr)
+            language = pdf_language(language)
     if fetch:
         from haven.web.reports.pooled import fetch_figures
 
@@ -1197,7 +1203,7 @@ def report(
             print(f"haven report: {exc}", file=sys.stderr)
             return 1
         if fmt == "pdf":
-            data: bytes | str = render_report_pdf(made, korean=language == "ko")
+            data: bytes | str = render_report_pdf(made, language=language)
         else:
             data = made.to_csv() if fmt == "csv" else made.to_json()
     if out_path is None:

@@ -1,4 +1,5 @@
-"""Plain-text documents as PDF (a notice, a case summary): A4, Korean set in a built-in CID font."""
+"""Plain-text documents as PDF (a notice, a case summary): A4, in a font that has the language's
+script (:data:`FONTS`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,18 @@ from reportlab.pdfgen import canvas
 # Adobe's Korean CID font is part of the PDF standard's font set: readers supply the glyphs,
 # so nothing has to be shipped or embedded.
 KOREAN_FONT = "HYSMyeongJo-Medium"
-_LATIN = "Helvetica"
+CHINESE_FONT = "STSong-Light"  # Adobe's simplified Chinese CID font, likewise built in
+_LATIN = ("Helvetica", "Helvetica-Bold")
+# language -> (regular, bold).  Arabic and Russian are missing: Arabic needs shaping and lines
+# set right to left, Russian a Cyrillic font embedded in the file, and neither is done yet, so
+# their PDFs are made in English (pdf_language) rather than printed as empty boxes.
+FONTS: dict[str, tuple[str, str]] = {
+    "en": _LATIN,
+    "es": _LATIN,
+    "fr": _LATIN,
+    "ko": (KOREAN_FONT, KOREAN_FONT),
+    "zh-hans": (CHINESE_FONT, CHINESE_FONT),
+}
 _registered = False
 
 
@@ -22,7 +34,13 @@ def register_fonts() -> None:
     global _registered
     if not _registered:
         pdfmetrics.registerFont(UnicodeCIDFont(KOREAN_FONT))
+        pdfmetrics.registerFont(UnicodeCIDFont(CHINESE_FONT))
         _registered = True
+
+
+def pdf_language(language: str | None) -> str:
+    """The language a PDF asked for in ``language`` is made in: itself where a font has its script."""
+    return language if language in FONTS else "en"
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
@@ -50,9 +68,9 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     return lines
 
 
-def render_pdf(title: str, body: str, *, korean: bool, footer: str = "") -> bytes:
+def render_pdf(title: str, body: str, *, language: str, footer: str = "") -> bytes:
     register_fonts()
-    font = KOREAN_FONT if korean else _LATIN
+    font = FONTS[pdf_language(language)][0]
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
     pdf.setTitle(title)

@@ -16,13 +16,10 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
-from haven.web.core.pdf import KOREAN_FONT, register_fonts
+from haven.web.core.pdf import FONTS, pdf_language, register_fonts
 
 from .charts import drawing
 from .tables import Report, Table
-
-_LATIN = "Helvetica"
-_LATIN_BOLD = "Helvetica-Bold"
 
 
 def _cell(value: float | None, percent: float | None = None) -> str:
@@ -55,10 +52,10 @@ def _table(table: Table, font: str, bold: str) -> PdfTable:
     return out
 
 
-def render_report_pdf(report: Report, *, korean: bool) -> bytes:
+def render_report_pdf(report: Report, *, language: str) -> bytes:
+    """The report as PDF; make ``report`` in ``pdf_language(language)`` (its words are set as given)."""
     register_fonts()
-    font = KOREAN_FONT if korean else _LATIN
-    bold = KOREAN_FONT if korean else _LATIN_BOLD
+    font, bold = FONTS[pdf_language(language)]
     title = ParagraphStyle("title", fontName=bold, fontSize=16, leading=20, spaceAfter=6)
     heading = ParagraphStyle(
         "heading", fontName=bold, fontSize=11.5, leading=15, spaceBefore=10, spaceAfter=4

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, ngettext, override
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,6 +19,7 @@ from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append_read
 from haven.web.audit.models import EventType
 from haven.web.core.access import own_or_404
+from haven.web.core.pdf import pdf_language
 
 from .actions import produce_report
 from .charts import svg
@@ -86,17 +87,19 @@ def download(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "Unknown report, period, filter or format.\n", status=400, content_type="text/plain"
         )
-    try:
-        report = produce_report(
-            actor=user,
-            name=form.cleaned_data["report"],
-            period=form.period(),
-            filters=form.filters(),
-            output=fmt,
-        )
-    except (ReportError, PeriodError) as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
-    return _file(report, fmt, "-".join([report.name, report.period, *form.filters().values()]))
+    # A PDF is made in a language a PDF font can set (core.pdf.FONTS), the others in the page's.
+    with override(pdf_language(get_language()) if fmt == "pdf" else get_language()):
+        try:
+            report = produce_report(
+                actor=user,
+                name=form.cleaned_data["report"],
+                period=form.period(),
+                filters=form.filters(),
+                output=fmt,
+            )
+        except (ReportError, PeriodError) as exc:
+            return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+        return _file(report, fmt, "-".join([report.name, report.period, *form.filters().values()]))
 
 
 def _file(report: Report, fmt: str, name: str) -> HttpResponse:
@@ -105,7 +108,7 @@ def _file(report: Report, fmt: str, name: str) -> HttpResponse:
     elif fmt == "json":
         body = report.to_json().encode()
     else:
-        body = render_report_pdf(report, korean=(get_language() or "").startswith("ko"))
+        body = render_report_pdf(report, language=get_language())
     response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response["Cache-Control"] = "no-store"
@@ -122,6 +125,8 @@ def stored(request: HttpRequest, pk: int) -> HttpResponse:
     if fmt not in CONTENT_TYPES:
         return HttpResponse("Unknown format.\n", status=400, content_type="text/plain")
     language = get_language() or "en"
+    if fmt == "pdf":
+        language = pdf_language(language)
     report = Report.from_dict(
         kept.data.get(language) or kept.data.get("en") or next(iter(kept.data.values()))
     )
@@ -137,7 +142,8 @@ def stored(request: HttpRequest, pk: int) -> HttpResponse:
             "kept": kept.pk,
         },
     )
-    return _file(report, fmt, f"{kept.name}-{kept.period}")
+    with override(language):
+        return _file(report, fmt, f"{kept.name}-{kept.period}")
 
 
 @require_POST

@@ -11,6 +11,6 @@ def notice_pdf(notice: Any, body: str) -> bytes:
     return render_pdf(
         notice.subject,
         body,
-        korean=notice.language == "ko",
+        language=notice.language,
         footer=f"{notice.organisation.name} · {notice.case.number} · #{notice.pk}",
     )
