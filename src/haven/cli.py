@@ -798,7 +798,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transfer_commands(commands)
     _add_report_command(commands)
     _add_backup_commands(commands)
+    _add_regimes_command(commands)
     return parser
+
+
+def _add_regimes_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    g = commands.add_parser(
+        "regimes",
+        help="the legal regimes notices are drafted under: country, recipients, deadline, required elements",
+    )
+    g.add_argument("--json", action="store_true", help="as JSON, the same as GET /api/v1/regimes")
+    g.set_defaults(handler=_cmd_regimes)
+
+
+def _cmd_regimes(args: argparse.Namespace) -> int:
+    from haven.web.core.commands import regimes_list
+
+    return regimes_list(args.json)
 
 
 def _add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -802,6 +802,31 @@ def peer_fetch(name: str, org: str | None, as_json: bool, out: TextIO | None = N
     return 1 if outcome.error else 0
 
 
+def regimes_list(as_json: bool, out: TextIO | None = None) -> int:
+    """``haven regimes``: each legal regime's country, recipients, deadline, languages and elements."""
+    import json
+
+    out = out or sys.stdout
+    setup()
+    from django.utils import translation
+
+    from haven.web.takedown.regimes import LANGUAGES, REGIMES, describe
+
+    with translation.override("en"):
+        if as_json:
+            print(json.dumps([describe(r) for r in REGIMES.values()], ensure_ascii=False, indent=2), file=out)
+            return 0
+        for r in REGIMES.values():
+            deadline = f"{r.deadline_hours} h" if r.deadline_hours else "the platform's own"
+            print(f"{r.code}: {r.name}", file=out)
+            print(f"  country: {r.country or 'any (platform rules)'}; deadline: {deadline}", file=out)
+            sent = "through the platform's web form" if r.via_web_form else "by e-mail, with a PDF"
+            print(f"  to: {', '.join(r.recipients)}, {sent}; languages: {', '.join(LANGUAGES)}", file=out)
+            print(f"  requires: {', '.join(r.required)}", file=out)
+            print(f"  if refused: {r.escalation}", file=out)
+    return 0
+
+
 def peer_list(org: str | None, as_json: bool, out: TextIO | None = None) -> int:
     import json
 

@@ -521,6 +521,30 @@ def log_reply(request: HttpRequest, pk: PathId, payload: ReplyIn) -> Status[Noti
     return Status(201, NoticeOut.of(_notice(request, pk)))
 
 
+class RequiredElementOut(Schema):
+    element: str
+    label: str
+
+
+class RegimeOut(Schema):
+    code: str
+    name: str
+    country: str
+    recipients: list[str]
+    deadline_hours: int | None
+    via_web_form: bool
+    languages: list[str]
+    required: list[RequiredElementOut]
+    escalation: str
+
+
+@router.get("/regimes", response={200: list[RegimeOut], **ERRORS})
+def list_regimes(request: HttpRequest) -> list[dict[str, object]]:
+    """Every legal regime a notice can be drafted under: what it requires, its deadline, who it goes to."""
+    require(_user(request), Perm.TAKEDOWN)
+    return [regimes.describe(r) for r in regimes.REGIMES.values()]
+
+
 @router.get("/platforms", response={200: list[PlatformOut], **ERRORS})
 def list_platforms(request: HttpRequest) -> list[PlatformOut]:
     user = _user(request)

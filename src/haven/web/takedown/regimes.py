@@ -116,6 +116,17 @@ def _contact(facts: NoticeFacts) -> str:
     return "\n".join(f"  {x}" for x in lines)
 
 
+# Who a notice may be addressed to.
+RECIPIENTS: dict[str, Promise] = {
+    "platform": _("platform"),
+    "host": _("hosting provider"),
+    "search_engine": _("search engine"),
+    "regulator": _("regulator"),
+    "hotline": _("hotline"),
+}
+_OWN_APPEAL = _("The platform's own appeal, then a notice under a law that applies to it.")
+
+
 class Regime:
     code: ClassVar[str]
     name: ClassVar[Promise]
@@ -123,6 +134,9 @@ class Regime:
     deadline_hours: ClassVar[int | None] = None  # a duty the law sets; None: the platform's own time
     # Made through the platform's web form, not by e-mail: the text is what the officer pastes there.
     via_web_form: ClassVar[bool] = False
+    country: ClassVar[str] = ""  # where the law applies (ISO 3166 code, or EU); "": a platform's own rules
+    recipients: ClassVar[tuple[str, ...]] = ("platform",)  # keys of RECIPIENTS
+    escalation: ClassVar[Promise] = _OWN_APPEAL  # where to turn when the recipient refuses or is silent
 
     def missing(self, facts: NoticeFacts) -> list[str]:
         return [e for e in self.required if not _has(facts, e)]
@@ -169,6 +183,13 @@ class DsaArticle16(Regime):
     name = _("EU Digital Services Act, Art. 16 notice")
     required = ("urls", "explanation", "notifier", "notifier_email", "good_faith")
 
+    country = "EU"
+    recipients = ("platform", "host")
+    escalation = _(
+        "The platform's internal complaint system (Art. 20), an out-of-court dispute settlement body "
+        "(Art. 21), or a complaint to the Digital Services Coordinator (Art. 53)."
+    )
+
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
             f"To {f.platform},\n\n"
@@ -212,6 +233,9 @@ class TakeItDown(Regime):
     name = _("US TAKE IT DOWN Act removal request")
     required = ("signer", "urls", "good_faith", "notifier", "notifier_email")
     deadline_hours = 48
+
+    country = "US"
+    escalation = _("The Federal Trade Commission, which enforces the 48-hour duty (Section 3(b)).")
 
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
@@ -264,6 +288,10 @@ class Dmca512(Regime):
         "owner_authorised",
     )
 
+    country = "US"
+    recipients = ("platform", "host", "search_engine")
+    escalation = _("The hosting provider upstream, or a court: the DMCA names no regulator.")
+
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
             f"To the designated agent of {f.platform},\n\n"
@@ -303,6 +331,13 @@ class KoreaDeletion(Regime):
     name = _("Korea: deletion request (Sexual Violence Prevention Act, Art. 7-3)")
     required = ("urls", "notifier", "notifier_email", "contact", "signer", "good_faith")
     deadline_hours = 24
+
+    country = "KR"
+    recipients = ("platform", "host")
+    escalation = _(
+        "A request to the Korea Communications Standards Commission (KCSC) to review the content for "
+        "deletion or blocking."
+    )
 
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
@@ -407,6 +442,10 @@ class GdprErasure(Regime):
     )
     deadline_hours = 30 * 24  # Art. 12(3): one month from receipt (extendable by two, with reasons)
 
+    country = "EU"
+    recipients = ("platform", "host", "search_engine")
+    escalation = _("A complaint to the data protection supervisory authority (Art. 77).")
+
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
             f"To the data protection officer of {f.platform},\n\n"
@@ -491,6 +530,13 @@ class KoreaPrivacy(Regime):
         "signer",
     )
     deadline_hours = 10 * 24  # PIPA Enforcement Decree, Art. 43(3)
+
+    country = "KR"
+    recipients = ("platform", "host")
+    escalation = _(
+        "A report to the Personal Information Protection Commission, or the Personal Information Dispute "
+        "Mediation Committee."
+    )
 
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
@@ -611,6 +657,8 @@ class SearchPersonalInfo(Regime):
     )
     via_web_form = True
 
+    recipients = ("search_engine",)
+
     def _en(self, f: NoticeFacts) -> Rendered:
         body = (
             f"Removal of search results with personal information: {f.platform}\n"
@@ -688,3 +736,18 @@ def regime(code: str) -> Regime:
 
 def choices() -> list[tuple[str, Promise]]:
     return [(r.code, r.name) for r in REGIMES.values()]
+
+
+def describe(r: Regime) -> dict[str, object]:
+    """What a regime asks and promises, in the active language: ``GET /api/v1/regimes``, ``haven regimes``."""
+    return {
+        "code": r.code,
+        "name": str(r.name),
+        "country": r.country,
+        "recipients": list(r.recipients),
+        "deadline_hours": r.deadline_hours,
+        "via_web_form": r.via_web_form,
+        "languages": list(LANGUAGES),
+        "required": [{"element": e, "label": str(ELEMENTS[e][0])} for e in r.required],
+        "escalation": str(r.escalation),
+    }
