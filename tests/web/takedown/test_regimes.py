@@ -38,6 +38,7 @@ EMPTY = {
     "accurate": False,
     "work": "",
     "owner_authorised": False,
+    "data_subject_authorised": False,
 }
 
 
@@ -73,6 +74,15 @@ def test_a_complete_notice_states_every_url_and_the_notifier(code: str, language
         ),
         ("kr_deletion", {"urls", "notifier", "notifier_email", "contact", "signer", "good_faith"}),
         ("policy", {"urls", "notifier", "notifier_email", "good_faith"}),
+        ("uk_osa", {"urls", "notifier", "notifier_email", "good_faith"}),
+        (
+            "au_esafety",
+            {"urls", "explanation", "data_subject_authorised", "notifier", "notifier_email", "signer"},
+        ),
+        (
+            "in_it_rules",
+            {"urls", "data_subject_authorised", "notifier", "notifier_email", "signer", "good_faith"},
+        ),
     ],
 )
 def test_the_renderer_refuses_a_notice_missing_any_required_element(code: str, required: set[str]) -> None:
@@ -109,6 +119,36 @@ def test_the_statutory_wording_is_there() -> None:
     assert "제22조의5" in kr
     assert "방송통신심의위원회" in kr
     assert regimes.regime("take_it_down").deadline_hours == 48
+
+
+def test_the_uk_australian_and_indian_wording_cites_its_law() -> None:
+    uk = regimes.regime("uk_osa")
+    body = uk.render(FULL, "en").body
+    assert "Online Safety Act 2023" in body
+    assert "section 66B of the Sexual Offences Act 2003" in body
+    assert "section 10(3)(b)" in body
+    assert "swiftly" in body
+    assert uk.deadline_hours is None  # "swiftly": the Act sets no hours
+    assert "제66B조" in uk.render(FULL, "ko").body
+
+    au = regimes.regime("au_esafety")
+    body = au.render(FULL, "en").body
+    assert au.via_web_form
+    assert au.recipients == ("regulator",)
+    assert "section 32" in body
+    assert "lives in Australia" in body  # eSafety acts only with a link to Australia
+    assert "under 18" in body
+    assert au.deadline_hours is None  # the 24 hours run from eSafety's own removal notice
+    assert "s. 77" in str(au.escalation)
+
+    india = regimes.regime("in_it_rules")
+    body = india.render(FULL, "en").body
+    assert india.deadline_hours == 24
+    assert "rule 3(2)(b)" in body
+    assert "Grievance Officer" in body
+    assert "twenty-four hours" in body
+    assert "artificially morphed" in body
+    assert "제3조제2항(b)" in india.render(FULL, "ko").body
 
 
 def test_the_survivor_is_named_only_when_given() -> None:

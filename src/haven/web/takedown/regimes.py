@@ -407,6 +407,176 @@ class PlatformPolicy(Regime):
         return Rendered(f"신고: 비동의 성적 촬영물 (URL {len(f.urls)}건)", body)
 
 
+class UkOnlineSafety(Regime):
+    """UK Online Safety Act 2023: a report of illegal content to a user-to-user service, whose duty
+    is to "swiftly take down" illegal content it is alerted to (s. 10(3)(b)) through its reporting
+    and complaints procedures (ss. 20, 21).  Sharing an intimate image without consent is an offence
+    under the Sexual Offences Act 2003, s. 66B.  The Act sets no number of hours and no form."""
+
+    code = "uk_osa"
+    name = _("UK Online Safety Act 2023: report of illegal intimate image content")
+    required = ("urls", "notifier", "notifier_email", "good_faith")
+    country = "GB"
+    recipients = ("platform", "search_engine")
+    escalation = _(
+        "The service's complaints procedure (s. 21), then the police (Sexual Offences Act 2003, s. 66B). "
+        "Ofcom hears about a service's failings but does not handle individual complaints."
+    )
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"To {f.platform},\n\n"
+            "This is a report of illegal content under your duties in the Online Safety Act 2023. "
+            "Sharing an intimate photograph or film of a person without their consent is an offence "
+            "under section 66B of the Sexual Offences Act 2003.\n\n"
+            f"1. The content (URLs):\n{_urls(f)}\n\n"
+            f"2. Why it is illegal: these are intimate images of {_who_en(f)}, shared without their "
+            f"consent.{_then(f.explanation)}\n\n"
+            "3. What we ask: section 10(3)(b) of the Act requires you, once alerted to illegal content, "
+            "to take it down swiftly. Please remove every URL above, keep copies from being shared again, "
+            "and tell us what you have done. If you decide not to act, tell us how to complain under "
+            "your complaints procedure (section 21).\n\n"
+            f"4. Reported by:\n{_contact(f)}\n\n"
+            "We confirm in good faith that this report is accurate.\n\n"
+            f"{_ref_en(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(
+            f"Online Safety Act report: intimate images shared without consent ({len(f.urls)} URLs)", body
+        )
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"{f.platform} 귀중\n\n"
+            "본 신고는 영국 온라인안전법(Online Safety Act 2023)에 따른 귀사의 의무와 관련한 불법 콘텐츠 "
+            "신고입니다. 동의 없이 타인의 성적 사진이나 영상을 공유하는 것은 영국 성범죄법(Sexual Offences "
+            "Act 2003) 제66B조의 범죄입니다.\n\n"
+            f"1. 콘텐츠(URL):\n{_urls(f)}\n\n"
+            f"2. 불법인 이유: 위 콘텐츠는 {_who_ko(f)}의 성적 촬영물로, 동의 없이 공유되었습니다."
+            f"{_then(f.explanation)}\n\n"
+            "3. 요청 사항: 동법 제10조제3항(b)는 불법 콘텐츠를 알게 된 서비스가 이를 신속히 삭제하도록 "
+            "정하고 있습니다. 위 URL 전체를 삭제하고, 사본이 다시 공유되지 않도록 조치한 뒤 결과를 알려 "
+            "주시기 바랍니다. 조치하지 않기로 결정하는 경우, 귀사의 불만 처리 절차(제21조)로 이의를 제기하는 "
+            "방법을 알려 주시기 바랍니다.\n\n"
+            f"4. 신고자:\n{_contact(f)}\n\n"
+            "본 신고 내용이 정확함을 선의로 확인합니다.\n\n"
+            f"{_ref_ko(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(f"온라인안전법 신고: 동의 없이 공유된 성적 촬영물 (URL {len(f.urls)}건)", body)
+
+
+class AustraliaESafety(Regime):
+    """Australia's Online Safety Act 2021, Part 6: a complaint to the eSafety Commissioner about an
+    intimate image posted without consent (s. 32), made by the person shown or someone they
+    authorised, through eSafety's online form.  The Commissioner may then give the platform a
+    removal notice with 24 hours to comply (s. 77).  The text gives each answer the form asks for."""
+
+    code = "au_esafety"
+    name = _("Australia: image-based abuse report to the eSafety Commissioner (web form)")
+    required = ("urls", "explanation", "data_subject_authorised", "notifier", "notifier_email", "signer")
+    via_web_form = True
+    country = "AU"
+    recipients = ("regulator",)
+    escalation = _(
+        "eSafety may give the platform a removal notice with 24 hours to comply (s. 77), or the person "
+        "who posted it (s. 78)."
+    )
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            "Report of image-based abuse to the eSafety Commissioner (Online Safety Act 2021, Part 6, "
+            "section 32)\n"
+            "The answers below follow eSafety's online form; paste each one into its field.\n\n"
+            f"1. Who is reporting: {f.signer} of {f.notifier}, authorised by the person shown in the "
+            f"images to report for them. The person shown: {_who_en(f)}.\n\n"
+            "2. Link with Australia (eSafety can act only with one): tick the one that applies — the "
+            "person shown lives in Australia, the person who posted lives in Australia, or the images are "
+            "hosted in Australia.\n\n"
+            f"3. What happened: intimate images of the person were shared without their consent.{_then(f.explanation)}\n\n"
+            f"4. Where (URLs, on {f.platform}):\n{_urls(f)}\n\n"
+            "5. Proof: attach the evidence captured of each page (screenshots without the images "
+            "themselves where you can). Do not attach images of anyone under 18.\n\n"
+            f"6. Reports already made to the platform or to the police: list them, with their dates and "
+            "references.\n\n"
+            f"7. Contact:\n{_contact(f)}\n\n"
+            f"8. Date: {f.date.isoformat()}\n"
+            f"{_ref_en(f)}"
+        )
+        return Rendered(f"eSafety report: image-based abuse ({len(f.urls)} URLs)", body)
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            "호주 eSafety 위원회에 대한 이미지 기반 성적 학대 신고(온라인안전법 2021 제6편 제32조)\n"
+            "아래 답변은 eSafety 온라인 신고 양식의 순서를 따릅니다. 각 답변을 해당 칸에 붙여 넣으십시오.\n\n"
+            f"1. 신고자: {f.notifier}의 {f.signer}. 촬영물에 등장하는 당사자로부터 대신 신고하도록 위임받음. "
+            f"당사자: {_who_ko(f)}.\n\n"
+            "2. 호주와의 관련성(eSafety는 이 중 하나가 있어야 조치할 수 있음): 당사자가 호주에 거주, 게시자가 "
+            "호주에 거주, 또는 촬영물이 호주에서 호스팅됨 중 해당하는 것을 고르십시오.\n\n"
+            f"3. 피해 내용: 당사자의 성적 촬영물이 동의 없이 공유되었습니다.{_then(f.explanation)}\n\n"
+            f"4. 위치({f.platform}의 URL):\n{_urls(f)}\n\n"
+            "5. 증거: 각 페이지에 대해 수집해 둔 증거를 첨부하십시오(가능하면 촬영물 자체는 가린 화면). "
+            "18세 미만인 사람의 이미지는 첨부하지 마십시오.\n\n"
+            "6. 플랫폼이나 경찰에 이미 한 신고: 날짜와 접수 번호와 함께 적으십시오.\n\n"
+            f"7. 연락처:\n{_contact(f)}\n\n"
+            f"8. 날짜: {f.date.isoformat()}\n"
+            f"{_ref_ko(f)}"
+        )
+        return Rendered(f"eSafety 신고: 이미지 기반 성적 학대 (URL {len(f.urls)}건)", body)
+
+
+class IndiaItRules(Regime):
+    """India's Information Technology (Intermediary Guidelines and Digital Media Ethics Code) Rules,
+    2021, rule 3(2)(b): on a complaint by the individual or any person on their behalf, an
+    intermediary must remove or disable access within 24 hours to content that exposes the
+    individual's private area, shows them in full or partial nudity or in a sexual act, or
+    impersonates them, artificially morphed images included.  It goes to the intermediary's
+    Grievance Officer (rule 3(2)(a))."""
+
+    code = "in_it_rules"
+    name = _("India: complaint under the IT Rules 2021, rule 3(2)(b) (24 hours)")
+    required = ("urls", "data_subject_authorised", "notifier", "notifier_email", "signer", "good_faith")
+    deadline_hours = 24
+    country = "IN"
+    recipients = ("platform", "host", "search_engine")
+    escalation = _("An appeal to the Grievance Appellate Committee (rule 3A), or a court.")
+
+    def _en(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"To the Grievance Officer of {f.platform},\n\n"
+            "This is a complaint under rule 3(2)(b) of the Information Technology (Intermediary "
+            "Guidelines and Digital Media Ethics Code) Rules, 2021, made on behalf of the individual "
+            "concerned, who has authorised us to make it.\n\n"
+            f"1. The content (URLs):\n{_urls(f)}\n\n"
+            f"2. The content exposes the private area of {_who_en(f)}, shows them in full or partial "
+            "nudity, or depicts them in a sexual act or conduct (artificially morphed images included), "
+            f"and was shared without their consent.{_then(f.explanation)}\n\n"
+            "3. What we ask: rule 3(2)(b) requires you to remove or disable access to this content within "
+            "twenty-four hours of receiving this complaint. Please do so, and confirm what you have done.\n\n"
+            f"4. Complainant (on the individual's behalf):\n{_contact(f)}\n\n"
+            "We confirm in good faith that this complaint is accurate.\n\n"
+            f"{_ref_en(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(
+            f"Complaint under IT Rules 3(2)(b): removal within 24 hours ({len(f.urls)} URLs)", body
+        )
+
+    def _ko(self, f: NoticeFacts) -> Rendered:
+        body = (
+            f"{f.platform} 고충처리 담당자(Grievance Officer) 귀하\n\n"
+            "본 신고는 인도 정보기술(중개자 지침 및 디지털 미디어 윤리 규정) 규칙 2021 제3조제2항(b)에 따른 "
+            "신고로, 당사자의 위임을 받아 당사자를 대신하여 제출합니다.\n\n"
+            f"1. 콘텐츠(URL):\n{_urls(f)}\n\n"
+            f"2. 위 콘텐츠는 {_who_ko(f)}의 신체 부위를 노출하거나, 전부 또는 일부 나체를 보여 주거나, 성적 "
+            "행위를 묘사하는 것(인위적으로 합성된 이미지 포함)으로, 동의 없이 공유되었습니다."
+            f"{_then(f.explanation)}\n\n"
+            "3. 요청 사항: 동 규칙 제3조제2항(b)에 따라 귀사는 본 신고를 받은 때부터 24시간 이내에 해당 "
+            "콘텐츠를 삭제하거나 접근을 차단하여야 합니다. 조치 후 결과를 알려 주시기 바랍니다.\n\n"
+            f"4. 신고인(당사자 대리):\n{_contact(f)}\n\n"
+            "본 신고 내용이 정확함을 선의로 확인합니다.\n\n"
+            f"{_ref_ko(f)}{f.date.isoformat()}\n{f.signer}\n"
+        )
+        return Rendered(f"IT 규칙 제3조제2항(b) 신고: 24시간 내 삭제 (URL {len(f.urls)}건)", body)
+
+
 # --- personal information ------------------------------------------------------------------------
 # A survivor's name, phone number, e-mail, accounts or school, posted next to their pictures or instead.
 # These notices describe what is exposed (``personal_information``) rather than repeat it, and say
@@ -717,6 +887,9 @@ _ALL: tuple[Regime, ...] = (
     Dmca512(),
     KoreaDeletion(),
     PlatformPolicy(),
+    UkOnlineSafety(),
+    AustraliaESafety(),
+    IndiaItRules(),
     GdprErasure(),
     KoreaPrivacy(),
     PrivacyPolicy(),
