@@ -39,6 +39,7 @@ class Perm(StrEnum):
     MANAGE_PARTNERS = "manage_partners"  # register partners, issue and revoke their keys
     TRANSFER_CASES = "transfer_cases"  # offer a case to another centre, accept or reject one offered
     EXPORT_CASES = "export_cases"  # the case list as CSV (no contact details; audited)
+    MANAGE_AWARENESS = "manage_awareness"  # the public awareness pages, their revisions and campaign banners
 
 
 _CASEWORK = {
@@ -66,6 +67,7 @@ MATRIX: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_PLATFORMS,
             Perm.MANAGE_SOURCES,
             Perm.MANAGE_PARTNERS,
+            Perm.MANAGE_AWARENESS,
         }
     ),
     Role.COUNSELLOR: frozenset(_CASEWORK),

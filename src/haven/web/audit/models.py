@@ -99,6 +99,9 @@ class EventType(models.TextChoices):
     REPORT_PRODUCED = "report.produced", _("Report produced")
     FIGURES_POOLED = "report.figures_pooled", _("Figures fetched from other centres for pooling")
     FIGURES_SENT = "report.figures_sent", _("Figures sent to another centre for pooling")
+    AWARENESS_PAGE_SAVED = "awareness.page_saved", _("Awareness page published")
+    AWARENESS_CAMPAIGN_ADDED = "awareness.campaign_added", _("Awareness campaign banner added")
+    AWARENESS_CAMPAIGN_REMOVED = "awareness.campaign_removed", _("Awareness campaign banner removed")
 
 
 class AuditEvent(models.Model):

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "haven.web.federation",
     "haven.web.reports",
     "haven.web.notifications",
+    "haven.web.awareness",
 ]
 
 MIDDLEWARE = [

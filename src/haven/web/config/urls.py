@@ -16,6 +16,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("haven.web.accounts.urls")),
     path("audit/", include("haven.web.audit.urls")),
+    path("portal/learn/", include("haven.web.awareness.public_urls")),
     path("portal/", include("haven.web.portal.urls")),
     path("practice/", include("haven.web.core.practice")),
     path("", include("haven.web.portal.staff_urls")),
@@ -26,5 +27,6 @@ urlpatterns = [
     path("", include("haven.web.federation.urls")),
     path("", include("haven.web.reports.urls")),
     path("", include("haven.web.notifications.urls")),
+    path("", include("haven.web.awareness.urls")),
     path("", include("haven.web.cases.urls")),
 ]

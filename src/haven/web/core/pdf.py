@@ -43,7 +43,7 @@ def pdf_language(language: str | None) -> str:
     return language if language in FONTS else "en"
 
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+def wrap_lines(text: str, font: str, size: float, width: float) -> list[str]:
     """Break a paragraph into lines that fit ``width`` (by words; by characters for long runs)."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -90,11 +90,11 @@ def render_pdf(title: str, body: str, *, language: str, footer: str = "") -> byt
         return height - margin
 
     pdf.setFont(font, 13)
-    for line in _wrap(title, font, 13, width - 2 * margin):
+    for line in wrap_lines(title, font, 13, width - 2 * margin):
         pdf.drawString(margin, y, line)
         y -= 18
     y -= 8
-    for line in _wrap(body, font, size, width - 2 * margin):
+    for line in wrap_lines(body, font, size, width - 2 * margin):
         if y < margin + 10 * mm:
             y = new_page()
         pdf.setFont(font, size)
