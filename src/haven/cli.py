@@ -318,6 +318,10 @@ def _cmd_index_snapshot(args: argparse.Namespace) -> int:
 def _cmd_createorg(args: argparse.Namespace) -> int:
     from haven.web.core.commands import create_organisation
 
+    if args.sandbox:
+        from haven.web.training.commands import create as create_sandbox
+
+        return create_sandbox(args.slug, args.name, args.country, args.time_zone)
     return create_organisation(args.slug, args.name, args.country, args.time_zone, args.child_protection_info)
 
 
@@ -660,6 +664,12 @@ def _add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default="",
         help="hotlines shown on the survivor portal to people who were under 18 when the content was made",
     )
+    o.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="a training sandbox: synthetic cases, mail kept in its own mailbox, never shown to survivors; "
+        "it can never become a real organisation",
+    )
     o.set_defaults(handler=_cmd_createorg)
 
     u = commands.add_parser("createuser", help="create a staff account")
@@ -799,7 +809,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_command(commands)
     _add_backup_commands(commands)
     _add_regimes_command(commands)
+    _add_sandbox_commands(commands)
     return parser
+
+
+def _add_sandbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = commands.add_parser(
+        "sandbox", help="training sandboxes (create one with `haven createorg --sandbox`)"
+    )
+    sub = s.add_subparsers(dest="sandbox_command", required=True)
+    r = sub.add_parser(
+        "reset",
+        help="delete everything in a sandbox but its staff, audit trail and keys; seed synthetic cases again",
+    )
+    r.add_argument("slug", help="the sandbox's short name")
+    r.set_defaults(handler=_cmd_sandbox_reset)
+
+
+def _cmd_sandbox_reset(args: argparse.Namespace) -> int:
+    from haven.web.training.commands import reset
+
+    return reset(args.slug)
 
 
 def _add_regimes_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

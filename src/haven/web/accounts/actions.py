@@ -100,8 +100,10 @@ def create_organisation(
     time_zone: str = "UTC",
     languages: str = "en",
     child_protection_info: str = "",
+    sandbox: bool = False,
 ) -> Organisation:
     org = Organisation(
+        sandbox=sandbox,
         name=name.strip(),
         slug=slug or slugify(name),
         country=country.upper(),
@@ -115,7 +117,13 @@ def create_organisation(
         raise ActionError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
     with transaction.atomic():
         org.save()
-        append(actor=actor, event_type=EventType.ORGANISATION_CREATED, organisation=org, obj=org)
+        append(
+            actor=actor,
+            event_type=EventType.ORGANISATION_CREATED,
+            organisation=org,
+            obj=org,
+            summary={"sandbox": True} if sandbox else None,
+        )
     return org
 
 

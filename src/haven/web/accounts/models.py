@@ -51,6 +51,11 @@ class Organisation(models.Model):
             "Empty: a weather search."
         ),
     )
+    # A training sandbox: synthetic cases only, its mail kept in a built-in mailbox, no partners
+    # or peers, hidden from the survivor portal.  Fixed for the organisation's whole life: a
+    # database trigger refuses any change (migration accounts 0004), so no code path, not
+    # even a bulk update, can turn a sandbox's practice rows into a real centre's records.
+    sandbox = models.BooleanField(_("training sandbox"), default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

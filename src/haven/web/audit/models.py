@@ -102,6 +102,7 @@ class EventType(models.TextChoices):
     AWARENESS_PAGE_SAVED = "awareness.page_saved", _("Awareness page published")
     AWARENESS_CAMPAIGN_ADDED = "awareness.campaign_added", _("Awareness campaign banner added")
     AWARENESS_CAMPAIGN_REMOVED = "awareness.campaign_removed", _("Awareness campaign banner removed")
+    SANDBOX_RESET = "training.sandbox_reset", _("Training sandbox reset to a fresh state")
 
 
 class AuditEvent(models.Model):

@@ -55,7 +55,9 @@ def _public_context(org: Organisation) -> dict[str, object]:
 @require_GET
 @portal_page
 def centres(request: HttpRequest) -> HttpResponse:
-    organisations = list(Organisation.objects.order_by("name").only("pk", "name", "slug"))
+    organisations = list(
+        Organisation.objects.filter(sandbox=False).order_by("name").only("pk", "name", "slug")
+    )
     if len(organisations) == 1:
         return index(request, organisations[0].slug)
     return render(request, "awareness/centres.html", {"organisations": organisations})

@@ -274,7 +274,12 @@ class IndexChange(models.Model):
         REMOVE = "remove"
 
     version = models.BigAutoField(primary_key=True)
-    content_item = models.ForeignKey(ContentItem, on_delete=models.CASCADE, related_name="+")
+    # No constraint and no cascade: a row outlives its item, so that deleting items (a training
+    # sandbox's reset) still tells every process to drop them.  An item absent from the
+    # database leaves the index (``SignalIndex._current``).
+    content_item = models.ForeignKey(
+        ContentItem, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     op = models.CharField(max_length=8, choices=Op.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 

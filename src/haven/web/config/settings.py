@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "haven.web.reports",
     "haven.web.notifications",
     "haven.web.awareness",
+    "haven.web.training",
 ]
 
 MIDDLEWARE = [

@@ -28,5 +28,6 @@ urlpatterns = [
     path("", include("haven.web.reports.urls")),
     path("", include("haven.web.notifications.urls")),
     path("", include("haven.web.awareness.urls")),
+    path("", include("haven.web.training.urls")),
     path("", include("haven.web.cases.urls")),
 ]

@@ -38,7 +38,7 @@ def _backup_codes(user: User, n: int = 5) -> list[str]:
     return codes
 
 
-def _random_pdq(rng: random.Random) -> str:
+def random_pdq(rng: random.Random) -> str:
     bits = rng.sample(range(256), 128)  # real PDQ hashes have exactly 128 bits set
     return str(PdqHash(sum(1 << b for b in bits)))
 
@@ -184,7 +184,7 @@ def seed_demo(seed: int = 2024, practice_origin: str = "") -> DemoLogin | None:
                 case=case,
                 items=[
                     actions.HashInput(
-                        label=f"photo {i + 1}", pdq=_random_pdq(rng), quality=rng.randint(60, 100)
+                        label=f"photo {i + 1}", pdq=random_pdq(rng), quality=rng.randint(60, 100)
                     )
                     for i in range(rng.randint(1, 4))
                 ],

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -25,6 +25,8 @@ from haven.web.accounts.models import User
 from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
+from haven.web.training.mailbox import deliver
+from haven.web.training.models import MailKind
 
 from .models import Kind, Notification, Preference
 
@@ -245,7 +247,11 @@ def deliver_emails() -> int:
             continue
         subject, body = _email(user, [n.kind for n in notifications])
         try:
-            send_mail(subject, body, None, [user.email])
+            deliver(
+                EmailMessage(subject, body, None, [user.email]),
+                organisation_id=user.organisation_id,
+                kind=MailKind.NOTIFICATION,
+            )
         except Exception:
             log.warning("notification e-mail to user %s failed; it is tried again", user_id, exc_info=True)
             Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=None)

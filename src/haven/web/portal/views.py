@@ -78,7 +78,8 @@ def _client(request: HttpRequest) -> str:
 
 
 def _organisations() -> list[Organisation]:
-    return list(Organisation.objects.order_by("name").only("pk", "name"))
+    # Training sandboxes are never offered to a survivor: their cases are synthetic.
+    return list(Organisation.objects.filter(sandbox=False).order_by("name").only("pk", "name"))
 
 
 def _locked(request: HttpRequest, error: actions.PortalLocked) -> HttpResponse:
@@ -93,7 +94,8 @@ def _locked(request: HttpRequest, error: actions.PortalLocked) -> HttpResponse:
 def landing(request: HttpRequest) -> HttpResponse:
     # Each centre keeps its own child-protection contacts: the right numbers differ by country.
     hotlines = list(
-        Organisation.objects.exclude(child_protection_info="")
+        Organisation.objects.filter(sandbox=False)
+        .exclude(child_protection_info="")
         .order_by("name")
         .only("pk", "name", "child_protection_info")
     )

@@ -113,6 +113,8 @@ def create_partner(
         require(actor, Perm.MANAGE_PARTNERS)
         if actor.organisation_id != organisation.pk:
             raise ActionError(_("Partners can only be registered for your own organisation."))
+    if organisation.sandbox:
+        raise ActionError(_("A training sandbox shares nothing: it cannot have partners."))
     name = _clean_text(name, 200, _("name"))
     if not name:
         raise ActionError(_("Give the partner a name."))

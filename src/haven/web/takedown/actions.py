@@ -43,6 +43,8 @@ from haven.web.cases.models import Case, CaseStatus, ConsentScope, ContentItem
 from haven.web.core import crypto
 from haven.web.core.access import require, same_organisation
 from haven.web.core.errors import ActionError, NotFound
+from haven.web.training.mailbox import deliver
+from haven.web.training.models import MailKind
 
 from . import addresses, regimes
 from .models import (
@@ -1140,7 +1142,8 @@ def send_notice(*, actor: Any, notice: Notice) -> Notice:
         )
         email.attach(f"notice-{notice.pk}.pdf", notice_pdf(notice, body), "application/pdf")
         try:
-            email.send(fail_silently=False)
+            # A training sandbox keeps it in its mailbox instead.
+            deliver(email, organisation_id=notice.organisation_id, kind=MailKind.NOTICE)
         except (OSError, Exception) as exc:  # smtplib errors are OSError or SMTPException
             raise ActionError(_("The mail server refused the notice: %(error)s") % {"error": exc}) from None
         notice.message_id = message_id

@@ -70,6 +70,8 @@ def add_peer(
         require(actor, Perm.MANAGE_PARTNERS)
         if actor.organisation_id != organisation.pk:
             raise ActionError(_("You can only add peers for your own organisation."))
+    if organisation.sandbox:
+        raise ActionError(_("A training sandbox shares nothing: it cannot have peers."))
     name = _clean_name(name)
     try:
         base = client.check_url(url)

@@ -13,7 +13,9 @@ register = template.Library()
 @register.simple_tag
 def portal_centres() -> list[Organisation]:
     return list(
-        Organisation.objects.order_by("name").only(
+        Organisation.objects.filter(sandbox=False)
+        .order_by("name")
+        .only(
             "pk",
             "name",
             "phone",

@@ -1,0 +1,29 @@
+"""The sandbox mailbox: what a training sandbox would have e-mailed, kept for the trainee to read."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class MailKind(models.TextChoices):
+    NOTICE = "notice", _("Takedown notice")
+    NOTIFICATION = "notification", _("Notification e-mail")
+
+
+class SandboxMail(models.Model):
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=MailKind.choices)
+    sender = models.CharField(max_length=300)
+    recipients = models.CharField(max_length=1000)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    attachments = models.JSONField(default=list)  # file names only: the PDF is made again on demand
+    message_id = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return self.subject
