@@ -27,3 +27,21 @@ class SandboxMail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class ExerciseResult(models.Model):
+    """A trainee's latest check of one exercise.  Once done, it stays done (a sandbox reset keeps it:
+    it is the trainee's record, not practice data)."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="exercise_results")
+    code = models.CharField(max_length=32)
+    checked_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    missed = models.JSONField(default=list)  # the steps still missing at the last check, as shown
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code"], name="one_result_per_exercise")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.code}"

@@ -23,9 +23,18 @@ from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
 from haven.web.core.errors import ActionError
 
-# What a reset leaves: the trainees' accounts, the audit trail (a chain cannot lose links) and the
-# centre's keys.  Everything else that names the organisation goes.
-KEPT = frozenset({"accounts.User", "accounts.Organisation", "audit.AuditEvent", "federation.CentreIdentity"})
+# What a reset leaves: the trainees' accounts, the audit trail (a chain cannot lose links), the
+# centre's keys, and the trainees' exercise results (their record, not practice data).  Every
+# other row that names the organisation goes.
+KEPT = frozenset(
+    {
+        "accounts.User",
+        "accounts.Organisation",
+        "audit.AuditEvent",
+        "federation.CentreIdentity",
+        "training.ExerciseResult",
+    }
+)
 SYNTHETIC_CASES = 6
 
 

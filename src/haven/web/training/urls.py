@@ -5,5 +5,10 @@ from . import views
 app_name = "training"
 
 urlpatterns = [
+    path("training/", views.exercises, name="exercises"),
+    path("training/exercises/<slug:code>/check/", views.check, name="check"),
     path("training/mailbox/", views.mailbox, name="mailbox"),
+    path("training/trainees/", views.trainees, name="trainees"),
+    path("training/certificate.pdf", views.certificate, name="certificate"),
+    path("training/trainees/<int:user_id>/certificate.pdf", views.certificate, name="trainee_certificate"),
 ]

@@ -1,24 +1,132 @@
-"""The sandbox's mailbox: what the sandbox would have e-mailed (notices, notification e-mails)."""
+"""Training pages in a sandbox: the mailbox, the exercises, the trainer's view and certificates."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import get_language, override
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
+from haven.web.accounts.models import Organisation, User
+from haven.web.accounts.roles import Perm
+from haven.web.core.errors import ActionError
 
-from .models import SandboxMail
+from . import actions
+from .exercises import EXERCISES
+from .models import ExerciseResult, SandboxMail
+
+
+def _sandbox(user: User) -> Organisation:
+    if user.organisation is None or not user.organisation.sandbox:
+        raise Http404  # a real centre has no mailbox and no exercises
+    return user.organisation
+
+
+def _trainees(org: Organisation) -> list[User]:
+    return list(
+        User.objects.filter(organisation=org, is_active=True)
+        .exclude(username=f"{org.slug}.synthetic")
+        .order_by("username")
+    )
+
+
+def _results(users: list[User]) -> dict[tuple[int, str], ExerciseResult]:
+    return {(r.user_id, r.code): r for r in ExerciseResult.objects.filter(user__in=users)}
 
 
 @require_GET
 @staff_required(None)
 def mailbox(request: HttpRequest) -> HttpResponse:
-    user = staff_user(request)
-    if user.organisation is None or not user.organisation.sandbox:
-        raise Http404  # a real centre's mail leaves by SMTP: it has no mailbox here
-    page = Paginator(SandboxMail.objects.filter(organisation=user.organisation), 25).get_page(
-        request.GET.get("page")
-    )
+    org = _sandbox(staff_user(request))
+    page = Paginator(SandboxMail.objects.filter(organisation=org), 25).get_page(request.GET.get("page"))
     return render(request, "training/mailbox.html", {"page": page})
+
+
+@require_GET
+@staff_required(None)
+def exercises(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    _sandbox(user)
+    results = _results([user])
+    rows = [(e, results.get((user.pk, e.code))) for e in EXERCISES]
+    done = sum(1 for _e, r in rows if r is not None and r.completed_at)
+    return render(request, "training/exercises.html", {"rows": rows, "done": done, "total": len(EXERCISES)})
+
+
+@require_POST
+@staff_required(None)
+def check(request: HttpRequest, code: str) -> HttpResponse:
+    user = staff_user(request)
+    _sandbox(user)
+    try:
+        result = actions.check_exercise(actor=user, code=code)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if result.missed:
+            messages.warning(request, _("Not done yet: see what is missing below."))
+        else:
+            messages.success(request, _("Done: this exercise is complete."))
+    return redirect(reverse("training:exercises") + f"#exercise-{code}")
+
+
+@require_GET
+@staff_required(Perm.MANAGE_USERS)
+def trainees(request: HttpRequest) -> HttpResponse:
+    """The trainer's view: each trainee's progress through the exercises."""
+    org = _sandbox(staff_user(request))
+    people = _trainees(org)
+    results = _results(people)
+    rows = []
+    for person in people:
+        cells = [(e, results.get((person.pk, e.code))) for e in EXERCISES]
+        rows.append((person, cells, all(r is not None and r.completed_at for _e, r in cells)))
+    return render(request, "training/trainees.html", {"rows": rows, "exercises": EXERCISES})
+
+
+@require_GET
+@staff_required(None)
+def certificate(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
+    """A trainee's certificate (her own; a trainer may fetch any trainee's), once every exercise is done."""
+    from haven.web.core.pdf import pdf_language, render_pdf
+
+    viewer = staff_user(request)
+    org = _sandbox(viewer)
+    trainee = viewer
+    if user_id is not None and user_id != viewer.pk:
+        if not viewer.can(Perm.MANAGE_USERS):
+            raise Http404
+        found = User.objects.filter(pk=user_id, organisation=org).first()
+        if found is None:
+            raise Http404
+        trainee = found
+    results = _results([trainee])
+    done = [(e, results.get((trainee.pk, e.code))) for e in EXERCISES]
+    if not all(r is not None and r.completed_at for _e, r in done):
+        raise Http404
+    language = pdf_language(get_language())
+    with override(language):
+        name = trainee.get_full_name() or trainee.username
+        lines = [
+            _("%(name)s completed every guided exercise of Haven's training sandbox %(sandbox)s:")
+            % {"name": name, "sandbox": org.name},
+            "",
+        ]
+        for exercise, result in done:
+            when = (
+                formats.date_format(result.completed_at, "DATE_FORMAT")
+                if result and result.completed_at
+                else ""
+            )
+            lines.append(f"- {exercise.title} ({when})")
+        lines += ["", _("Each exercise was checked against what the trainee did in the sandbox.")]
+        data = render_pdf(str(_("Training certificate")), "\n".join(lines), language=language, footer="Haven")
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="certificate-{trainee.username}.pdf"'
+    return response

@@ -1,0 +1,3 @@
+from tests.web.takedown.conftest import jpeg, loopback, photo, site
+
+__all__ = ["jpeg", "loopback", "photo", "site"]
