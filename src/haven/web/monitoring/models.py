@@ -245,3 +245,19 @@ class TextCandidate(models.Model):
     def kind_labels(self) -> list[str]:
         labels = dict(IdentifierKind.choices)
         return [str(labels.get(k, k)) for k in self.kinds]
+
+
+class ReviewerCare(models.Model):
+    """How much of the found pictures one reviewer is shown: a daily limit on pictures shown sharp
+    (set by an administrator), a break reminder, and grayscale previews (her own choice)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    daily_limit = models.PositiveIntegerField(_("pictures shown a day"), default=60)
+    break_every = models.PositiveIntegerField(_("pictures an hour before a break reminder"), default=20)
+    grayscale = models.BooleanField(_("previews in grayscale"), default=False)
+
+    def __str__(self) -> str:
+        return f"care of {self.user_id}"

@@ -21,7 +21,7 @@ from haven.web.audit.models import EventType
 from haven.web.core.access import organisation_or_404, own_or_404
 from haven.web.core.errors import ActionError
 
-from . import actions
+from . import actions, wellbeing
 from .forms import IdentifierForm, SourceForm
 from .models import (
     Candidate,
@@ -140,6 +140,7 @@ def review(request: HttpRequest) -> HttpResponse:
             "groups": sorted(groups.values(), key=lambda g: g["case"].number),
             "total": pending.count(),
             "text_total": text_pending.count(),
+            "care": wellbeing.load(staff_user(request)),
         },
     )
 
@@ -248,12 +249,12 @@ def identifier_remove(request: HttpRequest, number: str, pk: int) -> HttpRespons
     return redirect(_case_url(case, "identifiers-panel"))
 
 
-def _preview(data: bytes, sharp: bool) -> bytes:
+def _preview(data: bytes, sharp: bool, grayscale: bool = False) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         if image.width * image.height > PREVIEW_MAX_PIXELS:
             raise ValueError("too many pixels")
         image.draft("RGB", (PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
-        picture = image.convert("RGB")
+        picture = image.convert("L" if grayscale else "RGB")
     picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     if not sharp:
         picture = picture.filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
@@ -273,17 +274,23 @@ def candidate_image(request: HttpRequest, pk: int) -> HttpResponse:
     from haven.web.takedown.actions import _fetch
 
     candidate = _own(request, Candidate, pk)
+    user = staff_user(request)
     sharp = request.GET.get("sharp") == "1"
+    if sharp:
+        try:
+            wellbeing.may_show_sharp(user)
+        except ActionError as exc:
+            return HttpResponse(str(exc), status=429, content_type="text/plain; charset=utf-8")
     try:
         result = _fetch(candidate.media_url)
         if not (200 <= result.status < 300 and result.sniffed_type.startswith("image/")):
             raise ValueError("not a picture now")
-        body = _preview(result.body, sharp)
+        body = _preview(result.body, sharp, grayscale=wellbeing.care_of(user).grayscale)
     except (FetchError, ValueError, OSError, Image.DecompressionBombError):
         return HttpResponse(status=404, content_type="text/plain")
     if sharp:
         append_read(
-            actor=staff_user(request),
+            actor=user,
             event_type=EventType.CANDIDATE_VIEWED,
             organisation=candidate.organisation_id,
             obj=candidate,
@@ -315,3 +322,41 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     except ActionError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("monitoring:review") + "#review-list")
+
+
+@require_POST
+@staff_required(Perm.REVIEW)
+def grayscale(request: HttpRequest) -> HttpResponse:
+    """Her own choice: every preview (blurred or sharp) in grayscale."""
+    care = wellbeing.set_grayscale(actor=staff_user(request), grayscale=request.POST.get("grayscale") == "1")
+    messages.success(
+        request,
+        _("Previews are now in grayscale.") if care.grayscale else _("Previews are now in colour."),
+    )
+    return redirect("monitoring:review")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.MANAGE_USERS)
+def review_load(request: HttpRequest) -> HttpResponse:
+    """A supervisor's view of how much each reviewer has looked at (counts only), and their limits."""
+    user = staff_user(request)
+    if request.method == "POST":
+        from haven.web.accounts.models import User
+
+        reviewer = own_or_404(user, User, int(request.POST.get("user", "0") or 0))
+        try:
+            wellbeing.set_limits(
+                actor=user,
+                user=reviewer,
+                daily_limit=int(request.POST.get("daily_limit", "")),
+                break_every=int(request.POST.get("break_every", "")),
+            )
+        except (ActionError, ValueError) as exc:
+            messages.error(
+                request, str(exc) if isinstance(exc, ActionError) else _("Give whole numbers of pictures.")
+            )
+        else:
+            messages.success(request, _("Limits saved for %(name)s.") % {"name": reviewer.username})
+        return redirect("monitoring:review_load")
+    return render(request, "monitoring/review_load.html", {"rows": wellbeing.review_load(user)})
