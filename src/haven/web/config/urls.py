@@ -18,6 +18,7 @@ urlpatterns = [
     path("audit/", include("haven.web.audit.urls")),
     path("portal/learn/", include("haven.web.awareness.public_urls")),
     path("portal/", include("haven.web.portal.urls")),
+    path("practice/s/", include("haven.web.training.practice")),
     path("practice/", include("haven.web.core.practice")),
     path("", include("haven.web.portal.staff_urls")),
     path("", include("haven.web.referrals.urls")),

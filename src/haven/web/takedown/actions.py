@@ -561,7 +561,7 @@ def record_evidence(*, actor: Any, sighting: Sighting, fetch: FetchFn | None = N
             _record_failed_capture(actor, sighting, url, str(exc))
             raise ActionError(
                 _("Could not fetch the address: %(error)s. You can upload a screenshot of the page instead.")
-                % {"error": exc}
+                % {"error": str(exc).rstrip(".")}
             ) from None
     shot, shot_error = (None, "")
     if settings.HAVEN_EVIDENCE_SCREENSHOTS:

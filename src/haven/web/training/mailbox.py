@@ -9,7 +9,7 @@ from django.core.mail import EmailMessage
 
 from haven.web.accounts.models import Organisation
 
-from .models import SandboxMail
+from .models import MailKind, SandboxMail
 
 
 def is_sandbox(organisation_id: int | None) -> bool:
@@ -20,11 +20,12 @@ def is_sandbox(organisation_id: int | None) -> bool:
 
 def deliver(message: EmailMessage, *, organisation_id: int | None, kind: str) -> None:
     """Send ``message`` (errors propagate, as from ``EmailMessage.send``), unless the organisation
-    is a sandbox: then keep it in the sandbox's mailbox and send nothing."""
+    is a sandbox: then keep it in the sandbox's mailbox and send nothing; a notice to the practice
+    site's abuse contact is acted on and answered (``practice.handle_notice``)."""
     if organisation_id is None or not is_sandbox(organisation_id):
         message.send(fail_silently=False)
         return
-    SandboxMail.objects.create(
+    mail = SandboxMail.objects.create(
         organisation_id=organisation_id,
         kind=kind,
         sender=str(message.from_email or "")[:300],
@@ -34,3 +35,8 @@ def deliver(message: EmailMessage, *, organisation_id: int | None, kind: str) ->
         attachments=[str(a[0]) for a in message.attachments if isinstance(a, tuple) and a[0]],
         message_id=str(message.extra_headers.get("Message-ID", ""))[:300],
     )
+    # The practice site's abuse team reads what reaches it, and answers at once.
+    from .practice import CONTACT, handle_notice
+
+    if kind == MailKind.NOTICE and CONTACT in message.to:
+        handle_notice(Organisation.objects.get(pk=organisation_id), mail)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 class MailKind(models.TextChoices):
     NOTICE = "notice", _("Takedown notice")
     NOTIFICATION = "notification", _("Notification e-mail")
+    REPLY = "reply", _("Platform's reply")
 
 
 class SandboxMail(models.Model):
@@ -45,3 +46,18 @@ class ExerciseResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.code}"
+
+
+class PracticeRemoval(models.Model):
+    """A page or picture of a sandbox's practice site that its platform "removed" on a valid notice."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=200)  # within the sandbox's practice site, e.g. "forum/post/3/"
+    notice_subject = models.CharField(max_length=300, blank=True)
+    removed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "path"], name="practice_removed_once")]
+
+    def __str__(self) -> str:
+        return self.path

@@ -6,6 +6,7 @@ one transaction: should any row refuse to go, nothing is deleted."""
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -36,12 +37,14 @@ KEPT = frozenset(
     }
 )
 SYNTHETIC_CASES = 6
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Seeded:
     cases: list[str] = field(default_factory=list)
     services: int = 0
+    practice_web: bool = False
 
 
 def synthetic_actor(org: Organisation) -> User:
@@ -100,6 +103,7 @@ def seed(org: Organisation, *, seed_value: int = 20) -> Seeded:
     ):
         add_service(actor=actor, kind=kind, name=str(name), contact=contact)
         done.services += 1
+    done.practice_web = _practice_web(actor, org)
     today = timezone.localdate()
     for n in range(SYNTHETIC_CASES):
         case = actions.create_case(
@@ -138,6 +142,54 @@ def seed(org: Organisation, *, seed_value: int = 20) -> Seeded:
             case = actions.change_status(actor=actor, case=case, status=CaseStatus.ACTIVE)
         done.cases.append(case.number)
     return done
+
+
+def _practice_web(actor: User, org: Organisation) -> bool:
+    """The sandbox's practice site (``training.practice``) in its platform directory and as a
+    monitoring source, at the address the server reaches itself (HAVEN_BASE_URL).  Skipped (False)
+    where the safe fetcher may not reach that address: a loopback one without
+    HAVEN_FETCH_ALLOW_LOOPBACK, which `make run` and `haven serve --demo` set."""
+    from urllib.parse import urlsplit
+
+    from .practice import origin
+
+    host = urlsplit(origin()).hostname or "127.0.0.1"
+    try:
+        _save_practice_web(actor, org, host)
+    except ActionError as exc:
+        log.warning("training sandbox %s: practice site not in its directory: %s", org.slug, exc)
+        return False
+    return True
+
+
+def _save_practice_web(actor: User, org: Organisation, host: str) -> None:
+    from haven.web.monitoring.actions import SourceInput, save_source
+    from haven.web.takedown.actions import PlatformInput, save_platform
+    from haven.web.takedown.models import PlatformKind
+
+    from .practice import CONTACT, origin, prefix
+
+    save_platform(
+        actor=actor,
+        data=PlatformInput(
+            name="Practice web: forum and image host",
+            kind=PlatformKind.FORUM,
+            domains=(host,),
+            abuse_email=CONTACT,
+            country=org.country,
+            regimes=("policy", "dsa", "take_it_down", "kr_deletion", "uk_osa"),
+            response_hours=48,
+            example=True,
+        ),
+    )
+    save_source(
+        actor=actor,
+        # From the search page: its results reach every planted copy, and not the hostile pages,
+        # which a trainee opens on purpose (a scan of them would only wait and fail).
+        data=SourceInput(
+            name="Practice web", kind="crawl", target=f"{origin()}{prefix(org)}search/?q=photos", depth=1
+        ),
+    )
 
 
 def _owned_models() -> list[type[models.Model]]:

@@ -45,7 +45,11 @@ def _results(users: list[User]) -> dict[tuple[int, str], ExerciseResult]:
 def mailbox(request: HttpRequest) -> HttpResponse:
     org = _sandbox(staff_user(request))
     page = Paginator(SandboxMail.objects.filter(organisation=org), 25).get_page(request.GET.get("page"))
-    return render(request, "training/mailbox.html", {"page": page})
+    from .practice import CONTACT, prefix
+
+    return render(
+        request, "training/mailbox.html", {"page": page, "contact": CONTACT, "practice": prefix(org)}
+    )
 
 
 @require_GET
