@@ -101,9 +101,11 @@ def create_organisation(
     languages: str = "en",
     child_protection_info: str = "",
     sandbox: bool = False,
+    training_for: Organisation | None = None,
 ) -> Organisation:
     org = Organisation(
         sandbox=sandbox,
+        training_for=training_for,
         name=name.strip(),
         slug=slug or slugify(name),
         country=country.upper(),
@@ -142,6 +144,10 @@ def create_user(
             _("Unknown role %(role)s; choose one of %(roles)s.")
             % {"role": role, "roles": ", ".join(Role.values)}
         )
+    try:  # required, at most 150 characters, letters, digits and @.+-_ only
+        User._meta.get_field("username").clean(username, None)
+    except ValidationError as exc:
+        raise ActionError(" ".join(exc.messages)) from None
     if User.objects.filter(username=username).exists():
         raise ActionError(_("The username %(name)s is taken.") % {"name": username})
     user = User(username=username, organisation=organisation, role=role, email=email)

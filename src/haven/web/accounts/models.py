@@ -56,6 +56,10 @@ class Organisation(models.Model):
     # database trigger refuses any change (migration accounts 0004), so no code path, not
     # even a bulk update, can turn a sandbox's practice rows into a real centre's records.
     sandbox = models.BooleanField(_("training sandbox"), default=False, editable=False)
+    # The real centre whose administrators made the sandbox (from its Training page) and manage it.
+    training_for = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

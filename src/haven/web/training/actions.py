@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from haven.web.accounts.models import Organisation, User
+from haven.web.accounts.roles import Perm
 from haven.web.audit.chain import append
 from haven.web.audit.models import EventType
-from haven.web.core.errors import ActionError
+from haven.web.core.access import require
+from haven.web.core.errors import ActionError, NotFound
 
 from .exercises import BY_CODE
 from .models import ExerciseResult
@@ -51,3 +55,71 @@ def check_exercise(*, actor: Any, code: str) -> ExerciseResult:
                 summary={"exercise": code},
             )
     return result
+
+
+# ---- sandboxes a real centre's administrators make and run ---------------------------------------
+
+MAX_SANDBOXES = 20
+
+
+def _manages(actor: Any, sandbox: Organisation) -> None:
+    """Only the administrators of the centre that made a sandbox manage it from outside."""
+    require(actor, Perm.MANAGE_USERS)
+    if (
+        not sandbox.sandbox
+        or sandbox.training_for_id is None
+        or sandbox.training_for_id != actor.organisation_id
+    ):
+        raise NotFound
+
+
+def new_sandbox(*, actor: Any, name: str = "") -> Organisation:
+    """One click: a sandbox for the actor's centre, in its country and time zone, seeded."""
+    from .sandbox import create_sandbox
+
+    require(actor, Perm.MANAGE_USERS)
+    centre = actor.organisation
+    if centre is None or centre.sandbox:
+        raise ActionError(_("Training sandboxes are made from a real centre."))
+    made = Organisation.objects.filter(training_for=centre)
+    if made.count() >= MAX_SANDBOXES:
+        raise ActionError(
+            _("Your centre has %(count)s training sandboxes already.") % {"count": made.count()}
+        )
+    n = made.count() + 1
+    while Organisation.objects.filter(slug=f"{centre.slug}-training-{n}").exists():
+        n += 1
+    name = " ".join(name.split())[:150] or _("%(centre)s — training %(n)s") % {"centre": centre.name, "n": n}
+    return create_sandbox(
+        actor=actor,
+        name=name,
+        slug=f"{centre.slug}-training-{n}"[:50],
+        country=centre.country,
+        time_zone=centre.time_zone,
+        training_for=centre,
+    )
+
+
+def add_trainee(*, actor: Any, sandbox: Organisation, username: str, role: str) -> tuple[User, str]:
+    """A trainee's account in a sandbox, with a password shown once (she sets up two-factor on her
+    first sign-in, as every member of staff does)."""
+    from haven.web.accounts.actions import create_user
+
+    _manages(actor, sandbox)
+    password = secrets.token_urlsafe(12)
+    user = create_user(
+        actor=actor,
+        username=username.strip(),
+        organisation=sandbox,
+        role=role,
+        password=password,
+        check_password=False,
+    )
+    return user, password
+
+
+def reset_sandbox(*, actor: Any, sandbox: Organisation) -> dict[str, int]:
+    from .sandbox import reset
+
+    _manages(actor, sandbox)
+    return reset(actor=actor, organisation=sandbox)

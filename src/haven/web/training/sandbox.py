@@ -67,12 +67,24 @@ def synthetic_actor(org: Organisation) -> User:
 
 
 def create_sandbox(
-    *, actor: object, name: str, slug: str, country: str, time_zone: str = "UTC"
+    *,
+    actor: object,
+    name: str,
+    slug: str,
+    country: str,
+    time_zone: str = "UTC",
+    training_for: Organisation | None = None,
 ) -> Organisation:
     """A new sandbox organisation, seeded (its staff are added as for any organisation)."""
     with transaction.atomic():
         org = create_organisation(
-            actor=actor, name=name, slug=slug, country=country, time_zone=time_zone, sandbox=True
+            actor=actor,
+            name=name,
+            slug=slug,
+            country=country,
+            time_zone=time_zone,
+            sandbox=True,
+            training_for=training_for,
         )
         seed(org)
     return org

@@ -10,5 +10,8 @@ urlpatterns = [
     path("training/mailbox/", views.mailbox, name="mailbox"),
     path("training/trainees/", views.trainees, name="trainees"),
     path("training/certificate.pdf", views.certificate, name="certificate"),
+    path("training/sandboxes/", views.sandboxes, name="sandboxes"),
+    path("training/sandboxes/<int:sandbox_id>/trainees/", views.add_trainee, name="add_trainee"),
+    path("training/sandboxes/<int:sandbox_id>/reset/", views.reset_sandbox, name="reset"),
     path("training/trainees/<int:user_id>/certificate.pdf", views.certificate, name="trainee_certificate"),
 ]

@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.models import Organisation, User
-from haven.web.accounts.roles import Perm
+from haven.web.accounts.roles import Perm, Role
 from haven.web.core.errors import ActionError
 
 from . import actions
@@ -134,3 +134,86 @@ def certificate(request: HttpRequest, user_id: int | None = None) -> HttpRespons
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="certificate-{trainee.username}.pdf"'
     return response
+
+
+# ---- a real centre's administrators: its training sandboxes ------------------------------------
+
+
+def _managed(user: User, sandbox_id: int) -> Organisation:
+    found = Organisation.objects.filter(
+        pk=sandbox_id, sandbox=True, training_for_id=user.organisation_id
+    ).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _sandboxes_page(request: HttpRequest, user: User, **extra: object) -> HttpResponse:
+    sandboxes = []
+    for org in Organisation.objects.filter(training_for_id=user.organisation_id, sandbox=True).order_by("pk"):
+        people = _trainees(org)
+        results = _results(people)
+        rows = []
+        for person in people:
+            cells = [(e, results.get((person.pk, e.code))) for e in EXERCISES]
+            rows.append((person, cells, all(r is not None and r.completed_at for _e, r in cells)))
+        sandboxes.append({"org": org, "rows": rows})
+    return render(
+        request,
+        "training/sandboxes.html",
+        {
+            "sandboxes": sandboxes,
+            "exercises": EXERCISES,
+            "roles": [(v, label) for v, label in Role.choices],
+            **extra,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.MANAGE_USERS)
+def sandboxes(request: HttpRequest) -> HttpResponse:
+    """A real centre's training sandboxes: make one in one click, add trainees, see progress, reset."""
+    user = staff_user(request)
+    if user.organisation is None or user.organisation.sandbox:
+        raise Http404
+    if request.method == "POST":
+        try:
+            made = actions.new_sandbox(actor=user, name=request.POST.get("name", ""))
+        except ActionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Training sandbox %(name)s is ready.") % {"name": made.name})
+        return redirect("training:sandboxes")
+    return _sandboxes_page(request, user)
+
+
+@require_POST
+@staff_required(Perm.MANAGE_USERS)
+def add_trainee(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    user = staff_user(request)
+    sandbox = _managed(user, sandbox_id)
+    try:
+        trainee, password = actions.add_trainee(
+            actor=user,
+            sandbox=sandbox,
+            username=request.POST.get("username", ""),
+            role=request.POST.get("role", ""),
+        )
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("training:sandboxes")
+    # Shown on this answer only, never stored in a message or a session.
+    response = _sandboxes_page(request, user, new_trainee=trainee, new_password=password, new_in=sandbox)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@staff_required(Perm.MANAGE_USERS)
+def reset_sandbox(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    user = staff_user(request)
+    sandbox = _managed(user, sandbox_id)
+    actions.reset_sandbox(actor=user, sandbox=sandbox)
+    messages.success(request, _("%(name)s is back to a fresh state.") % {"name": sandbox.name})
+    return redirect("training:sandboxes")

@@ -1,3 +1,4 @@
+import django.db.models.deletion
 from django.db import migrations, models
 
 # An organisation is a training sandbox or a real centre for its whole life: the database itself
@@ -49,6 +50,18 @@ class Migration(migrations.Migration):
             model_name="organisation",
             name="sandbox",
             field=models.BooleanField(default=False, editable=False, verbose_name="training sandbox"),
+        ),
+        migrations.AddField(
+            model_name="organisation",
+            name="training_for",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="accounts.organisation",
+            ),
         ),
         migrations.RunPython(
             _run({"sqlite": [SQLITE_UP], "postgresql": POSTGRES_UP}),
