@@ -104,7 +104,10 @@ class EventType(models.TextChoices):
     AWARENESS_CAMPAIGN_REMOVED = "awareness.campaign_removed", _("Awareness campaign banner removed")
     SANDBOX_RESET = "training.sandbox_reset", _("Training sandbox reset to a fresh state")
     EXERCISE_COMPLETED = "training.exercise_completed", _("Training exercise completed")
-    REVIEWER_CARE_CHANGED = "monitoring.reviewer_care_changed", _("Reviewer's limits or preview settings changed")
+    REVIEWER_CARE_CHANGED = (
+        "monitoring.reviewer_care_changed",
+        _("Reviewer's limits or preview settings changed"),
+    )
 
 
 class AuditEvent(models.Model):

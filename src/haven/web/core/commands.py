@@ -77,6 +77,9 @@ def serve(
         # The demo's practice forum, fetched over loopback by the worker (which inherits these).
         os.environ.setdefault("HAVEN_PRACTICE_SITE", "true")
         os.environ.setdefault("HAVEN_FETCH_ALLOW_LOOPBACK", "true")
+        # Where this server reaches itself: the training sandboxes' practice sites are seeded there.
+        if port:
+            os.environ.setdefault("HAVEN_BASE_URL", f"http://127.0.0.1:{port}")
     setup(loopback_http=host in LOOPBACK)
     if listen_fd is not None:
         return _serve_socket(listen_fd, threads)
