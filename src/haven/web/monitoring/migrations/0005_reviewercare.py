@@ -6,21 +6,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_organisation_sandbox'),
-        ('monitoring', '0004_alter_monitorsource_kind_identifier_textcandidate'),
+        ("accounts", "0004_organisation_sandbox"),
+        ("monitoring", "0004_alter_monitorsource_kind_identifier_textcandidate"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewerCare',
+            name="ReviewerCare",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('daily_limit', models.PositiveIntegerField(default=60, verbose_name='pictures shown a day')),
-                ('break_every', models.PositiveIntegerField(default=20, verbose_name='pictures an hour before a break reminder')),
-                ('grayscale', models.BooleanField(default=False, verbose_name='previews in grayscale')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organisation')),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("daily_limit", models.PositiveIntegerField(default=60, verbose_name="pictures shown a day")),
+                (
+                    "break_every",
+                    models.PositiveIntegerField(
+                        default=20, verbose_name="pictures an hour before a break reminder"
+                    ),
+                ),
+                ("grayscale", models.BooleanField(default=False, verbose_name="previews in grayscale")),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.organisation",
+                    ),
+                ),
             ],
         ),
     ]
