@@ -159,3 +159,14 @@ def test_a_form_with_words_for_numbers_gets_a_clear_error(
     )
     assert "Give whole numbers of pictures." in answer.content.decode()
     assert not ReviewerCare.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["abc", "", "9" * 30])
+def test_a_bad_reviewer_number_is_a_404_not_an_error(
+    admin: Persona, client_of: Callable[[Persona], Client], who: str
+) -> None:
+    answer = client_of(admin).post(
+        "/monitoring/review-load/", {"user": who, "daily_limit": 5, "break_every": 1}
+    )
+    assert answer.status_code == 404
+    assert not ReviewerCare.objects.exists()

@@ -121,3 +121,28 @@ def test_resetting_from_the_centre_page(admin: Persona) -> None:
     assert len(after) == sandbox.SYNTHETIC_CASES
     assert not first & after
     assert AuditEvent.objects.filter(event_type=EventType.SANDBOX_RESET, actor=admin.user).exists()
+
+
+def test_a_long_centre_name_still_gives_distinct_sandboxes(admin: Persona, org_a: Organisation) -> None:
+    Organisation.objects.filter(pk=org_a.pk).update(slug="a" * 50)
+    admin.user.refresh_from_db()
+    first = actions.new_sandbox(actor=admin.user)
+    second = actions.new_sandbox(actor=admin.user)
+    assert first.slug != second.slug
+    assert len(second.slug) <= 50
+    assert first.slug != "a" * 50
+
+
+def test_what_a_centre_does_to_its_sandboxes_is_on_its_own_trail(admin: Persona, org_a: Organisation) -> None:
+    made = actions.new_sandbox(actor=admin.user)
+    actions.add_trainee(actor=admin.user, sandbox=made, username="learner", role="counsellor")
+    actions.reset_sandbox(actor=admin.user, sandbox=made)
+    ours = AuditEvent.objects.filter(organisation=org_a, event_type=EventType.SANDBOX_MANAGED)
+    assert [e.summary["did"] for e in ours.order_by("sequence")] == ["created", "trainee_added", "reset"]
+    assert ours.filter(summary__username="learner").exists()
+
+
+def test_a_sandbox_has_no_public_awareness_pages(admin: Persona) -> None:
+    made = actions.new_sandbox(actor=admin.user)
+    assert Client().get(reverse("learn:index", args=[made.slug])).status_code == 404
+    assert Client().get(reverse("learn:page", args=[made.slug, "how-the-centre-helps"])).status_code == 404

@@ -190,3 +190,37 @@ def test_the_decompression_bomb_is_refused_without_decoding(served: str) -> None
         pdq_hash(data)
     assert ContentItem.objects.exists()
     assert User.objects.exists()
+
+
+def test_the_slow_page_holds_one_thread_at_most(drill: Organisation) -> None:
+    """Asked for many times at once, the slow page answers 429 to all but one: it cannot be used to
+    tie up the server and the survivor portal with it."""
+    assert practice._SLOW.acquire(blocking=False)  # one request is waiting already
+    try:
+        answer = Client().get(practice.prefix(drill) + "hostile/slow/")
+    finally:
+        practice._SLOW.release()
+    assert answer.status_code == 429
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "https://elsewhere.example/practice/s/drill/forum/post/1/",  # another host with our path
+        "{site}forum/post/" + "9" * 5000 + "/",  # enormous number
+        "{site}forum/post/\u0663/",  # an Arabic-Indic digit
+        "{site}forum/post/0/",
+        "{site}forum/post/7/",
+    ],
+)
+def test_the_abuse_contact_ignores_what_is_not_its_own(drill: Organisation, body: str) -> None:
+    reply = _notice(drill, body.format(site=practice.origin() + practice.prefix(drill)))
+    assert "taken no action" in reply.body
+    assert not PracticeRemoval.objects.exists()
+
+
+def test_the_host_accepts_the_file_named_with_a_leading_zero_only_as_its_page(drill: Organisation) -> None:
+    site = practice.origin() + practice.prefix(drill)
+    reply = _notice(drill, f"{site}host/view/3/", f"{site}host/3.jpg", f"{site}host/03.jpg")
+    assert "direct address" not in reply.body
+    assert PracticeRemoval.objects.filter(path="host/3.jpg").exists()

@@ -103,6 +103,7 @@ class EventType(models.TextChoices):
     AWARENESS_CAMPAIGN_ADDED = "awareness.campaign_added", _("Awareness campaign banner added")
     AWARENESS_CAMPAIGN_REMOVED = "awareness.campaign_removed", _("Awareness campaign banner removed")
     SANDBOX_RESET = "training.sandbox_reset", _("Training sandbox reset to a fresh state")
+    SANDBOX_MANAGED = "training.sandbox_managed", _("Training sandbox made, reset or given a trainee")
     EXERCISE_COMPLETED = "training.exercise_completed", _("Training exercise completed")
     REVIEWER_CARE_CHANGED = (
         "monitoring.reviewer_care_changed",

@@ -9,6 +9,8 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Max
+from django.db.models.functions import Length
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -66,14 +68,14 @@ def centres(request: HttpRequest) -> HttpResponse:
 @require_GET
 @portal_page
 def index(request: HttpRequest, slug: str) -> HttpResponse:
-    org = get_object_or_404(Organisation, slug=slug)
+    org = get_object_or_404(Organisation, slug=slug, sandbox=False)  # a sandbox has no public pages
     return render(request, "awareness/index.html", _public_context(org))
 
 
 @require_GET
 @portal_page
 def page_view(request: HttpRequest, slug: str, topic: str) -> HttpResponse:
-    org = get_object_or_404(Organisation, slug=slug)
+    org = get_object_or_404(Organisation, slug=slug, sandbox=False)  # a sandbox has no public pages
     if topic not in Topic.values:
         raise Http404
     shown = actions.page(org, topic, get_language())
@@ -120,8 +122,16 @@ def manage(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Campaign banner added."))
             return redirect("awareness:manage")
     latest: dict[tuple[str, str], Revision] = {}
-    for revision in Revision.objects.filter(organisation=org).select_related("created_by"):
-        latest.setdefault((revision.topic, revision.language), revision)
+    newest = (
+        Revision.objects.filter(organisation=org)
+        .values("topic", "language")
+        .annotate(newest=Max("pk"))
+        .values_list("newest", flat=True)
+    )
+    for revision in (
+        Revision.objects.filter(pk__in=list(newest)).defer("body").annotate(text_length=Length("body"))
+    ):
+        latest[(revision.topic, revision.language)] = revision
     rows = [
         (topic, label, [(code, name, latest.get((topic, code))) for code, name in _languages()])
         for topic, label in Topic.choices

@@ -344,7 +344,10 @@ def review_load(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         from haven.web.accounts.models import User
 
-        reviewer = own_or_404(user, User, int(request.POST.get("user", "0") or 0))
+        try:
+            reviewer = own_or_404(user, User, int(request.POST.get("user", "")))
+        except (ValueError, OverflowError):
+            raise Http404 from None
         try:
             wellbeing.set_limits(
                 actor=user,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -86,17 +86,36 @@ def new_sandbox(*, actor: Any, name: str = "") -> Organisation:
         raise ActionError(
             _("Your centre has %(count)s training sandboxes already.") % {"count": made.count()}
         )
+    stem = f"{centre.slug[:38]}-training"
     n = made.count() + 1
-    while Organisation.objects.filter(slug=f"{centre.slug}-training-{n}").exists():
+    while Organisation.objects.filter(slug=f"{stem}-{n}").exists():
         n += 1
     name = " ".join(name.split())[:150] or _("%(centre)s — training %(n)s") % {"centre": centre.name, "n": n}
-    return create_sandbox(
+    try:
+        with transaction.atomic():
+            sandbox = create_sandbox(
+                actor=actor,
+                name=name,
+                slug=f"{stem}-{n}",
+                country=centre.country,
+                time_zone=centre.time_zone,
+                training_for=centre,
+            )
+            _on_centre_trail(actor, sandbox, "created")
+    except IntegrityError:  # another administrator took that name at the same moment
+        raise ActionError(_("Another sandbox was being made at the same time: try again.")) from None
+    return sandbox
+
+
+def _on_centre_trail(actor: Any, sandbox: Organisation, did: str, **more: str) -> None:
+    """What a centre's administrator does to its sandbox is on the centre's own audit trail too
+    (the sandbox's trail has the details)."""
+    append(
         actor=actor,
-        name=name,
-        slug=f"{centre.slug}-training-{n}"[:50],
-        country=centre.country,
-        time_zone=centre.time_zone,
-        training_for=centre,
+        event_type=EventType.SANDBOX_MANAGED,
+        organisation=actor.organisation_id,
+        obj=sandbox,
+        summary={"sandbox": sandbox.slug, "did": did, **more},
     )
 
 
@@ -107,14 +126,16 @@ def add_trainee(*, actor: Any, sandbox: Organisation, username: str, role: str) 
 
     _manages(actor, sandbox)
     password = secrets.token_urlsafe(12)
-    user = create_user(
-        actor=actor,
-        username=username.strip(),
-        organisation=sandbox,
-        role=role,
-        password=password,
-        check_password=False,
-    )
+    with transaction.atomic():
+        user = create_user(
+            actor=actor,
+            username=username.strip(),
+            organisation=sandbox,
+            role=role,
+            password=password,
+            check_password=False,
+        )
+        _on_centre_trail(actor, sandbox, "trainee_added", username=user.username, role=role)
     return user, password
 
 
@@ -122,4 +143,7 @@ def reset_sandbox(*, actor: Any, sandbox: Organisation) -> dict[str, int]:
     from .sandbox import reset
 
     _manages(actor, sandbox)
-    return reset(actor=actor, organisation=sandbox)
+    with transaction.atomic():
+        deleted = reset(actor=actor, organisation=sandbox)
+        _on_centre_trail(actor, sandbox, "reset")
+    return deleted

@@ -22,6 +22,7 @@ import functools
 import io
 import re
 import struct
+import threading
 import time
 import zlib
 
@@ -40,6 +41,9 @@ from .models import MailKind, PracticeRemoval, SandboxMail
 PICTURES = 6
 CONTACT = "abuse@practice.invalid"  # .invalid never routes: nothing can leave by mistake
 SLOW_SECONDS = 45  # longer than the fetcher waits (HAVEN_FETCH_TIMEOUT_SECONDS, 30 by default)
+# The slow page holds a server thread while it waits: one at a time, whoever asks, so that nobody
+# can tie up the server (and the survivor portal with it) by asking for it many times.
+_SLOW = threading.BoundedSemaphore(1)
 
 
 def prefix(org: Organisation) -> str:
@@ -199,10 +203,16 @@ def hostile(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     org = _sandbox(slug)
     base = prefix(org)
     if kind == "slow":
-        time.sleep(SLOW_SECONDS)
+        if not _SLOW.acquire(blocking=False):
+            return HttpResponse("Busy: try again in a minute.", status=429, content_type="text/plain")
+        try:
+            time.sleep(SLOW_SECONDS)
+        finally:
+            _SLOW.release()
         return _page("Slow", "<p>Finally.</p>")
     if kind == "private":
-        return HttpResponseRedirect("http://10.0.0.1/admin/")
+        # The classic target of server-side request forgery: a cloud machine's metadata service.
+        return HttpResponseRedirect("http://169.254.169.254/latest/meta-data/")
     if kind == "loop":
         return HttpResponseRedirect(f"{base}hostile/loop/")
     if kind == "bomb":
@@ -233,38 +243,39 @@ urlpatterns = [
 # ---- the abuse contact --------------------------------------------------------------------------
 
 _PATHS = {
-    "forum": re.compile(r"forum/post/(\d+)/"),
-    "forum_image": re.compile(r"forum/img/(\d+)\.jpg"),
-    "host_view": re.compile(r"host/view/(\d+)/"),
-    "host_image": re.compile(r"host/(\d+)\.jpg"),
+    "forum": re.compile(r"forum/post/([1-9])/", re.ASCII),
+    "forum_image": re.compile(r"forum/img/([1-9])\.jpg", re.ASCII),
+    "host_view": re.compile(r"host/view/([1-9])/", re.ASCII),
+    "host_image": re.compile(r"host/([1-9])\.jpg", re.ASCII),
 }
+MAX_URLS = 200  # a notice names a few addresses; the rest of a huge body is not read
 
 
 def handle_notice(org: Organisation, mail: SandboxMail) -> SandboxMail:
     """What the practice site's abuse team does with a notice: remove what it names properly, refuse
     the rest with the reason, and reply (into the sandbox mailbox)."""
-    base = prefix(org)
-    urls = [u.rstrip(".,;)") for u in re.findall(r"https?://\S+", mail.body)]
-    ours = [u.split(base, 1)[1] for u in urls if base in u]
+    site = origin() + prefix(org)
+    urls = [u.rstrip(".,;)") for u in re.findall(r"https?://[^\s<>\"]+", mail.body)[:MAX_URLS]]
+    ours = [u.removeprefix(site) for u in urls if u.startswith(site)]
     removed: list[str] = []
     refused: list[str] = []
-    named_images = {m.group(1) for u in ours if (m := _PATHS["host_image"].fullmatch(u))}
+    named_images = {int(m.group(1)) for u in ours if (m := _PATHS["host_image"].fullmatch(u))}
     for rest in dict.fromkeys(ours):
         if (m := _PATHS["forum"].fullmatch(rest)) or (m := _PATHS["forum_image"].fullmatch(rest)):
-            if 1 <= int(m.group(1)) <= PICTURES:
+            if int(m.group(1)) <= PICTURES:
                 removed.append(f"forum/post/{int(m.group(1))}/")
         elif m := _PATHS["host_image"].fullmatch(rest):
-            if 1 <= int(m.group(1)) <= PICTURES:
+            if int(m.group(1)) <= PICTURES:
                 removed.append(f"host/{int(m.group(1))}.jpg")
-        elif (m := _PATHS["host_view"].fullmatch(rest)) and m.group(1) not in named_images:
-            refused.append(f"{origin()}{base}{rest}")
+        elif (m := _PATHS["host_view"].fullmatch(rest)) and int(m.group(1)) not in named_images:
+            refused.append(site + rest)
     for where in dict.fromkeys(removed):
         PracticeRemoval.objects.get_or_create(
             organisation=org, path=where, defaults={"notice_subject": mail.subject[:300]}
         )
     lines = [f"Thank you for your notice ({mail.subject})."]
     if removed:
-        lines += ["", "We removed:", *(f"- {origin()}{base}{w}" for w in dict.fromkeys(removed))]
+        lines += ["", "We removed:", *(f"- {site}{w}" for w in dict.fromkeys(removed))]
     if refused:
         lines += [
             "",
