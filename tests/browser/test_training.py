@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.staff import sign_in
+
 PASSWORD = "a long passphrase for the training test"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
@@ -19,14 +21,7 @@ pytestmark = pytest.mark.usefixtures("transactional_db")
 
 
 def _sign_in(page: Any, url: str, username: str, device: Any) -> None:
-    from django_otp.oath import totp
-
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("6-digit code").fill(f"{totp(device.bin_key):06d}")
-    page.get_by_role("button", name="Verify and sign in").click()
+    sign_in(page, url, username, PASSWORD, device)
 
 
 def _problems(page: Any, where: str) -> list[str]:

@@ -18,7 +18,7 @@ from haven.web.accounts.roles import Perm, Role
 from haven.web.core.errors import ActionError
 
 from . import actions
-from .exercises import EXERCISES
+from .exercises import EXERCISES, Exercise
 from .models import ExerciseResult, SandboxMail
 
 
@@ -38,6 +38,17 @@ def _trainees(org: Organisation) -> list[User]:
 
 def _results(users: list[User]) -> dict[tuple[int, str], ExerciseResult]:
     return {(r.user_id, r.code): r for r in ExerciseResult.objects.filter(user__in=users)}
+
+
+def _progress(org: Organisation) -> list[tuple[User, list[tuple[Exercise, ExerciseResult | None]], bool]]:
+    """Each trainee of a sandbox: her result for each exercise, and whether she finished them all."""
+    people = _trainees(org)
+    results = _results(people)
+    rows = []
+    for person in people:
+        cells = [(e, results.get((person.pk, e.code))) for e in EXERCISES]
+        rows.append((person, cells, all(r is not None and r.completed_at for _e, r in cells)))
+    return rows
 
 
 @require_GET
@@ -85,13 +96,7 @@ def check(request: HttpRequest, code: str) -> HttpResponse:
 def trainees(request: HttpRequest) -> HttpResponse:
     """The trainer's view: each trainee's progress through the exercises."""
     org = _sandbox(staff_user(request))
-    people = _trainees(org)
-    results = _results(people)
-    rows = []
-    for person in people:
-        cells = [(e, results.get((person.pk, e.code))) for e in EXERCISES]
-        rows.append((person, cells, all(r is not None and r.completed_at for _e, r in cells)))
-    return render(request, "training/trainees.html", {"rows": rows, "exercises": EXERCISES})
+    return render(request, "training/trainees.html", {"rows": _progress(org), "exercises": EXERCISES})
 
 
 @require_GET
@@ -151,13 +156,7 @@ def _managed(user: User, sandbox_id: int) -> Organisation:
 def _sandboxes_page(request: HttpRequest, user: User, **extra: object) -> HttpResponse:
     sandboxes = []
     for org in Organisation.objects.filter(training_for_id=user.organisation_id, sandbox=True).order_by("pk"):
-        people = _trainees(org)
-        results = _results(people)
-        rows = []
-        for person in people:
-            cells = [(e, results.get((person.pk, e.code))) for e in EXERCISES]
-            rows.append((person, cells, all(r is not None and r.completed_at for _e, r in cells)))
-        sandboxes.append({"org": org, "rows": rows})
+        sandboxes.append({"org": org, "rows": _progress(org)})
     return render(
         request,
         "training/sandboxes.html",
