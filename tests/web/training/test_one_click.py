@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.backends import ModelBackend
 from django.test import Client
 from django.urls import reverse
 
@@ -146,3 +147,38 @@ def test_a_sandbox_has_no_public_awareness_pages(admin: Persona) -> None:
     made = actions.new_sandbox(actor=admin.user)
     assert Client().get(reverse("learn:index", args=[made.slug])).status_code == 404
     assert Client().get(reverse("learn:page", args=[made.slug, "how-the-centre-helps"])).status_code == 404
+
+
+def test_a_trainee_access_ends_with_one_click_and_only_there(
+    admin: Persona, outsider: Persona, org_a: Organisation
+) -> None:
+    made = actions.new_sandbox(actor=admin.user)
+    trainee, password = actions.add_trainee(
+        actor=admin.user, sandbox=made, username="leaver", role="counsellor"
+    )
+    other = actions.new_sandbox(actor=admin.user)
+    elsewhere, _pw = actions.add_trainee(actor=admin.user, sandbox=other, username="stays", role="counsellor")
+    client = signed_in(admin.user)
+    # The wrong sandbox, the synthetic account, a real colleague: 404, nothing changes.
+    synthetic = sandbox.synthetic_actor(made)
+    for sandbox_id, user_id in ((made.pk, elsewhere.pk), (made.pk, synthetic.pk), (made.pk, admin.user.pk)):
+        url = reverse("training:remove_trainee", args=[sandbox_id, user_id])
+        assert client.post(url).status_code == 404
+    outsider.user.role = "admin"
+    outsider.user.save()
+    url = reverse("training:remove_trainee", args=[made.pk, trainee.pk])
+    assert signed_in(outsider.user).post(url).status_code == 404
+    assert User.objects.filter(is_active=True, pk__in=[trainee.pk, elsewhere.pk, synthetic.pk]).count() == 3
+    assert trainee.check_password(password)
+    assert ModelBackend().user_can_authenticate(trainee)
+    session = signed_in(trainee)
+    assert session.get(reverse("training:exercises")).status_code == 200
+
+    assert client.post(url).status_code == 302
+    trainee.refresh_from_db()
+    assert not trainee.is_active
+    assert not ModelBackend().user_can_authenticate(trainee)  # sign-in refuses inactive accounts
+    assert session.get(reverse("training:exercises")).status_code == 302  # her open session ends too
+    assert '<th scope="row">leaver</th>' not in client.get(reverse("training:sandboxes")).content.decode()
+    trail = AuditEvent.objects.filter(organisation=org_a, event_type=EventType.SANDBOX_MANAGED)
+    assert trail.filter(summary__did="trainee_removed", summary__username="leaver").exists()

@@ -139,6 +139,18 @@ def add_trainee(*, actor: Any, sandbox: Organisation, username: str, role: str) 
     return user, password
 
 
+def remove_trainee(*, actor: Any, sandbox: Organisation, user: User) -> User:
+    """End a trainee's access to a sandbox (her account stays, inactive, for the audit trail)."""
+    _manages(actor, sandbox)
+    if user.organisation_id != sandbox.pk or user.username == f"{sandbox.slug}.synthetic":
+        raise NotFound
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        _on_centre_trail(actor, sandbox, "trainee_removed", username=user.username)
+    user.refresh_from_db()
+    return user
+
+
 def reset_sandbox(*, actor: Any, sandbox: Organisation) -> dict[str, int]:
     from .sandbox import reset
 

@@ -13,5 +13,10 @@ urlpatterns = [
     path("training/sandboxes/", views.sandboxes, name="sandboxes"),
     path("training/sandboxes/<int:sandbox_id>/trainees/", views.add_trainee, name="add_trainee"),
     path("training/sandboxes/<int:sandbox_id>/reset/", views.reset_sandbox, name="reset"),
+    path(
+        "training/sandboxes/<int:sandbox_id>/trainees/<int:user_id>/remove/",
+        views.remove_trainee,
+        name="remove_trainee",
+    ),
     path("training/trainees/<int:user_id>/certificate.pdf", views.certificate, name="trainee_certificate"),
 ]

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from haven.web.accounts.decorators import staff_required, staff_user
 from haven.web.accounts.models import Organisation, User
 from haven.web.accounts.roles import Perm, Role
-from haven.web.core.errors import ActionError
+from haven.web.core.errors import ActionError, NotFound
 
 from . import actions
 from .exercises import EXERCISES, Exercise
@@ -206,6 +206,22 @@ def add_trainee(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     response = _sandboxes_page(request, user, new_trainee=trainee, new_password=password, new_in=sandbox)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@staff_required(Perm.MANAGE_USERS)
+def remove_trainee(request: HttpRequest, sandbox_id: int, user_id: int) -> HttpResponse:
+    user = staff_user(request)
+    sandbox = _managed(user, sandbox_id)
+    trainee = User.objects.filter(pk=user_id, organisation=sandbox, is_active=True).first()
+    if trainee is None:
+        raise Http404
+    try:
+        actions.remove_trainee(actor=user, sandbox=sandbox, user=trainee)
+    except NotFound:
+        raise Http404 from None
+    messages.success(request, _("%(name)s can no longer sign in.") % {"name": trainee.username})
+    return redirect("training:sandboxes")
 
 
 @require_POST
